@@ -1,0 +1,159 @@
+"""The guest kernel on one vCPU: runs a workload program and takes upcalls.
+
+A workload is a generator that yields *actions* in guest-visible terms:
+:class:`Compute` (run this long), :class:`SleepUntil` (arm the singleshot
+timer and block), :class:`Hypercall`, :class:`WaitEvent` (block until an
+upcall says so) and :class:`Yield`.  :class:`GuestVcpu` turns each action
+into work on the vCPU or into hypercalls, the way a PV Linux kernel does:
+a sleep is ``set_timer_op`` then ``SCHEDOP_block``, and a vCPU with
+nothing to do blocks.  Upcalls preempt whatever the vCPU is doing, cost
+their delivery, and then the interrupted work resumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from xensim.hypervisor.hypercall import HC
+from xensim.hypervisor.sched_op import SCHEDOP
+from xensim.hypervisor.vcpu import PauseFlag
+
+if TYPE_CHECKING:
+    from xensim.hypervisor.hypervisor import Hypervisor
+    from xensim.hypervisor.time import SimTime
+    from xensim.hypervisor.vcpu import VCPU
+
+
+class Compute(NamedTuple):
+    """Execute *ns* of guest code (progresses only while the vCPU runs)."""
+
+    ns: int
+    kind: str = "guest"
+
+
+class SleepUntil(NamedTuple):
+    """Block until absolute time *t* (``set_timer_op`` + ``SCHEDOP_block``)."""
+
+    t: int
+
+
+class Hypercall(NamedTuple):
+    """Issue hypercall *nr*; the program receives its return value."""
+
+    nr: int
+    args: tuple[Any, ...] = ()
+
+
+class WaitEvent(NamedTuple):
+    """Block until *ready()* is true, re-checking after each upcall."""
+
+    ready: Callable[[], bool]
+
+
+class Yield(NamedTuple):
+    """SCHEDOP_yield."""
+
+
+Action = Compute | SleepUntil | Hypercall | WaitEvent | Yield
+Program = Generator[Action, Any, None]
+UpcallHandler = Callable[["GuestVcpu"], int]
+"""Called while an upcall is being handled; returns the handler's ns of work."""
+
+
+class GuestVcpu:
+    """Drives one vCPU of a guest: a program, its sleeps and its upcalls."""
+
+    def __init__(self, hyp: Hypervisor, vcpu: VCPU,
+                 program: Callable[[GuestVcpu], Program]) -> None:
+        self.hyp = hyp
+        self.vcpu = vcpu
+        self.core = hyp.core
+        self.stats: dict[str, Any] = {}
+        """What the workload reports (jobs, deadline misses, I/O...)."""
+        self.upcall_handlers: list[UpcallHandler] = []
+        """Kernel handlers run on each upcall (event channels hook in here)."""
+        self._in_upcall = False
+        self._wait: Callable[[], bool] | None = None
+        self._hc_cost = hyp.costs["hypercall"]
+        self._upcall_cost = hyp.costs["upcall"]
+        vcpu.guest = self
+        self.program = program(self)
+
+    @property
+    def now(self) -> SimTime:
+        return self.hyp.env._now  # type: ignore[attr-defined,no-any-return]
+
+    def boot(self) -> None:
+        """The first thing the vCPU does when it first runs is start the program."""
+        self.core.set_work(self.vcpu, 0, self._resume)
+
+    # --- the program --------------------------------------------------------------
+    def _resume(self, value: Any = None) -> None:
+        try:
+            action = self.program.send(value)
+        except StopIteration:
+            self._wait = lambda: False
+            self._block()
+            return
+        t = type(action)
+        if t is Compute:
+            self.core.set_work(self.vcpu, action.ns, self._resume, action.kind)
+        elif t is SleepUntil:
+            until = action.t
+            self._wait = lambda: self.now >= until
+            self.hypercall(HC.set_timer_op, (until,), lambda rc: self._block())
+        elif t is WaitEvent:
+            self._wait = action.ready
+            if action.ready():
+                self._wait = None
+                self._resume()
+            else:
+                self._block()
+        elif t is Hypercall:
+            self.hypercall(action.nr, action.args, self._resume)
+        elif t is Yield:
+            self.hypercall(HC.sched_op, (SCHEDOP.yield_,), self._resume)
+        else:
+            raise TypeError(f"workload yielded {action!r}, not a guest action")
+
+    def hypercall(self, nr: int, args: tuple[Any, ...], then: Callable[[int], None]) -> None:
+        """Spend the hypercall's entry/exit cost, perform it, then continue with its rc."""
+        v = self.vcpu
+        self.core.set_work(v, self._hc_cost,
+                           lambda: then(self.hyp.hypercall(v, nr, *args)), "hypervisor")
+
+    def _block(self) -> None:
+        self.hypercall(HC.sched_op, (SCHEDOP.block,), self._after_block)
+
+    def _after_block(self, rc: int = 0) -> None:
+        # Runs when the vCPU executes again (at once if an event was pending).
+        self.core.set_work(self.vcpu, 0, self._check_wait)
+
+    def _check_wait(self) -> None:
+        wait = self._wait
+        if wait is None or wait():
+            self._wait = None
+            self._resume()
+        else:
+            self._block()
+
+    # --- upcalls ------------------------------------------------------------------
+    def on_kick(self) -> None:
+        """The hypervisor delivers an upcall to this (running) vCPU."""
+        v = self.vcpu
+        if self._in_upcall or not v.upcall_pending or v.pause_flags & PauseFlag.BLOCKED:
+            return
+        self._in_upcall = True
+        saved = self.core.interrupt_work(v)
+        v.upcall_pending = False
+        handler_ns = sum(h(self) for h in self.upcall_handlers)
+        self.stats["upcalls"] = self.stats.get("upcalls", 0) + 1
+
+        def done() -> None:
+            self._in_upcall = False
+            left, cont, kind = saved
+            self.core.set_work(v, left, cont or self._check_wait, kind)
+            self.on_kick()  # more arrived while handling: loop, as Linux does
+
+        self.core.set_work(v, self._upcall_cost + handler_ns, done, "kernel")

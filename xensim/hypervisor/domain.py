@@ -1,0 +1,75 @@
+"""Domains: a guest's identity, vCPUs, memory and life-cycle state.
+
+Mirrors: xen/include/xen/sched.h (``struct domain``) and the shutdown codes of
+public/sched.h.  The hypervisor keeps the domain table; policy data hangs
+off ``sched_priv`` and subsystems (event channels, grant tables) attach
+their per-domain state by attribute, so this class stays small.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, NewType
+
+if TYPE_CHECKING:
+    from xensim.hypervisor.cpupool import Cpupool
+    from xensim.hypervisor.vcpu import VCPU
+
+DomId = NewType("DomId", int)
+
+DOMID_FIRST_RESERVED = 0x7FF0
+DOMID_SELF = 0x7FF0
+DOMID_IO = 0x7FF1
+DOMID_XEN = 0x7FF2
+DOMID_IDLE = 0x7FFF
+
+
+class ShutdownReason(IntEnum):
+    """public/sched.h SHUTDOWN_*."""
+
+    POWEROFF = 0
+    REBOOT = 1
+    SUSPEND = 2
+    CRASH = 3
+    WATCHDOG = 4
+    SOFT_RESET = 5
+
+
+class Domain:
+    __slots__ = ("domid", "name", "vcpus", "pause_count", "is_privileged", "is_dying",
+                 "is_shutdown", "shutdown_code", "sched_priv", "pool", "memory_kib",
+                 "max_memory_kib", "create_time", "handle", "evtchn", "grant_table",
+                 "hypercall_counts", "denied", "guest_type", "info", "__weakref__")
+
+    def __init__(self, domid: int, name: str, *, privileged: bool = False,
+                 memory_kib: int = 0, guest_type: str = "pv") -> None:
+        self.domid = domid
+        self.name = name
+        self.vcpus: list[VCPU] = []
+        self.pause_count = 0
+        """Domain-wide pause (toolstack pause, domain build, shutdown)."""
+        self.is_privileged = privileged
+        self.is_dying = False
+        self.is_shutdown = False
+        self.shutdown_code: ShutdownReason | None = None
+        self.sched_priv: Any = None
+        self.pool: Cpupool = None  # type: ignore[assignment]
+        self.memory_kib = memory_kib
+        self.max_memory_kib = memory_kib
+        self.create_time = 0
+        self.handle = ""
+        """The domain's UUID (xl prints it in ``list -v``)."""
+        self.evtchn: Any = None
+        self.grant_table: Any = None
+        self.hypercall_counts: dict[str, int] = {}
+        self.denied = 0
+        """Operations refused for lack of privilege (hostile guests count up here)."""
+        self.guest_type = guest_type
+        self.info: dict[str, Any] = {}
+
+    @property
+    def max_vcpus(self) -> int:
+        return len(self.vcpus)
+
+    def __repr__(self) -> str:
+        return f"d{self.domid}({self.name})"

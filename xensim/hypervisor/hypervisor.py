@@ -1,0 +1,215 @@
+"""The hypervisor of one simulated host: pCPUs, pools, the domain table, hypercalls.
+
+Mirrors: Xen's boot-time setup (idle domain, Pool-0 with the ``sched=``
+policy) and xen/common/domain.c (domain_create, domain_kill,
+domain_shutdown, domain_pause_by_systemcontroller).  A new domain is built
+paused, as ``XEN_DOMCTL_createdomain`` leaves it; the toolstack unpauses it.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from simpy import Environment
+
+from xensim.hypervisor import sched_op as _sched_op  # noqa: F401  (registers sched_op)
+from xensim.hypervisor.costs import CostModel
+from xensim.hypervisor.cpupool import Cpupool
+from xensim.hypervisor.domain import DOMID_FIRST_RESERVED, DOMID_IDLE, Domain, ShutdownReason
+from xensim.hypervisor.errno import EEXIST, EINVAL, ENOMEM, ENOSPC
+from xensim.hypervisor.hypercall import do_hypercall
+from xensim.hypervisor.pcpu import PCPU
+from xensim.hypervisor.sched import get_scheduler_class
+from xensim.hypervisor.sched.core import SchedCore
+from xensim.hypervisor.time import SimTime
+from xensim.hypervisor.timer import Timer
+from xensim.hypervisor.trace import TraceBuffer
+from xensim.hypervisor.vcpu import VCPU, PauseFlag, RunState
+
+XEN_VERSION = (4, 19)
+
+
+class HypervisorError(Exception):
+    """A control operation that Xen refuses; ``errno`` is the negative code."""
+
+    def __init__(self, errno: int, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+class Hypervisor:
+    """One host's hypervisor, on a SimPy :class:`~simpy.Environment`."""
+
+    def __init__(self, env: Environment, nr_cpus: int, *, scheduler: str = "credit",
+                 sched_params: dict[str, Any] | None = None,
+                 costs: dict[str, int] | None = None, memory_mib: int = 16384,
+                 seed: int = 0, trace: bool = False) -> None:
+        if nr_cpus < 1:
+            raise ValueError("a host needs at least one pCPU")
+        self.env = env
+        self.costs = CostModel(costs)
+        self.trace = TraceBuffer(trace)
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.core = SchedCore(self)
+        self.total_memory_kib = memory_mib * 1024
+        self.dmesg: list[tuple[SimTime, str]] = []
+        self.idle_domain = Domain(DOMID_IDLE, "idle")
+        self.pcpus: list[PCPU] = []
+        for cpu in range(nr_cpus):
+            pcpu = PCPU(cpu)
+            idle = VCPU(self.idle_domain, cpu, pcpu, is_idle=True)
+            idle.hard_affinity = frozenset({cpu})
+            idle.runstate_change(RunState.RUNNING, 0)
+            idle.is_running = True
+            pcpu.idle = pcpu.curr = idle
+            self.core.setup_pcpu(pcpu)
+            self.pcpus.append(pcpu)
+            self.idle_domain.vcpus.append(idle)
+        self.pools: dict[int, Cpupool] = {}
+        self.domains: dict[int, Domain] = {}
+        self._next_domid = 0
+        self.teardown_hooks: list[Callable[[Domain], None]] = []
+        """Subsystems release a dying domain's resources here (ports, grants...)."""
+        self.shutdown_hooks: list[Callable[[Domain], None]] = []
+        """The toolstack learns of a domain's shutdown here (VIRQ_DOM_EXC)."""
+        pool0 = self.cpupool_create("Pool-0", scheduler, sched_params, pool_id=0)
+        for pcpu in self.pcpus:
+            self.cpupool_assign_cpu(pool0, pcpu)
+        self.log(f"Using scheduler: {pool0.sched.long_name or pool0.sched.name} "
+                 f"({pool0.sched.name})")
+        self.log(f"Brought up {nr_cpus} CPUs, {memory_mib} MiB of RAM")
+
+    # --- console ------------------------------------------------------------------------
+    def log(self, msg: str) -> None:
+        """A line of the hypervisor console (``xl dmesg``)."""
+        self.dmesg.append((self.env.now, msg))
+
+    # --- cpupools -----------------------------------------------------------------------
+    def cpupool_create(self, name: str, scheduler: str,
+                       sched_params: dict[str, Any] | None = None,
+                       pool_id: int | None = None) -> Cpupool:
+        if any(p.name == name for p in self.pools.values()):
+            raise HypervisorError(EEXIST, f"cpupool {name!r} already exists")
+        pid = pool_id if pool_id is not None else max(self.pools, default=-1) + 1
+        pool = Cpupool(pid, name)
+        pool.sched = get_scheduler_class(scheduler)(self.core, pool, **(sched_params or {}))
+        self.pools[pid] = pool
+        return pool
+
+    def cpupool_assign_cpu(self, pool: Cpupool, pcpu: PCPU) -> None:
+        pool.add_pcpu(pcpu)
+        pcpu.idle.domain.pool = pool  # the idle vCPU follows its pCPU's pool
+        pool.sched.init_pdata(pcpu)
+
+    # --- domains ------------------------------------------------------------------------
+    @property
+    def free_memory_kib(self) -> int:
+        return self.total_memory_kib - sum(d.memory_kib for d in self.domains.values())
+
+    def _alloc_domid(self) -> int:
+        for _ in range(DOMID_FIRST_RESERVED):
+            domid = self._next_domid
+            self._next_domid = (self._next_domid + 1) % DOMID_FIRST_RESERVED or 1
+            if domid not in self.domains:
+                return domid
+        raise HypervisorError(ENOSPC, "no free domain id")
+
+    def create_domain(self, name: str, nr_vcpus: int, memory_kib: int, *,
+                      online_vcpus: int | None = None, privileged: bool = False,
+                      pool: Cpupool | None = None, guest_type: str = "pv",
+                      hard_affinity: Iterable[int] | None = None,
+                      soft_affinity: Iterable[int] | None = None) -> Domain:
+        """Build a domain, paused, with its vCPUs inserted in the pool's scheduler."""
+        if nr_vcpus < 1:
+            raise HypervisorError(EINVAL, "a domain needs at least one vCPU")
+        if memory_kib > self.free_memory_kib:
+            raise HypervisorError(
+                ENOMEM, f"not enough memory: need {memory_kib // 1024} MiB, "
+                        f"{self.free_memory_kib // 1024} MiB free")
+        pool = pool or self.pools[0]
+        d = Domain(self._alloc_domid(), name, privileged=privileged,
+                   memory_kib=memory_kib, guest_type=guest_type)
+        d.handle = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        d.create_time = self.env.now
+        d.pause_count = 1
+        d.pool = pool
+        pool.n_dom += 1
+        d.sched_priv = pool.sched.alloc_domdata(d)
+        hard = frozenset(hard_affinity) if hard_affinity is not None else pool.cpu_ids
+        soft = frozenset(soft_affinity) if soft_affinity is not None else None
+        online = nr_vcpus if online_vcpus is None else online_vcpus
+        for i in range(nr_vcpus):
+            v = VCPU(d, i, pool.pcpus[i % len(pool.pcpus)])
+            v.hard_affinity = hard
+            v.soft_affinity = soft
+            v.state_entry_time = self.env.now
+            if i >= online:
+                v.pause_flags |= PauseFlag.DOWN
+            v.singleshot = Timer(self.env, lambda v=v: self.send_timer_event(v))
+            d.vcpus.append(v)
+        self.domains[d.domid] = d
+        for v in d.vcpus:
+            v.sched_priv = pool.sched.alloc_vdata(v)
+            pool.sched.insert(v)
+        self.log(f"Created domain {d.domid} ({name}): {nr_vcpus} vCPUs, "
+                 f"{memory_kib // 1024} MiB, {guest_type}")
+        return d
+
+    def destroy_domain(self, d: Domain) -> None:
+        """``domain_kill``: stop its vCPUs, release everything it holds."""
+        if d.is_dying:
+            return
+        d.is_dying = True
+        self.core.domain_pause(d)
+        now = self.env.now
+        for v in d.vcpus:
+            if v.singleshot is not None:
+                v.singleshot.stop()
+            d.pool.sched.remove(v)
+            v.runstate_change(RunState.OFFLINE, now)
+        for hook in self.teardown_hooks:
+            hook(d)
+        d.pool.sched.free_domdata(d)
+        d.pool.n_dom -= 1
+        del self.domains[d.domid]
+        self.log(f"Destroyed domain {d.domid} ({d.name})")
+
+    def domain_shutdown(self, d: Domain, reason: ShutdownReason) -> None:
+        if d.is_shutdown:
+            return
+        d.is_shutdown = True
+        d.shutdown_code = reason
+        self.core.domain_pause(d)
+        self.log(f"Domain {d.domid} ({d.name}) shutdown: {reason.name.lower()}")
+        for hook in self.shutdown_hooks:
+            hook(d)
+
+    def domain_by_name(self, name: str) -> Domain | None:
+        for d in self.domains.values():
+            if d.name == name:
+                return d
+        return None
+
+    # --- guests' entry points ------------------------------------------------------------
+    def hypercall(self, v: VCPU, nr: int, *args: Any) -> int:
+        """A guest's hypercall: 0 or ``-errno``; the host never raises for a guest."""
+        if self.trace.enabled:
+            self.trace.emit(self.env.now, v.processor.cpu_id, "hypercall",
+                            v.domain.domid, v.vcpu_id, nr)
+        return do_hypercall(self, v, nr, args)
+
+    def send_timer_event(self, v: VCPU) -> None:
+        """VIRQ_TIMER for *v*: mark an upcall and kick the vCPU."""
+        self.vcpu_kick(v)
+
+    def vcpu_kick(self, v: VCPU) -> None:
+        """Make *v* take an upcall: wake it if blocked, interrupt it if running."""
+        v.upcall_pending = True
+        if v.pause_flags & PauseFlag.BLOCKED:
+            self.core.vcpu_unblock(v)
+        elif v.is_running and v.guest is not None:
+            v.guest.on_kick()

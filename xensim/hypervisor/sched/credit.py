@@ -1,0 +1,651 @@
+"""The credit scheduler: Xen's default for a decade, reproduced from credit.c.
+
+Mirrors: xen/common/sched/credit.c (csched_tick, csched_acct,
+csched_schedule, __runq_tickle, csched_load_balance, csched_unit_wake,
+_csched_cpu_pick).  Simplified: no locking; a flat topology (each pCPU its
+own core, one NUMA node), so ``_csched_cpu_pick``'s SMT/socket balancing
+reduces to "stay if the current pCPU is idle, else the next idle pCPU, else
+stay"; no tasklets.  ``opt_tickle_one_idle`` is on, as Xen's default.
+
+How it shares a host.  Each pCPU has a run queue ordered by priority:
+BOOST (0) > UNDER (-1) > OVER (-2) > IDLE (-64), FIFO within a priority.
+Credits are burnt from actual run time (10 credits a millisecond).  Every
+tick (tslice/3 = 10 ms) the running vCPU is accounted: a BOOSTed one drops
+to UNDER, and an idle one joins its domain's *active* list.  Every tslice
+(30 ms) the master pCPU hands out ``credits_per_tslice`` per pCPU among
+active domains by weight, clipped at what they could use (and at their cap);
+a vCPU whose credit is negative is OVER, a capped one far below zero is
+*parked* (paused) until its credit recovers, and a vCPU with more than a
+tslice of credit leaves the active list with half its credit.  A vCPU
+waking from block while UNDER is BOOSTed and tickles a pCPU, which is how
+I/O-bound guests get low latency next to CPU hogs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from xensim.hypervisor.sched.ops import Scheduler, SchedParamError, register_scheduler
+from xensim.hypervisor.time import MICROSECS, MILLISECS
+from xensim.hypervisor.vcpu import PauseFlag
+
+if TYPE_CHECKING:
+    from xensim.hypervisor.domain import Domain
+    from xensim.hypervisor.pcpu import PCPU
+    from xensim.hypervisor.sched.core import SchedCore
+    from xensim.hypervisor.cpupool import Cpupool
+    from xensim.hypervisor.time import SimTime
+    from xensim.hypervisor.timer import Timer
+    from xensim.hypervisor.vcpu import VCPU
+
+CSCHED_DEFAULT_WEIGHT = 256
+CSCHED_TICKS_PER_TSLICE = 3
+CSCHED_DEFAULT_TSLICE_MS = 30
+CSCHED_CREDITS_PER_MSEC = 10
+CSCHED_MIN_TIMER = MICROSECS(100)  # XEN_SYSCTL_SCHED_RATELIMIT_MIN
+SCHED_DEFAULT_RATELIMIT_US = 1000
+TSLICE_MIN_MS, TSLICE_MAX_MS = 1, 1000  # XEN_SYSCTL_CSCHED_TSLICE_{MIN,MAX}
+RATELIMIT_MIN_US, RATELIMIT_MAX_US = 100, 500_000  # XEN_SYSCTL_SCHED_RATELIMIT_{MIN,MAX}
+MGR_DLY_MAX_US = 100_000  # XEN_SYSCTL_CSCHED_MGR_DLY_MAX_US
+WEIGHT_MIN, WEIGHT_MAX = 1, 65535
+
+# Priorities (higher runs first).
+PRI_TS_BOOST = 0
+PRI_TS_UNDER = -1
+PRI_TS_OVER = -2
+PRI_IDLE = -64
+PRI_NAMES = {PRI_TS_BOOST: "BOOST", PRI_TS_UNDER: "UNDER", PRI_TS_OVER: "OVER",
+             PRI_IDLE: "IDLE"}
+
+# svc.flags
+FLAG_PARKED = 1
+FLAG_YIELD = 2
+FLAG_MIGRATING = 4
+FLAG_PINNED = 8
+
+
+@dataclass(slots=True, eq=False)
+class CschedDom:
+    dom: Domain
+    weight: int = CSCHED_DEFAULT_WEIGHT
+    cap: int = 0
+    active_units: list[CschedUnit] = field(default_factory=list)
+    active: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class CschedUnit:
+    vcpu: VCPU
+    sdom: CschedDom | None
+    pri: int
+    credit: int = 0
+    residual: int = 0
+    start_time: SimTime = 0
+    flags: int = 0
+    last_sched_time: SimTime = 0
+    on_runq: bool = False
+    active: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class CschedPcpu:
+    ticker: Timer
+    runq: list[CschedUnit] = field(default_factory=list)
+    runq_sort_last: int = 0
+    nr_runnable: int = 0
+    tick: int = 0
+
+
+@register_scheduler
+class CreditScheduler(Scheduler):
+    name = "credit"
+    long_name = "SMP Credit Scheduler"
+    sched_id = 5
+
+    def __init__(self, core: SchedCore, pool: Cpupool, **params: Any) -> None:
+        self.idlers: set[int] = set()
+        self.cpus: list[PCPU] = []
+        self.active_sdom: list[CschedDom] = []
+        self.weight = 0
+        self.credit_balance = 0
+        self.runq_sort = 0
+        self.master: PCPU | None = None
+        self.master_ticker = core.new_timer(self._acct)
+        self.balance_bias = 0
+        self.last_tickle_cpu = 0
+        self.ratelimit = MICROSECS(SCHED_DEFAULT_RATELIMIT_US)
+        self.unit_migr_delay = 0
+        self._set_tslice(CSCHED_DEFAULT_TSLICE_MS)
+        self.stats = {"acct": 0, "boost": 0, "park": 0, "unpark": 0, "steal": 0, "tickle": 0,
+                      "ratelimit": 0}
+        super().__init__(core, pool, **params)
+
+    # --- parameters -------------------------------------------------------------------
+    def _set_tslice(self, tslice_ms: int) -> None:
+        self.tslice_ms = tslice_ms
+        self.tslice = MILLISECS(tslice_ms)
+        self.ticks_per_tslice = CSCHED_TICKS_PER_TSLICE if tslice_ms >= CSCHED_TICKS_PER_TSLICE \
+            else 1
+        self.tick_period = MICROSECS(tslice_ms * 1000 // self.ticks_per_tslice)
+        self.credits_per_tslice = CSCHED_CREDITS_PER_MSEC * tslice_ms
+        self.credit = self.credits_per_tslice * len(self.cpus)
+
+    def adjust_global(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        if params:
+            unknown = set(params) - {"tslice_ms", "ratelimit_us", "migration_delay_us"}
+            if unknown:
+                raise SchedParamError(f"unknown credit parameter(s) {sorted(unknown)}; known: "
+                                      "tslice_ms, ratelimit_us, migration_delay_us")
+            tslice = int(params.get("tslice_ms", self.tslice_ms))
+            rl = int(params.get("ratelimit_us", self.ratelimit // 1000))
+            delay = int(params.get("migration_delay_us", self.unit_migr_delay // 1000))
+            if not TSLICE_MIN_MS <= tslice <= TSLICE_MAX_MS:
+                raise SchedParamError(f"tslice_ms must be in {TSLICE_MIN_MS}..{TSLICE_MAX_MS}, "
+                                      f"got {tslice}")
+            if rl and not RATELIMIT_MIN_US <= rl <= RATELIMIT_MAX_US:
+                raise SchedParamError(f"ratelimit_us must be 0 or in {RATELIMIT_MIN_US}.."
+                                      f"{RATELIMIT_MAX_US}, got {rl}")
+            if MICROSECS(rl) > MILLISECS(tslice):
+                raise SchedParamError(f"ratelimit_us ({rl}) must not exceed tslice_ms ({tslice})")
+            if not 0 <= delay <= MGR_DLY_MAX_US:
+                raise SchedParamError(f"migration_delay_us must be in 0..{MGR_DLY_MAX_US}")
+            self._set_tslice(tslice)
+            self.ratelimit = MICROSECS(rl)
+            self.unit_migr_delay = MICROSECS(delay)
+        return {"tslice_ms": self.tslice_ms, "ratelimit_us": self.ratelimit // 1000,
+                "migration_delay_us": self.unit_migr_delay // 1000}
+
+    def adjust(self, dom: Domain, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        sdom: CschedDom = dom.sched_priv
+        if params:
+            unknown = set(params) - {"weight", "cap"}
+            if unknown:
+                raise SchedParamError(f"unknown credit domain parameter(s) {sorted(unknown)}; "
+                                      "known: weight, cap")
+            weight = params.get("weight")
+            cap = params.get("cap")
+            if weight is not None and not WEIGHT_MIN <= int(weight) <= WEIGHT_MAX:
+                raise SchedParamError(f"weight must be in {WEIGHT_MIN}..{WEIGHT_MAX}, "
+                                      f"got {weight}")
+            if cap is not None and not 0 <= int(cap) <= 100 * len(dom.vcpus):
+                raise SchedParamError(f"cap must be in 0..{100 * len(dom.vcpus)} "
+                                      f"(100 per vCPU), got {cap}")
+            if weight is not None:
+                if sdom.active:
+                    self.weight += (int(weight) - sdom.weight) * len(sdom.active_units)
+                sdom.weight = int(weight)
+            if cap is not None:
+                sdom.cap = int(cap)
+        return {"weight": sdom.weight, "cap": sdom.cap}
+
+    # --- life cycle ---------------------------------------------------------------------
+    def init_pdata(self, pcpu: PCPU) -> None:
+        now = self.core.now
+        pcpu.sched_priv = CschedPcpu(ticker=self.core.new_timer(lambda: self._tick(pcpu)),
+                                     runq_sort_last=self.runq_sort)
+        self.cpus.append(pcpu)
+        self.cpus.sort(key=lambda p: p.cpu_id)
+        self.credit += self.credits_per_tslice
+        if self.master is None:
+            self.master = pcpu
+            self.master_ticker.set(now + self.tslice)
+        pcpu.sched_priv.ticker.set(now + self.tick_period)
+        pcpu.idle.sched_priv = CschedUnit(pcpu.idle, None, PRI_IDLE)
+        if pcpu.curr.is_idle:
+            self.idlers.add(pcpu.cpu_id)
+
+    def deinit_pdata(self, pcpu: PCPU) -> None:
+        spc: CschedPcpu = pcpu.sched_priv
+        spc.ticker.stop()
+        self.cpus.remove(pcpu)
+        self.credit -= self.credits_per_tslice
+        self.idlers.discard(pcpu.cpu_id)
+        if self.master is pcpu:
+            self.master_ticker.stop()
+            self.master = self.cpus[0] if self.cpus else None
+            if self.master is not None:
+                self.master_ticker.set(self.core.now + self.tslice)
+        pcpu.sched_priv = None
+
+    def alloc_domdata(self, dom: Domain) -> CschedDom:
+        return CschedDom(dom)
+
+    def free_domdata(self, dom: Domain) -> None:
+        sdom: CschedDom = dom.sched_priv
+        if sdom.active:
+            self.active_sdom.remove(sdom)
+            sdom.active = False
+
+    def alloc_vdata(self, vcpu: VCPU) -> CschedUnit:
+        return CschedUnit(vcpu, vcpu.domain.sched_priv, PRI_TS_UNDER)
+
+    def insert(self, vcpu: VCPU) -> None:
+        svc: CschedUnit = vcpu.sched_priv
+        vcpu.processor = self.pick_cpu(vcpu)
+        self._update_pinned(svc)
+        if not svc.on_runq and vcpu.runnable and not vcpu.is_running:
+            self._runq_insert(svc)
+            self.core.raise_softirq(vcpu.processor)
+
+    def remove(self, vcpu: VCPU) -> None:
+        svc: CschedUnit = vcpu.sched_priv
+        if svc.on_runq:
+            self._runq_remove(svc)
+        if svc.flags & FLAG_PARKED:
+            svc.flags &= ~FLAG_PARKED
+            vcpu.pause_count -= 1
+        if svc.active:
+            self._acct_stop(svc)
+
+    # --- run queues ----------------------------------------------------------------------
+    def _runq_insert(self, svc: CschedUnit) -> None:
+        spc: CschedPcpu = svc.vcpu.processor.sched_priv
+        runq = spc.runq
+        pri = svc.pri
+        i = 0
+        n = len(runq)
+        while i < n and runq[i].pri >= pri:
+            i += 1
+        # A yielding vCPU goes behind one lower-priority (non-idle) vCPU if it can.
+        if svc.flags & FLAG_YIELD and i < n:
+            i += 1
+        runq.insert(i, svc)
+        svc.on_runq = True
+        spc.nr_runnable += 1
+
+    def _runq_remove(self, svc: CschedUnit) -> None:
+        spc: CschedPcpu = svc.vcpu.processor.sched_priv
+        spc.runq.remove(svc)
+        svc.on_runq = False
+        spc.nr_runnable -= 1
+
+    def _runq_sort(self, pcpu: PCPU) -> None:
+        """Move UNDER (and BOOST) vCPUs ahead of OVER ones after an accounting pass."""
+        spc: CschedPcpu = pcpu.sched_priv
+        if spc.runq_sort_last == self.runq_sort:
+            return
+        spc.runq_sort_last = self.runq_sort
+        under = [s for s in spc.runq if s.pri >= PRI_TS_UNDER]
+        over = [s for s in spc.runq if s.pri < PRI_TS_UNDER]
+        spc.runq[:] = under + over
+
+    # --- credits -----------------------------------------------------------------------
+    def _burn_credits(self, svc: CschedUnit, now: SimTime) -> None:
+        delta = now - svc.start_time
+        if delta <= 0:
+            return
+        val = delta * CSCHED_CREDITS_PER_MSEC + svc.residual
+        credits, svc.residual = divmod(val, 1_000_000)
+        svc.credit -= credits
+        svc.start_time += credits * 1_000_000 // CSCHED_CREDITS_PER_MSEC
+
+    def _acct_start(self, svc: CschedUnit) -> None:
+        sdom = svc.sdom
+        assert sdom is not None
+        if not svc.active:
+            svc.active = True
+            sdom.active_units.insert(0, svc)
+            self.weight += sdom.weight
+            if not sdom.active:
+                sdom.active = True
+                self.active_sdom.insert(0, sdom)
+
+    def _acct_stop(self, svc: CschedUnit) -> None:
+        sdom = svc.sdom
+        assert sdom is not None
+        svc.active = False
+        sdom.active_units.remove(svc)
+        self.weight -= sdom.weight
+        if not sdom.active_units:
+            sdom.active = False
+            self.active_sdom.remove(sdom)
+
+    def _unit_acct(self, pcpu: PCPU) -> None:
+        """Tick-time accounting of the vCPU running on *pcpu* (csched_unit_acct)."""
+        v = pcpu.curr
+        svc: CschedUnit = v.sched_priv
+        if svc.pri == PRI_TS_BOOST:
+            svc.pri = PRI_TS_UNDER
+            if self.core.trace.enabled:
+                self.core.trace.emit(self.core.now, pcpu.cpu_id, "boost_end",
+                                     v.domain.domid, v.vcpu_id)
+        self._burn_credits(svc, self.core.now)
+        if not svc.active:
+            self._acct_start(svc)
+        elif self._cpu_pick(v) is not pcpu:
+            v.pause_flags |= PauseFlag.MIGRATING
+            self.core.raise_softirq(pcpu)
+
+    def _tick(self, pcpu: PCPU) -> None:
+        spc: CschedPcpu = pcpu.sched_priv
+        spc.tick += 1
+        if not pcpu.curr.is_idle:
+            self._unit_acct(pcpu)
+        self._runq_sort(pcpu)
+        spc.ticker.set(self.core.now + self.tick_period)
+
+    def _acct(self) -> None:
+        """The master's accounting pass every tslice (csched_acct)."""
+        self.stats["acct"] += 1
+        weight_total = self.weight
+        credit_total = self.credit
+        if self.credit_balance < 0:
+            credit_total -= self.credit_balance
+        if weight_total == 0:
+            self.credit_balance = 0
+            self.master_ticker.set(self.core.now + self.tslice)
+            return
+        cpt = self.credits_per_tslice
+        weight_left = weight_total
+        credit_balance = 0
+        credit_xtra = False
+        credit_cap = 0
+        for sdom in list(self.active_sdom):
+            n_active = len(sdom.active_units)
+            weight_left -= sdom.weight * n_active
+            credit_peak = n_active * cpt
+            if self.credit_balance < 0:
+                credit_peak += (-self.credit_balance * sdom.weight * n_active
+                                + weight_total - 1) // weight_total
+            if sdom.cap:
+                credit_cap = (sdom.cap * cpt + 99) // 100
+                if credit_cap < credit_peak:
+                    credit_peak = credit_cap
+                credit_cap = (credit_cap + n_active - 1) // n_active
+            credit_fair = (credit_total * sdom.weight * n_active + weight_total - 1) \
+                // weight_total
+            if credit_fair < credit_peak:
+                credit_xtra = True
+            else:
+                if weight_left:
+                    # Hand the surplus back to the domains still to come.
+                    credit_total += ((credit_fair - credit_peak) * weight_total
+                                     + weight_left - 1) // weight_left
+                if credit_xtra:
+                    self.active_sdom.remove(sdom)
+                    self.active_sdom.insert(0, sdom)
+                credit_fair = credit_peak
+            credit_fair = (credit_fair + n_active - 1) // n_active
+            for svc in list(sdom.active_units):
+                svc.credit += credit_fair
+                credit = svc.credit
+                if credit < 0:
+                    svc.pri = PRI_TS_OVER
+                    if sdom.cap and credit < -credit_cap and not svc.flags & FLAG_PARKED:
+                        svc.flags |= FLAG_PARKED
+                        self.stats["park"] += 1
+                        self._trace("park", svc)
+                        self.core.vcpu_pause(svc.vcpu)
+                    if credit < -cpt:
+                        svc.credit = credit = -cpt
+                else:
+                    svc.pri = PRI_TS_UNDER
+                    if svc.flags & FLAG_PARKED:
+                        self.stats["unpark"] += 1
+                        self._trace("unpark", svc)
+                        self.core.vcpu_unpause(svc.vcpu)
+                        svc.flags &= ~FLAG_PARKED
+                    if credit > cpt:
+                        self._acct_stop(svc)
+                        svc.credit = credit = int(credit / 2)
+                credit_balance += credit
+        self.credit_balance = credit_balance
+        self.runq_sort += 1
+        if self.core.trace.enabled:
+            self.core.trace.emit(self.core.now, self.master.cpu_id if self.master else -1,
+                                 "credit_acct", -1, -1, weight_total, credit_total)
+        self.master_ticker.set(self.core.now + self.tslice)
+
+    def _trace(self, event: str, svc: CschedUnit) -> None:
+        if self.core.trace.enabled:
+            v = svc.vcpu
+            self.core.trace.emit(self.core.now, v.processor.cpu_id, event, v.domain.domid,
+                                 v.vcpu_id, svc.credit)
+
+    # --- placement ------------------------------------------------------------------------
+    def _balance_steps(self, v: VCPU) -> list[frozenset[int]]:
+        """Soft affinity first (when it is useful), then hard: Xen's balance steps."""
+        hard = v.hard_affinity & self.pool.cpu_ids
+        soft = v.soft_affinity
+        if soft is not None and soft & hard and not hard <= soft:
+            return [soft & hard, hard]
+        return [hard]
+
+    @staticmethod
+    def _cycle(after: int, cpus: set[int] | frozenset[int]) -> int:
+        """``cpumask_cycle``: the first cpu in *cpus* after *after*, wrapping."""
+        later = [c for c in cpus if c > after]
+        return min(later) if later else min(cpus)
+
+    def _cpu_pick(self, v: VCPU) -> PCPU:
+        cur = v.processor.cpu_id
+        cpu = cur
+        for mask in self._balance_steps(v):
+            if not mask:
+                continue
+            cpu = cur if cur in mask else self._cycle(cur, mask)
+            idlers = set(self.idlers)
+            spc = v.processor.sched_priv if v.processor.pool is self.pool else None
+            if cur == cpu and spc is not None and not any(
+                    not s.vcpu.is_idle for s in spc.runq):
+                idlers.add(cpu)
+            cand = idlers & mask
+            if cpu not in cand and cand:
+                cpu = self._cycle(cpu, cand)
+            if cpu in idlers:
+                break
+        return self.core.hyp.pcpus[cpu]
+
+    def pick_cpu(self, vcpu: VCPU) -> PCPU:
+        svc: CschedUnit = vcpu.sched_priv
+        svc.flags |= FLAG_MIGRATING
+        return self._cpu_pick(vcpu)
+
+    def adjust_affinity(self, vcpu: VCPU) -> None:
+        self._update_pinned(vcpu.sched_priv)
+
+    def _update_pinned(self, svc: CschedUnit) -> None:
+        if len(svc.vcpu.hard_affinity & self.pool.cpu_ids) == 1:
+            svc.flags |= FLAG_PINNED
+        else:
+            svc.flags &= ~FLAG_PINNED
+
+    # --- sleep, wake, yield -----------------------------------------------------------------
+    def sleep(self, vcpu: VCPU) -> None:
+        svc: CschedUnit = vcpu.sched_priv
+        if vcpu.processor.curr is vcpu:
+            self.core.raise_softirq(vcpu.processor)
+        elif svc.on_runq:
+            self._runq_remove(svc)
+
+    def wake(self, vcpu: VCPU) -> None:
+        svc: CschedUnit = vcpu.sched_priv
+        if vcpu.processor.curr is vcpu or svc.on_runq:
+            return
+        migrating = svc.flags & FLAG_MIGRATING
+        svc.flags &= ~FLAG_MIGRATING
+        if not migrating and svc.pri == PRI_TS_UNDER and not svc.flags & FLAG_PARKED:
+            svc.pri = PRI_TS_BOOST
+            self.stats["boost"] += 1
+            self._trace("boost_start", svc)
+        self._runq_insert(svc)
+        self._runq_tickle(svc)
+
+    def yield_(self, vcpu: VCPU) -> None:
+        vcpu.sched_priv.flags |= FLAG_YIELD
+
+    def _runq_tickle(self, new: CschedUnit) -> None:
+        """Choose which pCPU(s) to poke for a newly queued vCPU (__runq_tickle)."""
+        v = new.vcpu
+        pcpu = v.processor
+        cpu = pcpu.cpu_id
+        cur: CschedUnit = pcpu.curr.sched_priv
+        idle_mask = self.idlers & self.pool.cpu_ids
+        mask: set[int] = set()
+        if new.flags & FLAG_PINNED and cpu in idle_mask:
+            mask.add(cpu)
+        elif cur.pri == PRI_IDLE or (not idle_mask and new.pri > cur.pri):
+            mask.add(cpu)
+        elif idle_mask:
+            steps = self._balance_steps(v)
+            for step, aff in enumerate(steps):
+                suitable = aff & idle_mask
+                if not suitable and step == 0 and len(steps) == 2:
+                    continue
+                if not suitable and new.pri > cur.pri:
+                    if v.hard_affinity & idle_mask:
+                        pcpu.curr.pause_flags |= PauseFlag.MIGRATING
+                    mask.add(cpu)
+                elif suitable:
+                    self.last_tickle_cpu = self._cycle(self.last_tickle_cpu, suitable)
+                    mask.add(self.last_tickle_cpu)
+                if mask:
+                    break
+        for c in sorted(mask):
+            self.idlers.discard(c)
+            self.stats["tickle"] += 1
+            if self.core.trace.enabled:
+                self.core.trace.emit(self.core.now, c, "tickle", v.domain.domid, v.vcpu_id)
+            self.core.raise_softirq(self.core.hyp.pcpus[c])
+
+    # --- the decision -------------------------------------------------------------------------
+    def _runq_steal(self, peer: PCPU, cpu: int, pri: int, step: int) -> CschedUnit | None:
+        if peer.curr.is_idle:
+            return None
+        now = self.core.now
+        spc: CschedPcpu = peer.sched_priv
+        for speer in spc.runq:
+            if speer.pri <= pri:
+                break
+            v = speer.vcpu
+            steps = self._balance_steps(v)
+            if v.is_running or (step == 0 and len(steps) < 2):
+                continue
+            aff = steps[step] if step < len(steps) else steps[-1]
+            hot = self.unit_migr_delay and now - speer.last_sched_time < self.unit_migr_delay
+            if not hot and cpu in aff:
+                self._runq_remove(speer)
+                v.processor = self.core.hyp.pcpus[cpu]
+                return speer
+        return None
+
+    def _load_balance(self, pcpu: PCPU, snext: CschedUnit) -> CschedUnit:
+        cpu = pcpu.cpu_id
+        workers = sorted(self.pool.cpu_ids - self.idlers - {cpu})
+        if workers:
+            for step in (0, 1):
+                first = self._cycle(self.balance_bias, set(workers))
+                order = [c for c in workers if c >= first] + [c for c in workers if c < first]
+                for peer_cpu in order:
+                    peer = self.core.hyp.pcpus[peer_cpu]
+                    if peer.sched_priv.nr_runnable <= 1:
+                        continue
+                    speer = self._runq_steal(peer, cpu, snext.pri, step)
+                    if speer is not None:
+                        self.balance_bias = peer_cpu
+                        self.stats["steal"] += 1
+                        pcpu.sched_priv.nr_runnable += 1
+                        if self.core.trace.enabled:
+                            self.core.trace.emit(self.core.now, cpu, "steal",
+                                                 speer.vcpu.domain.domid, speer.vcpu.vcpu_id,
+                                                 peer_cpu)
+                        return speer
+        if snext.on_runq:
+            spc: CschedPcpu = pcpu.sched_priv
+            spc.runq.remove(snext)
+            snext.on_runq = False
+        return snext
+
+    def do_schedule(self, pcpu: PCPU, now: SimTime) -> tuple[VCPU, SimTime]:
+        spc: CschedPcpu = pcpu.sched_priv
+        prev = pcpu.curr
+        scurr: CschedUnit = prev.sched_priv
+        runtime = now - prev.state_entry_time
+        if runtime < 0:
+            runtime = 0
+        if not prev.is_idle:
+            self._burn_credits(scurr, now)
+            scurr.start_time -= now
+            scurr.last_sched_time = now
+        else:
+            scurr.pri = PRI_IDLE
+
+        if (not scurr.flags & FLAG_YIELD and self.ratelimit and prev.runnable
+                and not prev.is_idle and runtime < self.ratelimit):
+            scurr.start_time += now
+            tslice = self.ratelimit - runtime
+            if runtime < CSCHED_MIN_TIMER:
+                tslice = CSCHED_MIN_TIMER
+            self.stats["ratelimit"] += 1
+            return prev, tslice
+
+        if not prev.is_idle:
+            if prev.runnable:
+                self._runq_insert(scurr)
+                spc.nr_runnable -= 1  # __runq_insert: still counted as runnable here
+            else:
+                spc.nr_runnable -= 1
+        scurr.flags &= ~FLAG_YIELD
+
+        while True:
+            if spc.runq:
+                snext = spc.runq[0]
+            else:
+                snext = pcpu.idle.sched_priv
+            if snext.pri > PRI_TS_OVER:
+                if snext.on_runq:
+                    spc.runq.pop(0)
+                    snext.on_runq = False
+            else:
+                snext = self._load_balance(pcpu, snext)
+            if snext.vcpu.is_idle or snext.vcpu.runnable:
+                break
+
+        if snext.pri == PRI_IDLE:
+            self.idlers.add(pcpu.cpu_id)
+        else:
+            self.idlers.discard(pcpu.cpu_id)
+        nxt = snext.vcpu
+        if not nxt.is_idle:
+            snext.start_time += now
+        if prev.is_idle is False and nxt.is_idle:
+            spc.ticker.stop()
+        if prev.is_idle and not nxt.is_idle:
+            spc.ticker.set(now + self.tick_period - now % self.tick_period)
+        return nxt, (-1 if nxt.is_idle else self.tslice)
+
+    # --- debug ----------------------------------------------------------------------------------
+    def dump(self) -> str:
+        lines = [f"Scheduler: {self.long_name} ({self.name})", "info:",
+                 f"\tncpus              = {len(self.cpus)}",
+                 f"\tmaster             = {self.master.cpu_id if self.master else -1}",
+                 f"\tcredit             = {self.credit}",
+                 f"\tcredit balance     = {self.credit_balance}",
+                 f"\tweight             = {self.weight}",
+                 f"\trunq_sort          = {self.runq_sort}",
+                 f"\tdefault-weight     = {CSCHED_DEFAULT_WEIGHT}",
+                 f"\ttslice             = {self.tslice_ms}ms",
+                 f"\tratelimit          = {self.ratelimit // 1000}us",
+                 f"\tcredits per msec   = {CSCHED_CREDITS_PER_MSEC}",
+                 f"\tticks per tslice   = {self.ticks_per_tslice}",
+                 f"\tmigration delay    = {self.unit_migr_delay // 1000}us",
+                 "idlers: " + ",".join(str(c) for c in sorted(self.idlers))]
+        for pcpu in self.cpus:
+            spc: CschedPcpu = pcpu.sched_priv
+            lines.append(f"CPU[{pcpu.cpu_id:02d}] nr_run={spc.nr_runnable}, "
+                         f"sort={spc.runq_sort_last}")
+            if not pcpu.curr.is_idle:
+                lines.append("\trun: " + self._dump_unit(pcpu.curr.sched_priv))
+            for i, svc in enumerate(spc.runq, 1):
+                lines.append(f"\t{i:3d}: " + self._dump_unit(svc))
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _dump_unit(svc: CschedUnit) -> str:
+        v = svc.vcpu
+        s = f"[{v.domain.domid}.{v.vcpu_id}] pri={svc.pri} flags={svc.flags:x} " \
+            f"cpu={v.processor.cpu_id}"
+        if svc.sdom is not None:
+            s += f" credit={svc.credit} [w={svc.sdom.weight},cap={svc.sdom.cap}]"
+        return s

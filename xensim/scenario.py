@@ -1,0 +1,294 @@
+"""Scenario files: a host, its domains, timed xl actions and a duration, in TOML.
+
+The format (documented in the README) is checked against a schema before
+anything runs, so a typo is reported as ``file:line: where: what was
+expected`` instead of a traceback half-way through a run.  Every key of a
+``[[domain]]`` table is the xl.cfg key of the same name.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xensim.domains.workloads import WorkloadError, parse_workload
+from xensim.host import GuestSpec, Host
+from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
+from xensim.hypervisor.sched.ops import SchedParamError, get_scheduler_class
+from xensim.hypervisor.time import MILLISECS
+from xensim.toolstack.libxl import LibxlError
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot run; the message names file, line, key and expectation."""
+
+
+Check = Callable[[Any], str | None]
+"""Returns None when the value is fine, else what was expected."""
+
+
+def _int(lo: int | None = None, hi: int | None = None) -> Check:
+    def check(v: Any) -> str | None:
+        rng = f" in {lo}..{hi}" if hi is not None else (f" >= {lo}" if lo is not None else "")
+        if isinstance(v, bool) or not isinstance(v, int):
+            return f"an integer{rng}"
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            return f"an integer{rng}"
+        return None
+    return check
+
+
+def _number(lo: float = 0, strict: bool = False) -> Check:
+    def check(v: Any) -> str | None:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return f"a number {'>' if strict else '>='} {lo}"
+        if v < lo or (strict and v == lo):
+            return f"a number {'>' if strict else '>='} {lo}"
+        return None
+    return check
+
+
+def _str(choices: tuple[str, ...] | None = None) -> Check:
+    def check(v: Any) -> str | None:
+        if not isinstance(v, str) or (choices and v not in choices):
+            return "one of " + ", ".join(repr(c) for c in choices) if choices else "a string"
+        return None
+    return check
+
+
+def _cpumap(v: Any) -> str | None:
+    if isinstance(v, bool) or not isinstance(v, (str, int, list)):
+        return "an xl cpumap such as \"0-3,^2\" (a string, an integer or a list)"
+    return None
+
+
+def _table(v: Any) -> str | None:
+    return None if isinstance(v, dict) else "a table"
+
+
+def _scheduler(v: Any) -> str | None:
+    if not isinstance(v, str):
+        return "a scheduler name"
+    try:
+        get_scheduler_class(v)
+    except ValueError as exc:
+        return str(exc).replace("unknown scheduler", "a known scheduler, not")
+    return None
+
+
+def _workload(v: Any) -> str | None:
+    if not isinstance(v, str):
+        return "a workload spec string such as \"cpu\" or \"duty:busy_ms=5,idle_ms=20\""
+    try:
+        parse_workload(v)
+    except WorkloadError as exc:
+        return f"a valid workload spec ({exc})"
+    return None
+
+
+SCHEMA: dict[str, dict[str, Check]] = {
+    "host": {"pcpus": _int(1, 4096), "scheduler": _scheduler, "seed": _int(0),
+             "memory": _int(64), "dom0_vcpus": _int(1), "dom0_memory": _int(64),
+             "sched": _table, "costs": _table},
+    "domain": {"name": _str(), "vcpus": _int(1, 512), "maxvcpus": _int(1, 512),
+               "memory": _int(1), "workload": _workload, "cpu_weight": _int(1, 65535),
+               "cap": _int(0), "cpus": _cpumap, "cpus_soft": _cpumap,
+               "type": _str(("pv", "pvh", "hvm")), "pool": _str(), "config": _str()},
+    "action": {"at_ms": _number(0), "command": _str()},
+    "run": {"duration_ms": _number(0, strict=True), "warmup_ms": _number(0)},
+}
+REQUIRED = {"domain": ("name",), "action": ("at_ms", "command"), "run": ("duration_ms",)}
+
+
+@dataclass
+class Scenario:
+    """A validated scenario, ready to run."""
+
+    path: str
+    host: dict[str, Any]
+    domains: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    duration_ms: float
+    warmup_ms: float = 0.0
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class _Locator:
+    """Finds the line of a key in the TOML text, for error messages."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line_of(self, table: str, index: int, key: str | None) -> int | None:
+        header = re.compile(r"^\s*\[\[\s*%s\s*\]\]" % re.escape(table)) if table in (
+            "domain", "action") else re.compile(r"^\s*\[\s*%s\s*\]" % re.escape(table))
+        any_header = re.compile(r"^\s*\[")
+        seen = -1
+        start = None
+        for no, line in enumerate(self.lines, 1):
+            if header.match(line):
+                seen += 1
+                if seen == index:
+                    start = no
+                    break
+        if start is None:
+            return None
+        if key is None:
+            return start
+        key_re = re.compile(r"^\s*%s\s*=" % re.escape(key))
+        for no in range(start + 1, len(self.lines) + 1):
+            line = self.lines[no - 1]
+            if any_header.match(line) and not line.strip().startswith(f"[{table}."):
+                break
+            if key_re.match(line):
+                return no
+        return start
+
+    def error(self, table: str, index: int, key: str | None, msg: str) -> ScenarioError:
+        line = self.line_of(table, index, key)
+        where = f"{self.path}:{line}" if line else self.path
+        return ScenarioError(f"{where}: {msg}")
+
+
+def _check_table(loc: _Locator, table: str, index: int, label: str,
+                 data: dict[str, Any]) -> None:
+    schema = SCHEMA[table]
+    for key, value in data.items():
+        if key not in schema:
+            raise loc.error(table, index, key,
+                            f"{label}: unknown key {key!r}; expected one of: "
+                            f"{', '.join(schema)}")
+        expected = schema[key](value)
+        if expected:
+            raise loc.error(table, index, key,
+                            f"{label}: {key} = {value!r}: expected {expected}")
+    for key in REQUIRED.get(table, ()):
+        if key not in data:
+            raise loc.error(table, index, None, f"{label}: missing required key {key!r}")
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raises :class:`ScenarioError`."""
+    path = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: TOML syntax error: {exc}") from None
+    return validate_scenario(raw, path, text)
+
+
+def validate_scenario(raw: dict[str, Any], path: str = "<scenario>",
+                      text: str = "") -> Scenario:
+    loc = _Locator(path, text)
+    top = {"host", "domain", "action", "run"}
+    for key in raw:
+        if key not in top:
+            raise ScenarioError(f"{path}: unknown top-level key {key!r}; expected "
+                                "[host], [[domain]], [[action]] and [run]")
+    host = raw.get("host", {})
+    if not isinstance(host, dict):
+        raise ScenarioError(f"{path}: [host] must be a table")
+    _check_table(loc, "host", 0, "[host]", host)
+    domains = raw.get("domain", [])
+    actions = raw.get("action", [])
+    run = raw.get("run")
+    if not isinstance(domains, list) or not isinstance(actions, list):
+        raise ScenarioError(f"{path}: write domains as [[domain]] and actions as [[action]]")
+    if run is None:
+        raise ScenarioError(f"{path}: missing [run] table with duration_ms")
+    _check_table(loc, "run", 0, "[run]", run)
+    names: set[str] = set()
+    nr_cpus = host.get("pcpus", 4)
+    for i, dom in enumerate(domains):
+        label = f"[[domain]] #{i + 1}" + (f" ({dom['name']})" if "name" in dom else "")
+        _check_table(loc, "domain", i, label, dom)
+        if dom["name"] in names or dom["name"] == "Domain-0":
+            raise loc.error("domain", i, "name", f"{label}: duplicate domain name")
+        names.add(dom["name"])
+        for key in ("cpus", "cpus_soft"):
+            if key in dom:
+                try:
+                    parse_cpumap(dom[key], nr_cpus)
+                except CpumapError as exc:
+                    raise loc.error("domain", i, key, f"{label}: {key}: {exc}") from None
+    for i, act in enumerate(actions):
+        _check_table(loc, "action", i, f"[[action]] #{i + 1}", act)
+    return Scenario(path, host, domains, actions, float(run["duration_ms"]),
+                    float(run.get("warmup_ms", 0)), raw)
+
+
+def build_host(sc: Scenario, seed: int | None = None, trace: bool = False) -> Host:
+    """The host a scenario describes, with its domains created and started."""
+    h = sc.host
+    try:
+        host = Host(pcpus=h.get("pcpus", 4), scheduler=h.get("scheduler", "credit"),
+                    sched=h.get("sched"), memory=h.get("memory", 16384),
+                    seed=h.get("seed", 0) if seed is None else seed,
+                    costs=h.get("costs"), trace=trace, dom0_vcpus=h.get("dom0_vcpus"),
+                    dom0_memory=h.get("dom0_memory", 1024))
+    except (SchedParamError, KeyError, ValueError) as exc:
+        raise ScenarioError(f"{sc.path}: [host]: {exc}") from None
+    for dom in sc.domains:
+        keys = {k: v for k, v in dom.items() if k not in ("name", "config")}
+        try:
+            if "config" in dom:
+                host.create_from_config(_config_for(sc, dom))
+            else:
+                host.create(dom["name"], **keys)
+        except LibxlError as exc:
+            raise ScenarioError(f"{sc.path}: [[domain]] {dom['name']}: {exc}") from None
+    return host
+
+
+def _config_for(sc: Scenario, dom: dict[str, Any]) -> Any:
+    """An xl.cfg file named by ``config =``, with the table's other keys overriding it."""
+    from xensim.toolstack.domconfig import DomainConfig  # needs the xl.cfg parser
+
+    cfg_path = Path(sc.path).parent / dom["config"]
+    overrides = [f"{k}={_xl_value(v)}" for k, v in dom.items() if k != "config"]
+    return DomainConfig.from_file(str(cfg_path), overrides)
+
+
+def _xl_value(v: Any) -> str:
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_xl_value(x) for x in v) + "]"
+    return str(v)
+
+
+def run_scenario(sc: Scenario, seed: int | None = None, trace: bool = False,
+                 host_out: list[Host] | None = None) -> dict[str, Any]:
+    """Run as fast as possible; returns the metrics (plus actions and wall_s)."""
+    t0 = time.perf_counter()
+    host = build_host(sc, seed, trace)
+    if host_out is not None:
+        host_out.append(host)
+    log: list[dict[str, Any]] = []
+
+    def act(a: dict[str, Any]) -> None:
+        rc, out, err = host.xl(a["command"])
+        log.append({"at_ms": a["at_ms"], "command": a["command"], "rc": rc,
+                    "output": out, "error": err.strip()})
+
+    for a in sorted(sc.actions, key=lambda a: a["at_ms"]):
+        ev = host.env.timeout(MILLISECS(a["at_ms"]))
+        ev.callbacks.append(lambda _e, a=a: act(a))
+    if sc.warmup_ms:
+        host.run(ms=sc.warmup_ms)
+        host.reset_metrics()
+    host.run(ms=sc.duration_ms)
+    result = host.metrics()
+    result["actions"] = log
+    result["wall_s"] = time.perf_counter() - t0
+    return result

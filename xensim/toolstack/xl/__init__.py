@@ -1,0 +1,1 @@
+"""The ``xl`` command: a command table (as tools/xl/xl_cmdtable.c) and topic modules."""
