@@ -189,7 +189,7 @@ def build(cls: type[DomainConfig], raw: RawConfig) -> DomainConfig:
             warnings.append('WARNING: you seem to be using "kernel" directive to override '
                             'HVM guest firmware. Ignore that.')
             kw["kernel"] = None
-    elif not kw.get("kernel") and not kw.get("bootloader"):
+    elif kw.get("kernel") is None and kw.get("bootloader") is None:  # "" counts, as in C
         raise XlCfgError(raw.filename, 1, 1,
                          f"type: Neither kernel nor bootloader specified (a {dtype} guest "
                          "needs one)")
@@ -254,7 +254,8 @@ def _fmt(value: Any) -> str:
 
 def to_xlcfg(cfg: DomainConfig) -> str:
     """Render *cfg* as an xl.cfg text that parses back to an equal config."""
-    lines = [f"# xl.cfg for {cfg.name}, written by xensim", f"type = {_fmt(cfg.type)}"]
+    # The name goes in a setting, never in the comment: it may hold a newline.
+    lines = ["# xl.cfg written by xensim", f"type = {_fmt(cfg.type)}"]
     for key in _SCALARS:
         value = getattr(cfg, key)
         if value is None or value == ():

@@ -83,28 +83,28 @@ def parse_vif_rate(rate: str) -> tuple[int, int]:
     """
     amount, _, interval = rate.partition("@")
     if not amount:
-        raise VifSpecError(f"no rate specified in `{rate}'")
+        raise VifSpecError(f"no rate specified: near `{rate}'")
     if not _RATE_RE.match(amount):
-        raise VifSpecError(f"invalid rate in `{amount}'")
+        raise VifSpecError(f"invalid rate: near `{amount}'")
     n, unit = _strtoull_prefix(amount)
     if n == 0 or n > _UINT32_MAX:
-        raise VifSpecError(f"rate overflow in `{amount}'")
+        raise VifSpecError(f"rate overflow: near `{amount}'")
     n *= {"G": 10**9, "M": 10**6, "K": 10**3}.get(unit[0], 1)
     if "b" in unit[:2]:
         n //= 8
     interval_us = DEFAULT_RATE_INTERVAL_US
     if "@" in rate:
         if not _INTERVAL_RE.match(interval):
-            raise VifSpecError(f"invalid replenishment interval in `{interval}'")
+            raise VifSpecError(f"invalid replenishment interval: near `{interval}'")
         t, tunit = _strtoull_prefix(interval)
         if t == 0 or t > _UINT32_MAX:
-            raise VifSpecError(f"replenishment interval overflow in `{interval}'")
+            raise VifSpecError(f"replenishment interval overflow: near `{interval}'")
         if tunit in ("s", ""):
             t *= 1_000_000
         elif tunit.startswith("m"):
             t *= 1000
         if t > _UINT32_MAX:
-            raise VifSpecError(f"replenishment interval overflow in `{interval}'")
+            raise VifSpecError(f"replenishment interval overflow: near `{interval}'")
         interval_us = t
     return n, interval_us
 
