@@ -39,7 +39,11 @@ def test_minimal_pv_guest_gets_xl_and_libxl_defaults():
     assert (c.vcpus, c.maxvcpus) == (1, 1)
     assert (c.cpu_weight, c.cap, c.pool) == (256, 0, "Pool-0")
     assert (c.on_poweroff, c.on_reboot, c.on_crash, c.on_watchdog) == (
-        "destroy", "restart", "destroy", "destroy")
+        "destroy",
+        "restart",
+        "destroy",
+        "destroy",
+    )
     assert (c.hap, c.acpi, c.apic, c.viridian) == (True, True, True, False)
     assert (c.device_model_version, c.device_model_stubdomain_override) == ("qemu-xen", False)
     assert c.xen_platform_pci is True
@@ -71,24 +75,32 @@ def test_defaults_table_is_the_single_source():
 # -- type / builder ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("line", "want"), [
-    ('type = "pv"', "pv"), ('type = "pvh"', "pvh"), ('type = "hvm"', "hvm"),
-    ('builder = "hvm"', "hvm"), ('builder = "generic"', "pv"),
-    ('type = "h"', "hvm"),  # xl compares with strncmp(buf, "hvm", strlen(buf))
-    ('type = "hvm"\nbuilder = "hvm"', "hvm"),
-])
+@pytest.mark.parametrize(
+    ("line", "want"),
+    [
+        ('type = "pv"', "pv"),
+        ('type = "pvh"', "pvh"),
+        ('type = "hvm"', "hvm"),
+        ('builder = "hvm"', "hvm"),
+        ('builder = "generic"', "pv"),
+        ('type = "h"', "hvm"),  # xl compares with strncmp(buf, "hvm", strlen(buf))
+        ('type = "hvm"\nbuilder = "hvm"', "hvm"),
+    ],
+)
 def test_domain_type(line, want):
     assert cfg(PV + line + "\n").type == want
 
 
 def test_bad_type_names_the_choices():
     assert err(PV + 'type = "xen"\n') == (
-        'vm.cfg:3:8: type: invalid domain type "xen" (expected one of: pv, pvh, hvm)')
+        'vm.cfg:3:8: type: invalid domain type "xen" (expected one of: pv, pvh, hvm)'
+    )
 
 
 def test_contradicting_builder_and_type():
     assert err(PV + 'type = "pv"\nbuilder = "hvm"\n') == (
-        'vm.cfg:4:11: builder: contradicting "builder" and "type" options specified')
+        'vm.cfg:4:11: builder: contradicting "builder" and "type" options specified'
+    )
 
 
 # -- typed values and their errors ------------------------------------------------
@@ -96,32 +108,38 @@ def test_contradicting_builder_and_type():
 
 def test_wrong_type_string_for_integer_exact_message():
     assert err('name = "g"\nkernel = "/k"\nmemory = "lots"\n') == (
-        'vm.cfg:3:10: memory: expected an integer (MiB), got string "lots"')
+        'vm.cfg:3:10: memory: expected an integer (MiB), got string "lots"'
+    )
 
 
 def test_list_where_a_scalar_is_wanted():
-    assert err(PV + "vcpus = [ 2 ]\n") == "vm.cfg:3:9: vcpus: expected an integer (vCPUs), got a list"
+    assert (
+        err(PV + "vcpus = [ 2 ]\n") == "vm.cfg:3:9: vcpus: expected an integer (vCPUs), got a list"
+    )
     assert err('name = [ "a" ]\n') == "vm.cfg:1:8: name: expected a string, got a list"
 
 
 def test_scalar_where_a_list_is_wanted():
     assert err(PV + 'disk = "/dev/x,,xvda"\n') == (
-        'vm.cfg:3:8: disk: expected a list, got string "/dev/x,,xvda"')
+        'vm.cfg:3:8: disk: expected a list, got string "/dev/x,,xvda"'
+    )
 
 
 def test_nested_list_item_rejected_for_string_lists():
     assert err(PV + 'pci = [ "01:00.0", [ "x" ] ]\n') == (
-        "vm.cfg:3:20: pci: expected a string in the list, got a list")
+        "vm.cfg:3:20: pci: expected a string in the list, got a list"
+    )
 
 
 def test_out_of_range_weight_exact_message():
     assert err(PV + "cpu_weight = 70000\n") == (
-        "vm.cfg:3:14: cpu_weight: 70000 is out of range (1..65535)")
+        "vm.cfg:3:14: cpu_weight: 70000 is out of range (1..65535)"
+    )
     assert err(PV + "cpu_weight = 0\n") == "vm.cfg:3:14: cpu_weight: 0 is out of range (1..65535)"
 
 
 def test_negative_cap_rejected_and_weight_bounds_accepted():
-    assert err(PV + 'cap = "-5"\n') == 'vm.cfg:3:7: cap: -5 is out of range (0..)'
+    assert err(PV + 'cap = "-5"\n') == "vm.cfg:3:7: cap: -5 is out of range (0..)"
     assert cfg(PV + "cpu_weight = 1\n").cpu_weight == 1
     assert cfg(PV + "cpu_weight = 65535\n").cpu_weight == 65535
 
@@ -131,7 +149,8 @@ def test_numbers_are_read_like_strtol_base_0():
     assert cfg(PV + 'memory = "010"\n').memory == 8  # leading 0: octal, as in C
     assert cfg(PV + 'memory = "512"\n').memory == 512  # a quoted number is fine in xl
     assert err(PV + "memory = 12ab\n") == (
-        "vm.cfg:3:10: memory: expected an integer (MiB), got number 12ab")
+        "vm.cfg:3:10: memory: expected an integer (MiB), got number 12ab"
+    )
 
 
 def test_numbers_are_fine_strings():
@@ -145,21 +164,37 @@ def test_plus_equals_with_numbers_is_refused():
 def test_booleans_are_integers():
     c = cfg('name = "h"\ntype = "hvm"\nhap = 0\nacpi = 2\napic = "0"\nvnc = 0\nsdl = 1\n')
     assert (c.hap, c.acpi, c.apic, c.vnc, c.sdl) == (False, True, False, False, True)
-    assert err(PV + 'hap = "yes"\n') == 'vm.cfg:3:7: hap: expected an integer (0 or 1), got string "yes"'
+    assert (
+        err(PV + 'hap = "yes"\n')
+        == 'vm.cfg:3:7: hap: expected an integer (0 or 1), got string "yes"'
+    )
 
 
-@pytest.mark.parametrize("action", ["destroy", "restart", "rename-restart", "preserve",
-                                    "coredump-destroy", "coredump-restart", "soft-reset"])
+@pytest.mark.parametrize(
+    "action",
+    [
+        "destroy",
+        "restart",
+        "rename-restart",
+        "preserve",
+        "coredump-destroy",
+        "coredump-restart",
+        "soft-reset",
+    ],
+)
 def test_shutdown_actions(action):
-    c = cfg(PV + f'on_poweroff = "{action}"\non_reboot = "{action}"\n'
-                 f'on_crash = "{action}"\non_watchdog = "{action}"\n')
+    c = cfg(
+        PV + f'on_poweroff = "{action}"\non_reboot = "{action}"\n'
+        f'on_crash = "{action}"\non_watchdog = "{action}"\n'
+    )
     assert {c.on_poweroff, c.on_reboot, c.on_crash, c.on_watchdog} == {action}
 
 
 def test_bad_enum():
     assert err(PV + 'on_crash = "explode"\n') == (
         'vm.cfg:3:12: on_crash: unknown action "explode" (expected one of: destroy, restart, '
-        'rename-restart, preserve, coredump-destroy, coredump-restart, soft-reset)')
+        "rename-restart, preserve, coredump-destroy, coredump-restart, soft-reset)"
+    )
     assert "device_model_version" in err(PV + 'device_model_version = "qemu-kvm"\n')
 
 
@@ -173,12 +208,15 @@ def test_pv_guest_needs_kernel_or_bootloader():
 
 
 def test_maxvcpus_below_vcpus():
-    assert err(PV + "vcpus = 4\nmaxvcpus = 2\n") == "vm.cfg:4:12: maxvcpus: maxvcpus (2) < vcpus (4)"
+    assert (
+        err(PV + "vcpus = 4\nmaxvcpus = 2\n") == "vm.cfg:4:12: maxvcpus: maxvcpus (2) < vcpus (4)"
+    )
 
 
 def test_maxmem_below_memory():
     assert err(PV + "memory = 512\nmaxmem = 256\n") == (
-        "vm.cfg:4:10: maxmem: maxmem (256) < memory (512)")
+        "vm.cfg:4:10: maxmem: maxmem (256) < memory (512)"
+    )
 
 
 def test_hvmloader_as_kernel_is_dropped_with_xls_warning():
@@ -190,12 +228,15 @@ def test_hvmloader_as_kernel_is_dropped_with_xls_warning():
 # -- cmdline / root / extra ---------------------------------------------------------
 
 
-@pytest.mark.parametrize(("lines", "want"), [
-    ('root = "/dev/xvda1"', "root=/dev/xvda1"),
-    ('extra = "quiet"', "quiet"),
-    ('root = "/dev/xvda1 ro"\nextra = "console=hvc0"', "root=/dev/xvda1 ro console=hvc0"),
-    ('cmdline = "init=/bin/sh"', "init=/bin/sh"),
-])
+@pytest.mark.parametrize(
+    ("lines", "want"),
+    [
+        ('root = "/dev/xvda1"', "root=/dev/xvda1"),
+        ('extra = "quiet"', "quiet"),
+        ('root = "/dev/xvda1 ro"\nextra = "console=hvc0"', "root=/dev/xvda1 ro console=hvc0"),
+        ('cmdline = "init=/bin/sh"', "init=/bin/sh"),
+    ],
+)
 def test_cmdline_is_built_like_parse_cmdline(lines, want):
     assert cfg(PV + lines + "\n").cmdline == want
 
@@ -209,8 +250,9 @@ def test_cmdline_wins_over_root_and_extra_with_a_warning():
 # -- cpus ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spec", ['"0-3,^1"', '"all"', '"nodes:0"', '"node:0-1,^3"', "3",
-                                  '"^2,0-3"'])
+@pytest.mark.parametrize(
+    "spec", ['"0-3,^1"', '"all"', '"nodes:0"', '"node:0-1,^3"', "3", '"^2,0-3"']
+)
 def test_cpumap_syntax_accepted_without_a_host(spec):
     c = cfg(PV + f"cpus = {spec}\ncpus_soft = {spec}\n")
     assert c.cpus == c.cpus_soft == spec.strip('"')
@@ -228,13 +270,16 @@ def test_cpus_string_applies_to_every_vcpu_at_create_time():
     assert c.soft_affinity(4) is None
 
 
-@pytest.mark.parametrize(("spec", "msg"), [
-    ('"0-"', 'cpus: invalid pcpu range "0-" in "0-"'),
-    ('"a"', 'cpus: invalid pcpu range "a" in "a"'),
-    ('"3-1"', 'cpus: invalid pcpu range "3-1": start must be <= end'),
-    ('"^all"', "cpus: can't combine \"^\" and \"all\""),
-    ('"1,,2"', 'cpus: invalid pcpu range "" in "1,,2"'),
-])
+@pytest.mark.parametrize(
+    ("spec", "msg"),
+    [
+        ('"0-"', 'cpus: invalid pcpu range "0-" in "0-"'),
+        ('"a"', 'cpus: invalid pcpu range "a" in "a"'),
+        ('"3-1"', 'cpus: invalid pcpu range "3-1": start must be <= end'),
+        ('"^all"', 'cpus: can\'t combine "^" and "all"'),
+        ('"1,,2"', 'cpus: invalid pcpu range "" in "1,,2"'),
+    ],
+)
 def test_cpumap_syntax_errors(spec, msg):
     assert err(PV + f"cpus = {spec}\n") == f"vm.cfg:3:8: {msg}"
 
@@ -246,59 +291,91 @@ def test_cpumap_error_in_list_points_at_the_item():
 # -- disks ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("spec", "want"), [
-    ("/dev/vg/guest-volume,,hda", DiskSpec("hda", "/dev/vg/guest-volume")),
-    ("/dev/vg/guest-volume,raw,hda,rw", DiskSpec("hda", "/dev/vg/guest-volume")),
-    ("format=raw, vdev=hda, access=rw, target=/dev/vg/guest-volume",
-     DiskSpec("hda", "/dev/vg/guest-volume")),
-    ("raw:/dev/vg/guest-volume,hda,w", DiskSpec("hda", "/dev/vg/guest-volume")),
-    ("/root/image.iso,,hdc,cdrom", DiskSpec("hdc", "/root/image.iso", readwrite=False,
-                                            is_cdrom=True)),
-    ("/root/image.iso,,hdc,,cdrom", DiskSpec("hdc", "/root/image.iso", readwrite=False,
-                                             is_cdrom=True)),
-    ("/root/image.iso,raw,hdc,devtype=cdrom",
-     DiskSpec("hdc", "/root/image.iso", readwrite=False, is_cdrom=True)),
-    ("format=raw, vdev=hdc, access=ro, devtype=cdrom, target=/root/image.iso",
-     DiskSpec("hdc", "/root/image.iso", readwrite=False, is_cdrom=True)),
-    ("raw:/root/image.iso,hdc:cdrom,ro",
-     DiskSpec("hdc", "/root/image.iso", readwrite=False, is_cdrom=True)),
-    ("phy:/dev/vg/x,xvda,w", DiskSpec("xvda", "/dev/vg/x")),
-    ("file:/srv/img,hda,r", DiskSpec("hda", "/srv/img", readwrite=False)),
-    ("tap:aio:/srv/img,xvdb,w", DiskSpec("xvdb", "/srv/img")),
-    ("tap:qcow2:/srv/img.qcow2,xvdb,w", DiskSpec("xvdb", "/srv/img.qcow2", format="qcow2")),
-    ("iscsi:iqn.2001-05.com.example:t1,xvdc,w",
-     DiskSpec("xvdc", "iqn.2001-05.com.example:t1", script="block-iscsi")),
-    (",hdc:cdrom,r", DiskSpec("hdc", "", format="empty", readwrite=False, is_cdrom=True)),
-    ("vdev=hdc, devtype=cdrom", DiskSpec("hdc", None, format="empty", readwrite=False,
-                                         is_cdrom=True)),
-    ("/srv/a.qcow2,qcow2,xvda,ro", DiskSpec("xvda", "/srv/a.qcow2", format="qcow2",
-                                             readwrite=False)),
-    ("vdev=xvda, backendtype=qdisk, format=vhd, target=/srv/a.vhd",
-     DiskSpec("xvda", "/srv/a.vhd", format="vhd", backendtype="qdisk")),
-    ("vdev=xvda, backendtype=phy, script=block-drbd, target=res0",
-     DiskSpec("xvda", "res0", backendtype="phy", script="block-drbd")),
-    ("vdev=xvda, access=w, target=/path/with,commas,inside",
-     DiskSpec("xvda", "/path/with,commas,inside")),
-    ("/srv/a,,xvda,,direct-io-safe,no-discard",
-     DiskSpec("xvda", "/srv/a", direct_io_safe=True, discard=False)),
-    ("backend=driverdom, /srv/a,,xvda", DiskSpec("xvda", "/srv/a", backend="driverdom")),
-    ("cdromx,,xvda", DiskSpec("xvda", "cdromx")),  # longer positional beats the flag
-])
+@pytest.mark.parametrize(
+    ("spec", "want"),
+    [
+        ("/dev/vg/guest-volume,,hda", DiskSpec("hda", "/dev/vg/guest-volume")),
+        ("/dev/vg/guest-volume,raw,hda,rw", DiskSpec("hda", "/dev/vg/guest-volume")),
+        (
+            "format=raw, vdev=hda, access=rw, target=/dev/vg/guest-volume",
+            DiskSpec("hda", "/dev/vg/guest-volume"),
+        ),
+        ("raw:/dev/vg/guest-volume,hda,w", DiskSpec("hda", "/dev/vg/guest-volume")),
+        (
+            "/root/image.iso,,hdc,cdrom",
+            DiskSpec("hdc", "/root/image.iso", readwrite=False, is_cdrom=True),
+        ),
+        (
+            "/root/image.iso,,hdc,,cdrom",
+            DiskSpec("hdc", "/root/image.iso", readwrite=False, is_cdrom=True),
+        ),
+        (
+            "/root/image.iso,raw,hdc,devtype=cdrom",
+            DiskSpec("hdc", "/root/image.iso", readwrite=False, is_cdrom=True),
+        ),
+        (
+            "format=raw, vdev=hdc, access=ro, devtype=cdrom, target=/root/image.iso",
+            DiskSpec("hdc", "/root/image.iso", readwrite=False, is_cdrom=True),
+        ),
+        (
+            "raw:/root/image.iso,hdc:cdrom,ro",
+            DiskSpec("hdc", "/root/image.iso", readwrite=False, is_cdrom=True),
+        ),
+        ("phy:/dev/vg/x,xvda,w", DiskSpec("xvda", "/dev/vg/x")),
+        ("file:/srv/img,hda,r", DiskSpec("hda", "/srv/img", readwrite=False)),
+        ("tap:aio:/srv/img,xvdb,w", DiskSpec("xvdb", "/srv/img")),
+        ("tap:qcow2:/srv/img.qcow2,xvdb,w", DiskSpec("xvdb", "/srv/img.qcow2", format="qcow2")),
+        (
+            "iscsi:iqn.2001-05.com.example:t1,xvdc,w",
+            DiskSpec("xvdc", "iqn.2001-05.com.example:t1", script="block-iscsi"),
+        ),
+        (",hdc:cdrom,r", DiskSpec("hdc", "", format="empty", readwrite=False, is_cdrom=True)),
+        (
+            "vdev=hdc, devtype=cdrom",
+            DiskSpec("hdc", None, format="empty", readwrite=False, is_cdrom=True),
+        ),
+        (
+            "/srv/a.qcow2,qcow2,xvda,ro",
+            DiskSpec("xvda", "/srv/a.qcow2", format="qcow2", readwrite=False),
+        ),
+        (
+            "vdev=xvda, backendtype=qdisk, format=vhd, target=/srv/a.vhd",
+            DiskSpec("xvda", "/srv/a.vhd", format="vhd", backendtype="qdisk"),
+        ),
+        (
+            "vdev=xvda, backendtype=phy, script=block-drbd, target=res0",
+            DiskSpec("xvda", "res0", backendtype="phy", script="block-drbd"),
+        ),
+        (
+            "vdev=xvda, access=w, target=/path/with,commas,inside",
+            DiskSpec("xvda", "/path/with,commas,inside"),
+        ),
+        (
+            "/srv/a,,xvda,,direct-io-safe,no-discard",
+            DiskSpec("xvda", "/srv/a", direct_io_safe=True, discard=False),
+        ),
+        ("backend=driverdom, /srv/a,,xvda", DiskSpec("xvda", "/srv/a", backend="driverdom")),
+        ("cdromx,,xvda", DiskSpec("xvda", "cdromx")),  # longer positional beats the flag
+    ],
+)
 def test_diskspec_forms(spec, want):
     assert parse_diskspec(spec) == want
 
 
-@pytest.mark.parametrize(("spec", "msg"), [
-    ("/x,qcow3,xvda", "unknown value for format: near `qcow3'"),
-    ("/x,raw", "no vdev specified"),
-    ("/x,raw,xvda,rw,extra", "too many positional parameters: near `extra'"),
-    ("/x,,xvda,rx", "unknown value for access: near `rx'"),
-    ("vdev=xvda, colour=red, target=/x", "unknown parameter: near `colour=red,'"),
-    ("vdev=xvda", "no target specified (and device not removable)"),
-    ("foo:/x,xvda,w", "unknown deprecated disk prefix: near `foo:/x,xvda,w'"),
-    ("vdev=a, vdev=b, target=/x", "vdev respecified: near `b'"),
-    ("/x,,xvda,,backendtype=nbd", "unknown value for backendtype: near `nbd'"),
-])
+@pytest.mark.parametrize(
+    ("spec", "msg"),
+    [
+        ("/x,qcow3,xvda", "unknown value for format: near `qcow3'"),
+        ("/x,raw", "no vdev specified"),
+        ("/x,raw,xvda,rw,extra", "too many positional parameters: near `extra'"),
+        ("/x,,xvda,rx", "unknown value for access: near `rx'"),
+        ("vdev=xvda, colour=red, target=/x", "unknown parameter: near `colour=red,'"),
+        ("vdev=xvda", "no target specified (and device not removable)"),
+        ("foo:/x,xvda,w", "unknown deprecated disk prefix: near `foo:/x,xvda,w'"),
+        ("vdev=a, vdev=b, target=/x", "vdev respecified: near `b'"),
+        ("/x,,xvda,,backendtype=nbd", "unknown value for backendtype: near `nbd'"),
+    ],
+)
 def test_diskspec_errors(spec, msg):
     with pytest.raises(DiskSpecError) as info:
         parse_diskspec(spec)
@@ -308,7 +385,8 @@ def test_diskspec_errors(spec, msg):
 def test_disk_error_is_located_at_the_list_item():
     assert err(PV + 'disk = [ "/a,,xvda",\n  "/b,qcow3,xvdb" ]\n') == (
         "vm.cfg:4:3: disk: config parsing error in disk specification: "
-        "unknown value for format: near `qcow3' in `/b,qcow3,xvdb'")
+        "unknown value for format: near `qcow3' in `/b,qcow3,xvdb'"
+    )
 
 
 def test_disks_in_a_config_keep_their_order():
@@ -320,20 +398,24 @@ def test_disks_in_a_config_keep_their_order():
 # -- vifs ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("rate", "bps", "interval_us"), [
-    ("10Mb/s", 1_250_000, 50_000),  # bits: divided by 8; default interval 50 ms
-    ("1MB/s@20ms", 1_000_000, 20_000),
-    ("100Kb/s@5000us", 12_500, 5_000),
-    ("1GB/s@1s", 1_000_000_000, 1_000_000),
-    ("5B/s@2", 5, 2_000_000),  # a bare interval is in seconds
-    ("800b/s", 100, 50_000),
-])
+@pytest.mark.parametrize(
+    ("rate", "bps", "interval_us"),
+    [
+        ("10Mb/s", 1_250_000, 50_000),  # bits: divided by 8; default interval 50 ms
+        ("1MB/s@20ms", 1_000_000, 20_000),
+        ("100Kb/s@5000us", 12_500, 5_000),
+        ("1GB/s@1s", 1_000_000_000, 1_000_000),
+        ("5B/s@2", 5, 2_000_000),  # a bare interval is in seconds
+        ("800b/s", 100, 50_000),
+    ],
+)
 def test_vif_rate(rate, bps, interval_us):
     assert parse_vif_rate(rate) == (bps, interval_us)
 
 
-@pytest.mark.parametrize("rate", ["10Mbit/s", "fast", "0Mb/s", "10Mb/s@", "10Mb/s@0ms", "@20ms",
-                                  "10mb/s"])
+@pytest.mark.parametrize(
+    "rate", ["10Mbit/s", "fast", "0Mb/s", "10Mb/s@", "10Mb/s@0ms", "@20ms", "10mb/s"]
+)
 def test_vif_bad_rate_is_an_error_in_the_config(rate):
     msg = err(PV + f'vif = [ "rate={rate}" ]\n')
     assert msg.startswith("vm.cfg:3:9: vif: config parsing error in vif specification: ")
@@ -343,12 +425,22 @@ def test_vif_bad_rate_is_an_error_in_the_config(rate):
 def test_vif_all_keys():
     vif, warnings = parse_vifspec(
         "mac=00:16:3E:0:0:1, bridge=xenbr1, ip=10.0.0.2, model=e1000, type=ioemu, "
-        "rate=10Mb/s@20ms, backend=netdom, vifname=web0, script=vif-route, gatewaydev=eth0")
-    assert vif == VifSpec(mac="00:16:3e:00:00:01", bridge="xenbr1", ip="10.0.0.2",
-                          model="e1000", type="ioemu", rate="10Mb/s@20ms",
-                          rate_bytes_per_sec=1_250_000, rate_interval_us=20_000,
-                          backend="netdom", vifname="web0", script="vif-route",
-                          gatewaydev="eth0")
+        "rate=10Mb/s@20ms, backend=netdom, vifname=web0, script=vif-route, gatewaydev=eth0"
+    )
+    assert vif == VifSpec(
+        mac="00:16:3e:00:00:01",
+        bridge="xenbr1",
+        ip="10.0.0.2",
+        model="e1000",
+        type="ioemu",
+        rate="10Mb/s@20ms",
+        rate_bytes_per_sec=1_250_000,
+        rate_interval_us=20_000,
+        backend="netdom",
+        vifname="web0",
+        script="vif-route",
+        gatewaydev="eth0",
+    )
     assert warnings == []
 
 
@@ -367,16 +459,21 @@ def test_vif_unknown_key_and_model_warn_like_xl():
     assert c.vifs[0].bridge == "br0"
     assert c.warnings == (
         "vm.cfg:3: warning: vif: unknown key `colour' ignored",
-        "vm.cfg:3: warning: vif: model `tulip' is not one QEMU emulates "
-        "(rtl8139, e1000, ne2k_pci, pcnet, virtio-net, i82551, i82557b, i82559er)",
+        (
+            "vm.cfg:3: warning: vif: model `tulip' is not one QEMU emulates "
+            "(rtl8139, e1000, ne2k_pci, pcnet, virtio-net, i82551, i82557b, i82559er)"
+        ),
     )
 
 
-@pytest.mark.parametrize(("spec", "fragment"), [
-    ("type=netfront", "Invalid parameter `type'"),
-    ("mac=00:16:3e:00:00", "Invalid parameter `mac'"),
-    ("mac=00:16:3e:00:00:zz", "Invalid parameter `mac'"),
-])
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("type=netfront", "Invalid parameter `type'"),
+        ("mac=00:16:3e:00:00", "Invalid parameter `mac'"),
+        ("mac=00:16:3e:00:00:zz", "Invalid parameter `mac'"),
+    ],
+)
 def test_vif_errors(spec, fragment):
     assert fragment in err(PV + f'vif = [ "{spec}" ]\n')
 
@@ -387,24 +484,30 @@ def test_vif_errors(spec, fragment):
 def test_serial_and_viridian_take_a_string_or_a_list():
     c = cfg('name = "h"\ntype = "hvm"\nserial = "pty"\nviridian = 1\n')
     assert (c.serial, c.viridian) == ("pty", True)
-    c = cfg('name = "h"\ntype = "hvm"\nserial = [ "pty", "file:/tmp/s" ]\n'
-            'viridian = [ "defaults", "!time_ref_count" ]\n')
+    c = cfg(
+        'name = "h"\ntype = "hvm"\nserial = [ "pty", "file:/tmp/s" ]\n'
+        'viridian = [ "defaults", "!time_ref_count" ]\n'
+    )
     assert c.serial == ("pty", "file:/tmp/s")
     assert c.viridian == ("defaults", "!time_ref_count")
 
 
 def test_pci_workload_pool_kept():
-    c = cfg(PV + 'pci = [ "01:00.0", "02:00.1,permissive=1" ]\nworkload = "duty:busy_ms=5,idle_ms=20"\n'
-                 'pool = "rt-pool"\n')
+    c = cfg(
+        PV + 'pci = [ "01:00.0", "02:00.1,permissive=1" ]\nworkload = "duty:busy_ms=5,idle_ms=20"\n'
+        'pool = "rt-pool"\n'
+    )
     assert c.pci == ("01:00.0", "02:00.1,permissive=1")
     assert c.workload == "duty:busy_ms=5,idle_ms=20"
     assert c.pool == "rt-pool"
 
 
 def test_unknown_keys_are_kept_with_warnings():
-    c = cfg(PV + "frobnicate = [ 1, 2 ]\nuuid = \"6b3e\"\n")
-    assert c.extra_keys == (("frobnicate", ListValue((Atom("1", "number"), Atom("2", "number")))),
-                            ("uuid", Atom("6b3e", "string")))
+    c = cfg(PV + 'frobnicate = [ 1, 2 ]\nuuid = "6b3e"\n')
+    assert c.extra_keys == (
+        ("frobnicate", ListValue((Atom("1", "number"), Atom("2", "number")))),
+        ("uuid", Atom("6b3e", "string")),
+    )
     assert c.warnings == (
         "vm.cfg:3: warning: unknown parameter `frobnicate' (kept in extra_keys)",
         "vm.cfg:4: warning: parameter `uuid' is read by xl but ignored by xensim",
@@ -430,16 +533,20 @@ def test_override_errors_name_the_command_line(tmp_path):
         DomainConfig.from_file(path, ["vcpus=2", "memory=lots"])
     assert str(info.value) == (
         f"{COMMAND_LINE}:2:8: config parsing error near `lots': syntax error, "
-        "unexpected identifier, expecting string or number or `['")
+        "unexpected identifier, expecting string or number or `['"
+    )
     with pytest.raises(XlCfgError) as info:
         DomainConfig.from_file(path, ['memory="lots"'])
     assert str(info.value) == (
-        f'{COMMAND_LINE}:1:8: memory: expected an integer (MiB), got string "lots"')
+        f'{COMMAND_LINE}:1:8: memory: expected an integer (MiB), got string "lots"'
+    )
 
 
 def test_to_dict_is_json_and_complete():
-    c = cfg(PV + 'disk = [ "/a,,xvda" ]\nvif = [ "rate=1MB/s" ]\nextra_thing = [ "x", [ 1 ] ]\n'
-                 'cpus = [ "0", "1" ]\n')
+    c = cfg(
+        PV + 'disk = [ "/a,,xvda" ]\nvif = [ "rate=1MB/s" ]\nextra_thing = [ "x", [ 1 ] ]\n'
+        'cpus = [ "0", "1" ]\n'
+    )
     d = json.loads(json.dumps(c.to_dict()))
     assert d["name"] == "g" and d["memory"] == 32 and d["cpus"] == ["0", "1"]
     assert d["disks"][0]["vdev"] == "xvda" and d["disks"][0]["access"] == "rw"
@@ -534,7 +641,9 @@ def _disk(draw) -> str:
         return f"{target},{fmt},{vdev},{access}"
     if form == 1:
         extra = draw(st.sampled_from(["", "devtype=cdrom, ", "backendtype=qdisk, ", "discard, "]))
-        return f"format={fmt or 'raw'}, vdev={vdev}, {extra}access={access or 'rw'}, target={target}"
+        return (
+            f"format={fmt or 'raw'}, vdev={vdev}, {extra}access={access or 'rw'}, target={target}"
+        )
     if form == 2:
         return f"{draw(st.sampled_from(['phy', 'file', 'tap:aio', 'raw', 'qcow2']))}:{target},{vdev},{access or 'w'}"
     return f",{vdev}:cdrom,r"
@@ -552,8 +661,14 @@ def _vif(draw) -> str:
     if draw(st.booleans()):
         parts.append("type=" + draw(st.sampled_from(["vif", "ioemu"])))
     if draw(st.booleans()):
-        parts.append("rate=" + draw(st.from_regex(
-            r"[1-9][0-9]{0,3}[GMK]?[Bb]/s(@[1-9][0-9]{0,2}(ms|us|s)?)?", fullmatch=True)))
+        parts.append(
+            "rate="
+            + draw(
+                st.from_regex(
+                    r"[1-9][0-9]{0,3}[GMK]?[Bb]/s(@[1-9][0-9]{0,2}(ms|us|s)?)?", fullmatch=True
+                )
+            )
+        )
     if draw(st.booleans()):
         parts.append("ip=10.0.0." + str(draw(st.integers(1, 254))))
     return ", ".join(parts)
@@ -564,8 +679,12 @@ def config_text(draw) -> str:
     dtype = draw(st.sampled_from(["pv", "pvh", "hvm"]))
     memory = draw(st.integers(1, 1 << 20))
     vcpus = draw(st.integers(1, 64))
-    lines = [f"name = {_q(draw(_text.filter(bool)))}", f'type = "{dtype}"',
-             f"memory = {memory}", f"vcpus = {vcpus}"]
+    lines = [
+        f"name = {_q(draw(_text.filter(bool)))}",
+        f'type = "{dtype}"',
+        f"memory = {memory}",
+        f"vcpus = {vcpus}",
+    ]
     if dtype != "hvm" or draw(st.booleans()):
         lines.append(f"kernel = {_q(draw(_text))}")
     opt = {
@@ -578,8 +697,12 @@ def config_text(draw) -> str:
         "root": lambda: _q(draw(_text)),
         "extra": lambda: _q(draw(_text)),
         "ramdisk": lambda: _q(draw(_text)),
-        "cpus": lambda: draw(st.one_of(_cpumap.map(_q), st.lists(_cpumap.map(_q), max_size=3)
-                                       .map(lambda xs: "[" + ",".join(xs) + "]"))),
+        "cpus": lambda: draw(
+            st.one_of(
+                _cpumap.map(_q),
+                st.lists(_cpumap.map(_q), max_size=3).map(lambda xs: "[" + ",".join(xs) + "]"),
+            )
+        ),
         "cpus_soft": lambda: _q(draw(_cpumap)),
         "disk": lambda: "[" + ", ".join(_q(d) for d in draw(st.lists(_disk(), max_size=3))) + "]",
         "vif": lambda: "[" + ", ".join(_q(v) for v in draw(st.lists(_vif(), max_size=3))) + "]",

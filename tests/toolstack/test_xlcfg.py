@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xensim.toolstack.xlcfg import (PYTHON_HINT, Atom, ListValue, RawConfig, XlCfgError,
-                                    parse_xlcfg)
+from xensim.toolstack.xlcfg import PYTHON_HINT, Atom, ListValue, RawConfig, XlCfgError, parse_xlcfg
 
 
 def values(raw: RawConfig) -> dict[str, object]:
@@ -14,7 +13,7 @@ def values(raw: RawConfig) -> dict[str, object]:
     def py(v):
         return [py(x) for x in v.items] if isinstance(v, ListValue) else v.text
 
-    return {k: py(raw.get(k).value) for k in raw.keys()}
+    return {k: py(raw.get(k).value) for k in raw.keys()}  # noqa: SIM118
 
 
 def err(text: str, filename: str = "vm.cfg") -> str:
@@ -41,15 +40,19 @@ on_crash = "restart"
 """
     raw = parse_xlcfg(text, "guest1.cfg")
     assert values(raw) == {
-        "name": "guest1", "kernel": "/boot/vmlinuz", "memory": "512", "vcpus": "2",
+        "name": "guest1",
+        "kernel": "/boot/vmlinuz",
+        "memory": "512",
+        "vcpus": "2",
         "disk": ["phy:/dev/vg/guest1,xvda,w", "file:/srv/data.img,xvdb,r"],
-        "vif": ["mac=00:16:3e:00:00:01,bridge=xenbr0"], "on_crash": "restart",
+        "vif": ["mac=00:16:3e:00:00:01,bridge=xenbr0"],
+        "on_crash": "restart",
     }
     assert raw.keys() == ["name", "kernel", "memory", "vcpus", "disk", "vif", "on_crash"]
 
 
 def test_numbers_and_strings_are_atoms_with_a_kind_tag():
-    raw = parse_xlcfg('a = 512\nb = "512"\nc = 0x1f\nd = \'x\'\n')
+    raw = parse_xlcfg("a = 512\nb = \"512\"\nc = 0x1f\nd = 'x'\n")
     assert raw.get("a").value == Atom("512", "number")
     assert raw.get("b").value == Atom("512", "string")
     assert raw.get("c").value == Atom("0x1f", "number")
@@ -60,7 +63,8 @@ def test_upper_case_hex_digits_are_not_part_of_a_number_as_in_xls_lexer():
     # libxlu_cfg_l.l: NUMBER is [0-9][0-9a-fx]*, so "0x1F" is "0x1" then "F".
     assert err("c = 0x1F\n") == (
         "vm.cfg:1:8: config parsing error near `F': syntax error, unexpected identifier, "
-        "expecting newline or `;' or end of file")
+        "expecting newline or `;' or end of file"
+    )
 
 
 def test_hex_number_kept_as_text():
@@ -73,16 +77,19 @@ def test_both_quote_styles_and_the_other_quote_inside():
     assert values(raw) == {"a": "it's", "b": 'say "hi"'}
 
 
-@pytest.mark.parametrize(("src", "want"), [
-    (r'"a\nb"', "a\nb"),
-    (r'"a\tb"', "a\tb"),
-    (r'"back\\slash"', "back\\slash"),
-    (r'"q\"q"', 'q"q'),
-    (r"'q\'q'", "q'q"),
-    (r'"\x41\x7a"', "Az"),
-    (r'"\101\60"', "A0"),
-    (r'"\a\b\f\r\v"', "\a\b\f\r\v"),
-])
+@pytest.mark.parametrize(
+    ("src", "want"),
+    [
+        (r'"a\nb"', "a\nb"),
+        (r'"a\tb"', "a\tb"),
+        (r'"back\\slash"', "back\\slash"),
+        (r'"q\"q"', 'q"q'),
+        (r"'q\'q'", "q'q"),
+        (r'"\x41\x7a"', "Az"),
+        (r'"\101\60"', "A0"),
+        (r'"\a\b\f\r\v"', "\a\b\f\r\v"),
+    ],
+)
 def test_c_escapes(src, want):
     assert parse_xlcfg(f"k = {src}\n").get("k").value.text == want
 
@@ -97,7 +104,7 @@ def test_no_trailing_newline():
 
 
 def test_comment_on_last_line_without_newline():
-    assert values(parse_xlcfg('memory = 64 # no newline after me')) == {"memory": "64"}
+    assert values(parse_xlcfg("memory = 64 # no newline after me")) == {"memory": "64"}
 
 
 def test_blank_lines_and_comments_everywhere():
@@ -174,49 +181,57 @@ def test_empty_file():
 
 def test_error_unterminated_string():
     assert err('name = "guest\nmemory = 5\n') == (
-        "vm.cfg:1:8: config parsing error near `\"guest': unterminated string")
+        "vm.cfg:1:8: config parsing error near `\"guest': unterminated string"
+    )
 
 
 def test_error_missing_equals():
     assert err('name = "a"\nmemory 512\n') == (
         "vm.cfg:2:8: config parsing error near `512': syntax error, unexpected number, "
-        "expecting `=' or `+=' (every setting is KEY = VALUE)")
+        "expecting `=' or `+=' (every setting is KEY = VALUE)"
+    )
 
 
 def test_error_bad_list_missing_comma():
     assert err('disk = [ "a" "b" ]\n') == (
-        "vm.cfg:1:14: config parsing error near `\"b\"': syntax error, unexpected string, "
+        'vm.cfg:1:14: config parsing error near `"b"\': syntax error, unexpected string, '
         "expecting `,' or `]' or newline "
-        "(list items are separated by `,' and the list ends with `]')")
+        "(list items are separated by `,' and the list ends with `]')"
+    )
 
 
 def test_error_list_never_closed():
     assert err('disk = [ "a",\n') == (
         "vm.cfg:2:1: config parsing error near end of file: syntax error, "
-        "unexpected end of file (the list is not closed with `]')")
+        "unexpected end of file (the list is not closed with `]')"
+    )
 
 
 def test_error_double_comma_in_list():
     assert err("cpus = [ 1,, 2 ]\n").startswith(
-        "vm.cfg:1:12: config parsing error near `,': syntax error, unexpected `,'")
+        "vm.cfg:1:12: config parsing error near `,': syntax error, unexpected `,'"
+    )
 
 
 def test_error_stray_token_after_value():
     assert err('memory = 512 "MiB"\n') == (
-        "vm.cfg:1:14: config parsing error near `\"MiB\"': syntax error, unexpected string, "
-        "expecting newline or `;' or end of file")
+        'vm.cfg:1:14: config parsing error near `"MiB"\': syntax error, unexpected string, '
+        "expecting newline or `;' or end of file"
+    )
 
 
 def test_error_missing_value_reports_newline_like_xl():
     assert err("name = \n") == (
         "vm.cfg:1:8: config parsing error near <newline>: syntax error, "
-        "unexpected newline, expecting string or number or `['")
+        "unexpected newline, expecting string or number or `['"
+    )
 
 
 def test_error_unquoted_string_value():
     assert err("type = hvm\n") == (
         "vm.cfg:1:8: config parsing error near `hvm': syntax error, unexpected identifier, "
-        "expecting string or number or `['")
+        "expecting string or number or `['"
+    )
 
 
 def test_error_lexical_garbage():
@@ -225,8 +240,9 @@ def test_error_lexical_garbage():
 
 def test_error_bad_escape():
     assert err(r'k = "a\qb"' + "\n") == (
-        "vm.cfg:1:7: config parsing error near `\"a\\qb\"': "
-        "invalid character after backslash in quoted string")
+        'vm.cfg:1:7: config parsing error near `"a\\qb"\': '
+        "invalid character after backslash in quoted string"
+    )
 
 
 def test_error_bad_hex_escape():
@@ -235,8 +251,8 @@ def test_error_bad_hex_escape():
 
 def test_error_plus_equals_type_mismatch():
     assert err('disk = "a"\ndisk += [ "b" ]\n') == (
-        "vm.cfg:2:1: config parsing error near `disk': "
-        "can't add [list] to \"string\" or vice versa")
+        "vm.cfg:2:1: config parsing error near `disk': can't add [list] to \"string\" or vice versa"
+    )
 
 
 def test_python_looking_config_gets_xls_hint():
@@ -257,10 +273,31 @@ def test_error_carries_fields():
     assert isinstance(e, ValueError)
 
 
-@pytest.mark.parametrize("text", [
-    "=", "[", "]", "x", "x =", "x = [", "x = [[", "x = [1 2", "'", '"', "x = 1 = 2",
-    "x = [1,,]", "+", "x += ", "\\", "x = \"\\", "0 = 1", "x = ()", "x = {}", "\x00",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=",
+        "[",
+        "]",
+        "x",
+        "x =",
+        "x = [",
+        "x = [[",
+        "x = [1 2",
+        "'",
+        '"',
+        "x = 1 = 2",
+        "x = [1,,]",
+        "+",
+        "x += ",
+        "\\",
+        'x = "\\',
+        "0 = 1",
+        "x = ()",
+        "x = {}",
+        "\x00",
+    ],
+)
 def test_garbage_raises_xlcfgerror_never_a_lark_exception(text):
     with pytest.raises(XlCfgError):
         parse_xlcfg(text, "g.cfg")

@@ -17,8 +17,17 @@ from collections.abc import Sequence
 
 from xensim.toolstack.xlcfg import Atom, ListValue, Setting, Value, XlCfgError
 
-__all__ = ["describe", "c_strtol", "get_int", "get_bool", "get_str", "get_enum",
-           "get_str_list", "get_str_or_list", "fail"]
+__all__ = [
+    "c_strtol",
+    "describe",
+    "fail",
+    "get_bool",
+    "get_enum",
+    "get_int",
+    "get_str",
+    "get_str_list",
+    "get_str_or_list",
+]
 
 _STRTOL = re.compile(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
 
@@ -30,7 +39,7 @@ def c_strtol(text: str) -> int | None:
         return None
     sign, digits = m.groups()
     if digits[:2] in ("0x", "0X"):
-        n = int(digits[2:], 16)
+        n = int(digits, 16)
     elif digits.startswith("0"):
         n = int(digits, 8) if len(digits) > 1 else 0
     else:
@@ -59,8 +68,9 @@ def _atom(setting: Setting, wanted: str) -> Atom:
     return setting.value
 
 
-def get_int(setting: Setting, unit: str | None = None, lo: int | None = None,
-            hi: int | None = None) -> int:
+def get_int(
+    setting: Setting, unit: str | None = None, lo: int | None = None, hi: int | None = None
+) -> int:
     """An integer in [*lo*, *hi*]; *unit* only decorates the message."""
     wanted = f"an integer ({unit})" if unit else "an integer"
     atom = _atom(setting, wanted)

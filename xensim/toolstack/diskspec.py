@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DiskSpec", "DiskSpecError", "parse_diskspec", "DISK_FORMATS", "DISK_BACKENDTYPES"]
+__all__ = ["DISK_BACKENDTYPES", "DISK_FORMATS", "DiskSpec", "DiskSpecError", "parse_diskspec"]
 
 DISK_FORMATS = ("raw", "qcow", "qcow2", "vhd", "qed", "empty")
 DISK_BACKENDTYPES = ("phy", "tap", "qdisk", "standalone")
@@ -73,20 +73,38 @@ class DiskSpec:
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"vdev": self.vdev, "target": self.target, "format": self.format,
-                "access": self.access, "devtype": "cdrom" if self.is_cdrom else "disk",
-                "backendtype": self.backendtype, "backend": self.backend,
-                "script": self.script, "direct_io_safe": self.direct_io_safe,
-                "discard": self.discard}
+        return {
+            "vdev": self.vdev,
+            "target": self.target,
+            "format": self.format,
+            "access": self.access,
+            "devtype": "cdrom" if self.is_cdrom else "disk",
+            "backendtype": self.backendtype,
+            "backend": self.backend,
+            "script": self.script,
+            "direct_io_safe": self.direct_io_safe,
+            "discard": self.discard,
+        }
 
 
 # Key=value parameters whose value is a plain string, and the field they set.
 _STRING_KEYS = {"vdev": "vdev", "script": "script", "backend": "backend"}
-_FLAGS = {"cdrom": ("is_cdrom", True), "direct-io-safe": ("direct_io_safe", True),
-          "discard": ("discard", True), "no-discard": ("discard", False)}
+_FLAGS = {
+    "cdrom": ("is_cdrom", True),
+    "direct-io-safe": ("direct_io_safe", True),
+    "discard": ("discard", True),
+    "no-discard": ("discard", False),
+}
 _IGNORED_FLAGS = ("colo", "no-colo", "trusted", "untrusted")
-_IGNORED_KEYS = ("specification", "colo-host", "colo-port", "colo-export",
-                 "active-disk", "hidden-disk", "grant_usage")
+_IGNORED_KEYS = (
+    "specification",
+    "colo-host",
+    "colo-port",
+    "colo-export",
+    "active-disk",
+    "hidden-disk",
+    "grant_usage",
+)
 _FORMAT_PREFIX = re.compile(r"(raw|qcow2?|vhd):")
 _SCRIPT_PREFIX = re.compile(r"(iscsi|e?nbd|drbd):")
 _IGNORED_PREFIX = re.compile(r"(tapdisk|tap2?|aio|ioemu|file|phy):")
@@ -165,7 +183,7 @@ def _flag_at(spec: str, p: int) -> tuple[str, int] | None:
 def _next_param(st: _State, spec: str, p: int) -> int:
     """Consume one parameter at *p*; return the new position."""
     if spec.startswith("target=", p):
-        st.save("target", spec[p + 7:].removesuffix(","))
+        st.save("target", spec[p + 7 :].removesuffix(","))
         return len(spec)
     if spec.startswith("devtype=", p):
         m = _KEYVAL.match(spec, p)
@@ -190,8 +208,11 @@ def _next_param(st: _State, spec: str, p: int) -> int:
         elif key not in _IGNORED_KEYS:
             raise DiskSpecError("unknown parameter", m.group(0))
         return m.end()
-    for rx, kind in ((_FORMAT_PREFIX, "format"), (_SCRIPT_PREFIX, "script"),
-                     (_IGNORED_PREFIX, None)):
+    for rx, kind in (
+        (_FORMAT_PREFIX, "format"),
+        (_SCRIPT_PREFIX, "script"),
+        (_IGNORED_PREFIX, None),
+    ):
         m = rx.match(spec, p)
         if m:
             st.had_depr_prefix = True
@@ -242,8 +263,15 @@ def parse_diskspec(spec: str) -> DiskSpec:
         raise DiskSpecError("no vdev specified")
     if target is None and not is_cdrom:
         raise DiskSpecError("no target specified (and device not removable)")
-    return DiskSpec(vdev=f["vdev"], target=target, format=fmt, readwrite=readwrite,
-                    is_cdrom=is_cdrom, backendtype=f.get("backendtype"),
-                    backend=f.get("backend"), script=f.get("script"),
-                    direct_io_safe=bool(f.get("direct_io_safe", False)),
-                    discard=f.get("discard"))
+    return DiskSpec(
+        vdev=f["vdev"],
+        target=target,
+        format=fmt,
+        readwrite=readwrite,
+        is_cdrom=is_cdrom,
+        backendtype=f.get("backendtype"),
+        backend=f.get("backend"),
+        script=f.get("script"),
+        direct_io_safe=bool(f.get("direct_io_safe", False)),
+        discard=f.get("discard"),
+    )

@@ -18,81 +18,70 @@ string for the workload registry to interpret.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
 from xensim.hypervisor.cpumap import parse_cpumap
-from xensim.toolstack.cfgvalue import fail
 from xensim.toolstack.diskspec import DiskSpec
 from xensim.toolstack.vifspec import VifSpec
-from xensim.toolstack.xlcfg import ListValue, RawConfig, Setting, Value, parse_xlcfg
+from xensim.toolstack.xlcfg import ListValue, RawConfig, Value, parse_xlcfg
 
-__all__ = ["DomainConfig", "DiskSpec", "VifSpec", "DEFAULTS", "ACTIONS_ON_SHUTDOWN",
-           "DOMAIN_TYPES", "DEVICE_MODEL_VERSIONS", "COMMAND_LINE"]
+__all__ = [
+    "ACTIONS_ON_SHUTDOWN",
+    "COMMAND_LINE",
+    "DEFAULTS",
+    "DEVICE_MODEL_VERSIONS",
+    "DOMAIN_TYPES",
+    "DiskSpec",
+    "DomainConfig",
+    "VifSpec",
+]
 
 DomainType = Literal["pv", "pvh", "hvm"]
 DOMAIN_TYPES: tuple[DomainType, ...] = ("hvm", "pv", "pvh")  # xl's prefix-match order
-ACTIONS_ON_SHUTDOWN = ("destroy", "restart", "rename-restart", "preserve",
-                       "coredump-destroy", "coredump-restart", "soft-reset")
+ACTIONS_ON_SHUTDOWN = (
+    "destroy",
+    "restart",
+    "rename-restart",
+    "preserve",
+    "coredump-destroy",
+    "coredump-restart",
+    "soft-reset",
+)
 DEVICE_MODEL_VERSIONS = ("qemu-xen", "qemu-xen-traditional")
 COMMAND_LINE = "<command line>"
 """The file name reported for ``key=value`` overrides given to ``xl create``."""
 
-DEFAULTS: MappingProxyType[str, Any] = MappingProxyType({
-    "type": "pv",  # xl_parse.c on x86 when neither type nor builder is given
-    "memory": 32,  # MiB: libxl's LIBXL_MEMKB_DEFAULT -> 32 * 1024 KiB
-    "vcpus": 1,
-    "cpu_weight": 256,  # credit's CSCHED_DEFAULT_WEIGHT
-    "cap": 0,  # no cap
-    "pool": "Pool-0",
-    "on_poweroff": "destroy",
-    "on_reboot": "restart",
-    "on_crash": "destroy",
-    "on_watchdog": "destroy",
-    "sdl": False,
-    "hap": True,
-    "acpi": True,
-    "apic": True,
-    "viridian": False,
-    "device_model_version": "qemu-xen",
-    "device_model_stubdomain_override": False,
-    "xen_platform_pci": True,
-    "workload": "idle",
-})
+DEFAULTS: MappingProxyType[str, Any] = MappingProxyType(
+    {
+        "type": "pv",  # xl_parse.c on x86 when neither type nor builder is given
+        "memory": 32,  # MiB: libxl's LIBXL_MEMKB_DEFAULT -> 32 * 1024 KiB
+        "vcpus": 1,
+        "cpu_weight": 256,  # credit's CSCHED_DEFAULT_WEIGHT
+        "cap": 0,  # no cap
+        "pool": "Pool-0",
+        "on_poweroff": "destroy",
+        "on_reboot": "restart",
+        "on_crash": "destroy",
+        "on_watchdog": "destroy",
+        "sdl": False,
+        "hap": True,
+        "acpi": True,
+        "apic": True,
+        "viridian": False,
+        "device_model_version": "qemu-xen",
+        "device_model_stubdomain_override": False,
+        "xen_platform_pci": True,
+        "workload": "idle",
+    }
+)
 """Every default in one place (maxmem/maxvcpus default to memory/vcpus)."""
 
 HVM_DEFAULTS: MappingProxyType[str, Any] = MappingProxyType({"vnc": True, "boot": "cd"})
 PV_DEFAULTS: MappingProxyType[str, Any] = MappingProxyType({"vnc": False, "boot": None})
 """libxl enables VNC and boots ``cd`` for HVM; a PV/PVH guest has neither."""
-
-_IGNORED_XL_KEYS = frozenset((
-    "uuid", "seclabel", "init_seclabel", "oos", "localtime", "rtc_timeoffset", "videoram",
-    "shadow_memory", "nomigrate", "tsc_mode", "timer_mode", "nestedhvm", "pae", "nx", "hpet",
-    "vga", "stdvga", "keymap", "vnclisten", "vncpasswd", "vncdisplay", "vncunused",
-    "usb", "usbdevice", "soundhw", "vfb", "vkb", "channel", "vtpm", "p9", "max_grant_frames",
-    "max_maptrack_frames", "max_event_channels", "device_model_override", "bootloader_args",
-    "firmware", "bios", "e820_host", "on_soft_reset", "vif2", "cpuid", "vnuma", "period",
-    "slice", "latency", "extratime", "gfx_passthru", "nographic", "device_tree",
-))
-"""Keys real xl reads that xensim does not model: kept, with a milder warning."""
-
-_CPUMAP_ITEM = re.compile(r"\^?(?:nodes?:)?(?:all|[0-9]+(?:-[0-9]+)?)")
-
-
-def _check_cpumap(setting: Setting, item: Value, text: str) -> None:
-    """Syntax of an xl cpumap (``parse_cpurange``), without knowing the host."""
-    for part in text.split(","):
-        part = part.strip()
-        if not _CPUMAP_ITEM.fullmatch(part):
-            raise fail(setting, f'invalid pcpu range "{part}" in "{text}"', at=item)
-        if part.startswith("^") and part.endswith("all"):
-            raise fail(setting, 'can\'t combine "^" and "all"', at=item)
-        m = re.search(r"([0-9]+)-([0-9]+)$", part)
-        if m and int(m.group(2)) < int(m.group(1)):
-            raise fail(setting, f'invalid pcpu range "{part}": start must be <= end', at=item)
 
 
 @dataclass(frozen=True)
@@ -151,8 +140,9 @@ class DomainConfig:
         return build(cls, raw)
 
     @classmethod
-    def from_text(cls, text: str, filename: str = "<string>",
-                  overrides: list[str] | tuple[str, ...] = ()) -> DomainConfig:
+    def from_text(
+        cls, text: str, filename: str = "<string>", overrides: list[str] | tuple[str, ...] = ()
+    ) -> DomainConfig:
         """Parse *text*, then apply ``key=value`` *overrides* as xl create does."""
         raw = parse_xlcfg(text, filename)
         if overrides:
@@ -160,8 +150,9 @@ class DomainConfig:
         return cls.from_raw(raw)
 
     @classmethod
-    def from_file(cls, path: str | Path,
-                  overrides: list[str] | tuple[str, ...] = ()) -> DomainConfig:
+    def from_file(
+        cls, path: str | Path, overrides: list[str] | tuple[str, ...] = ()
+    ) -> DomainConfig:
         """Read an xl.cfg file; *overrides* are ``xl create``'s trailing
         ``key=value`` arguments, parsed with the same grammar."""
         text = Path(path).read_text()
@@ -169,8 +160,9 @@ class DomainConfig:
 
     # -- queries --------------------------------------------------------------
 
-    def hard_affinity(self, nr_cpus: int, cpus_per_node: int | None = None
-                      ) -> list[frozenset[int]] | None:
+    def hard_affinity(
+        self, nr_cpus: int, cpus_per_node: int | None = None
+    ) -> list[frozenset[int]] | None:
         """Per-vCPU hard affinity on a host of *nr_cpus* pCPUs (create time).
 
         A string applies to every vCPU; a list gives vCPU *i* its entry *i*
@@ -179,14 +171,11 @@ class DomainConfig:
         """
         return _affinity(self.cpus, self.maxvcpus, nr_cpus, cpus_per_node)
 
-    def soft_affinity(self, nr_cpus: int, cpus_per_node: int | None = None
-                      ) -> list[frozenset[int]] | None:
+    def soft_affinity(
+        self, nr_cpus: int, cpus_per_node: int | None = None
+    ) -> list[frozenset[int]] | None:
         """As :meth:`hard_affinity`, for ``cpus_soft``."""
         return _affinity(self.cpus_soft, self.maxvcpus, nr_cpus, cpus_per_node)
-
-    def with_overrides(self, **changes: Any) -> DomainConfig:
-        """A copy with fields changed (no re-validation: for programmatic use)."""
-        return replace(self, **changes)
 
     # -- output ---------------------------------------------------------------
 
@@ -214,8 +203,9 @@ class DomainConfig:
         return to_xlcfg(self)
 
 
-def _affinity(spec: str | tuple[str, ...] | None, maxvcpus: int, nr_cpus: int,
-              cpus_per_node: int | None) -> list[frozenset[int]] | None:
+def _affinity(
+    spec: str | tuple[str, ...] | None, maxvcpus: int, nr_cpus: int, cpus_per_node: int | None
+) -> list[frozenset[int]] | None:
     if spec is None:
         return None
     if isinstance(spec, str):
@@ -230,4 +220,3 @@ def _value_to_py(value: Value) -> Any:
     if isinstance(value, ListValue):
         return [_value_to_py(v) for v in value.items]
     return value.text
-

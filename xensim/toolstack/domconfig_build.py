@@ -13,15 +13,28 @@ vif, cpus, cmdline, viridian) have small functions of their own.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from xensim.toolstack.cfgvalue import (fail, get_bool, get_enum, get_int, get_str,
-                                       get_str_list, get_str_or_list)
+from xensim.toolstack.cfgvalue import (
+    fail,
+    get_bool,
+    get_enum,
+    get_int,
+    get_str,
+    get_str_list,
+    get_str_or_list,
+)
 from xensim.toolstack.diskspec import DiskSpecError, parse_diskspec
-from xensim.toolstack.domconfig import (ACTIONS_ON_SHUTDOWN, DEFAULTS, DEVICE_MODEL_VERSIONS,
-                                        DOMAIN_TYPES, HVM_DEFAULTS, PV_DEFAULTS, _IGNORED_XL_KEYS,
-                                        _check_cpumap)
+from xensim.toolstack.domconfig import (
+    ACTIONS_ON_SHUTDOWN,
+    DEFAULTS,
+    DEVICE_MODEL_VERSIONS,
+    DOMAIN_TYPES,
+    HVM_DEFAULTS,
+    PV_DEFAULTS,
+)
 from xensim.toolstack.vifspec import VifSpecError, parse_vifspec
 from xensim.toolstack.xlcfg import Atom, ListValue, RawConfig, Setting, Value, XlCfgError
 
@@ -29,6 +42,77 @@ if TYPE_CHECKING:
     from xensim.toolstack.domconfig import DomainConfig
 
 __all__ = ["build", "to_xlcfg"]
+
+IGNORED_XL_KEYS = frozenset(
+    (
+        "uuid",
+        "seclabel",
+        "init_seclabel",
+        "oos",
+        "localtime",
+        "rtc_timeoffset",
+        "videoram",
+        "shadow_memory",
+        "nomigrate",
+        "tsc_mode",
+        "timer_mode",
+        "nestedhvm",
+        "pae",
+        "nx",
+        "hpet",
+        "vga",
+        "stdvga",
+        "keymap",
+        "vnclisten",
+        "vncpasswd",
+        "vncdisplay",
+        "vncunused",
+        "usb",
+        "usbdevice",
+        "soundhw",
+        "vfb",
+        "vkb",
+        "channel",
+        "vtpm",
+        "p9",
+        "max_grant_frames",
+        "max_maptrack_frames",
+        "max_event_channels",
+        "device_model_override",
+        "bootloader_args",
+        "firmware",
+        "bios",
+        "e820_host",
+        "on_soft_reset",
+        "vif2",
+        "cpuid",
+        "vnuma",
+        "period",
+        "slice",
+        "latency",
+        "extratime",
+        "gfx_passthru",
+        "nographic",
+        "device_tree",
+    )
+)
+"""Keys real xl reads that xensim does not model: kept, with a milder warning."""
+
+_CPUMAP_ITEM = re.compile(r"\^?(?:nodes?:)?(?:all|[0-9]+(?:-[0-9]+)?)")
+
+
+def check_cpumap(setting: Setting, item: Value, text: str) -> None:
+    """Syntax of an xl cpumap (``parse_cpurange``), without knowing the host."""
+    for part in text.split(","):
+        part = part.strip()
+        if not _CPUMAP_ITEM.fullmatch(part):
+            raise fail(setting, f'invalid pcpu range "{part}" in "{text}"', at=item)
+        if part.startswith("^") and part.endswith("all"):
+            raise fail(setting, 'can\'t combine "^" and "all"', at=item)
+        m = re.search(r"([0-9]+)-([0-9]+)$", part)
+        if m and int(m.group(2)) < int(m.group(1)):
+            raise fail(setting, f'invalid pcpu range "{part}": start must be <= end', at=item)
+
 
 _Reader = Callable[[Setting], Any]
 
@@ -74,8 +158,18 @@ _SCALARS: dict[str, _Reader] = {
     "pci": get_str_list,
     "workload": get_str,
 }
-_SPECIAL = ("type", "builder", "cpus", "cpus_soft", "cmdline", "root", "extra", "disk", "vif",
-            "viridian")
+_SPECIAL = (
+    "type",
+    "builder",
+    "cpus",
+    "cpus_soft",
+    "cmdline",
+    "root",
+    "extra",
+    "disk",
+    "vif",
+    "viridian",
+)
 
 
 def _domain_type(raw: RawConfig) -> str:
@@ -109,7 +203,7 @@ def _cpumap(raw: RawConfig, key: str) -> str | tuple[str, ...] | None:
     spec = get_str_or_list(s)
     items = s.value.items if isinstance(s.value, ListValue) else (s.value,)
     for item, text in zip(items, (spec,) if isinstance(spec, str) else spec):
-        _check_cpumap(s, item, text)
+        check_cpumap(s, item, text)
     return spec
 
 
@@ -125,8 +219,9 @@ def _cmdline(raw: RawConfig, warnings: list[str]) -> str | None:
     return got.get("extra")
 
 
-def _devices(raw: RawConfig, key: str, parse: Callable[[str], Any], err: type[Exception]
-             ) -> list[Any]:
+def _devices(
+    raw: RawConfig, key: str, parse: Callable[[str], Any], err: type[Exception]
+) -> list[Any]:
     s = raw.get(key)
     if s is None:
         return []
@@ -137,8 +232,9 @@ def _devices(raw: RawConfig, key: str, parse: Callable[[str], Any], err: type[Ex
         try:
             out.append(parse(spec))
         except err as e:
-            raise fail(s, f"config parsing error in {key} specification: {e} in `{spec}'",
-                       at=item) from None
+            raise fail(
+                s, f"config parsing error in {key} specification: {e} in `{spec}'", at=item
+            ) from None
     return out
 
 
@@ -181,32 +277,41 @@ def build(cls: type[DomainConfig], raw: RawConfig) -> DomainConfig:
     for vif, vif_warnings in _devices(raw, "vif", parse_vifspec, VifSpecError):
         vifs.append(vif)
         assert vif_setting is not None
-        warnings.extend(f"{vif_setting.filename}:{vif_setting.line}: warning: {w}"
-                        for w in vif_warnings)
+        warnings.extend(
+            f"{vif_setting.filename}:{vif_setting.line}: warning: {w}" for w in vif_warnings
+        )
     kw["vifs"] = tuple(vifs)
     if dtype == "hvm":
         if kw.get("kernel") and os.path.basename(kw["kernel"]) == "hvmloader":
-            warnings.append('WARNING: you seem to be using "kernel" directive to override '
-                            'HVM guest firmware. Ignore that.')
+            warnings.append(
+                'WARNING: you seem to be using "kernel" directive to override '
+                "HVM guest firmware. Ignore that."
+            )
             kw["kernel"] = None
     elif kw.get("kernel") is None and kw.get("bootloader") is None:  # "" counts, as in C
-        raise XlCfgError(raw.filename, 1, 1,
-                         f"type: Neither kernel nor bootloader specified (a {dtype} guest "
-                         "needs one)")
+        raise XlCfgError(
+            raw.filename,
+            1,
+            1,
+            f"type: Neither kernel nor bootloader specified (a {dtype} guest needs one)",
+        )
     known = set(_SCALARS) | set(_SPECIAL)
     extra: dict[str, Value] = {}
-    for key in raw.keys():
+    for key in raw.keys():  # noqa: SIM118 - RawConfig.keys(), not a dict
         if key in known:
             continue
         s = raw.get(key)
         assert s is not None
         extra[key] = s.value
-        if key in _IGNORED_XL_KEYS:
-            warnings.append(f"{s.filename}:{s.line}: warning: parameter `{key}' is read by xl "
-                            "but ignored by xensim")
+        if key in IGNORED_XL_KEYS:
+            warnings.append(
+                f"{s.filename}:{s.line}: warning: parameter `{key}' is read by xl "
+                "but ignored by xensim"
+            )
         else:
-            warnings.append(f"{s.filename}:{s.line}: warning: unknown parameter `{key}' "
-                            "(kept in extra_keys)")
+            warnings.append(
+                f"{s.filename}:{s.line}: warning: unknown parameter `{key}' (kept in extra_keys)"
+            )
     kw["extra_keys"] = tuple(extra.items())
     kw["warnings"] = tuple(warnings)
     kw["source"] = raw.filename

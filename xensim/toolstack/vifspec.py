@@ -16,16 +16,32 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["VifSpec", "VifSpecError", "parse_vifspec", "parse_vif_rate", "NIC_MODELS",
-           "DEFAULT_BRIDGE", "DEFAULT_VIF_SCRIPT", "DEFAULT_RATE_INTERVAL_US"]
+__all__ = [
+    "DEFAULT_BRIDGE",
+    "DEFAULT_RATE_INTERVAL_US",
+    "DEFAULT_VIF_SCRIPT",
+    "NIC_MODELS",
+    "VifSpec",
+    "VifSpecError",
+    "parse_vif_rate",
+    "parse_vifspec",
+]
 
 DEFAULT_BRIDGE = "xenbr0"
 DEFAULT_VIF_SCRIPT = "vif-bridge"
 DEFAULT_RATE_INTERVAL_US = 50_000
 """libxlu_vif.c: the credit replenishment interval when ``@`` is not given."""
 
-NIC_MODELS = ("rtl8139", "e1000", "ne2k_pci", "pcnet", "virtio-net", "i82551", "i82557b",
-              "i82559er")
+NIC_MODELS = (
+    "rtl8139",
+    "e1000",
+    "ne2k_pci",
+    "pcnet",
+    "virtio-net",
+    "i82551",
+    "i82557b",
+    "i82559er",
+)
 """Emulated NIC models QEMU offers to an HVM guest (``model=``)."""
 
 _RATE_RE = re.compile(r"^[0-9]+[GMK]?[Bb]/s$")
@@ -58,8 +74,18 @@ class VifSpec:
     def to_spec(self) -> str:
         """A canonical spec string that parses back to this object."""
         parts = []
-        for key in ("mac", "bridge", "ip", "model", "type", "rate", "backend", "vifname",
-                    "script", "gatewaydev"):
+        for key in (
+            "mac",
+            "bridge",
+            "ip",
+            "model",
+            "type",
+            "rate",
+            "backend",
+            "vifname",
+            "script",
+            "gatewaydev",
+        ):
             value = getattr(self, key)
             if value is not None:
                 parts.append(f"{key}={value}")
@@ -72,7 +98,7 @@ class VifSpec:
 def _strtoull_prefix(text: str) -> tuple[int, str]:
     m = re.match(r"[0-9]+", text)
     assert m
-    return int(m.group()), text[m.end():]
+    return int(m.group()), text[m.end() :]
 
 
 def parse_vif_rate(rate: str) -> tuple[int, int]:
@@ -131,8 +157,7 @@ def parse_vifspec(spec: str) -> tuple[VifSpec, list[str]]:
             continue
         if key == "type":
             if value not in ("vif", "ioemu"):
-                raise VifSpecError(f"Invalid parameter `type': `{value}' "
-                                   "(expected vif or ioemu)")
+                raise VifSpecError(f"Invalid parameter `type': `{value}' (expected vif or ioemu)")
             f["type"] = value
         elif key == "mac":
             if not _MAC_RE.match(value):
@@ -151,6 +176,7 @@ def parse_vifspec(spec: str) -> tuple[VifSpec, list[str]]:
         else:
             warnings.append(f"vif: unknown key `{key}' ignored")
     if f.get("model") is not None and f["model"] not in NIC_MODELS:
-        warnings.append(f"vif: model `{f['model']}' is not one QEMU emulates "
-                        f"({', '.join(NIC_MODELS)})")
+        warnings.append(
+            f"vif: model `{f['model']}' is not one QEMU emulates ({', '.join(NIC_MODELS)})"
+        )
     return VifSpec(**f), warnings

@@ -24,20 +24,20 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
 __all__ = [
+    "PYTHON_HINT",
     "Atom",
     "ListValue",
-    "Value",
-    "Setting",
     "RawConfig",
+    "Setting",
+    "Value",
     "XlCfgError",
     "parse_xlcfg",
-    "PYTHON_HINT",
 ]
 
 PYTHON_HINT = (
@@ -55,8 +55,9 @@ class XlCfgError(ValueError):
     (xl's "looks like Python" warning) follows on extra lines when set.
     """
 
-    def __init__(self, filename: str, line: int, column: int, message: str,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self, filename: str, line: int, column: int, message: str, hint: str | None = None
+    ) -> None:
         self.filename = filename
         self.line = line
         self.column = column
@@ -86,12 +87,12 @@ class Atom:
 class ListValue:
     """A bracketed list; *line*/*column* are those of its ``[``."""
 
-    items: tuple["Value", ...]
+    items: tuple[Value, ...]
     line: int = field(default=0, compare=False)
     column: int = field(default=0, compare=False)
 
 
-Value = Union[Atom, ListValue]
+Value = Atom | ListValue
 
 
 @dataclass(frozen=True)
@@ -159,8 +160,18 @@ def _parser() -> Lark:
     )
 
 
-_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "a": "\a", "b": "\b", "f": "\f",
-            "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_ESCAPES = {
+    '"': '"',
+    "'": "'",
+    "\\": "\\",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+}
 
 
 class _EscapeError(Exception):
@@ -185,14 +196,16 @@ def _dequote(src: str) -> str:
             out.append(_ESCAPES[nc])
             i += 2
         elif nc == "x":
-            m = re.match(r"[0-9a-fA-F]{2}", body[i + 2:])
+            m = re.match(r"[0-9a-fA-F]{2}", body[i + 2 :])
             if not m:
-                raise _EscapeError(i + 1, "invalid digit after backslash hex numerical "
-                                          "character escape in quoted string")
+                raise _EscapeError(
+                    i + 1,
+                    "invalid digit after backslash hex numerical character escape in quoted string",
+                )
             out.append(chr(int(m.group(), 16)))
             i += 4
         elif "0" <= nc <= "7":
-            m = re.match(r"[0-7]{1,3}", body[i + 1:])
+            m = re.match(r"[0-7]{1,3}", body[i + 1 :])
             assert m is not None
             out.append(chr(int(m.group(), 8) & 0xFF))
             i += 1 + len(m.group())
@@ -273,9 +286,13 @@ def _store(settings: list[Setting], new: Setting) -> None:
         if prev is not None:
             old, add = prev.value, new.value
             if type(old) is not type(add):
-                raise XlCfgError(new.filename, new.line, new.column,
-                                 f"config parsing error near `{new.key}': "
-                                 "can't add [list] to \"string\" or vice versa")
+                raise XlCfgError(
+                    new.filename,
+                    new.line,
+                    new.column,
+                    f"config parsing error near `{new.key}': "
+                    'can\'t add [list] to "string" or vice versa',
+                )
             if isinstance(old, Atom) and isinstance(add, Atom):
                 merged: Value = Atom(old.text + add.text, "string", add.line, add.column)
             else:
@@ -286,12 +303,31 @@ def _store(settings: list[Setting], new: Setting) -> None:
 
 
 _TOKEN_NAMES = {
-    "IDENT": "identifier", "NUMBER": "number", "STRING": "string",
-    "NEWLINE": "newline", "SEMICOLON": "`;'", "EQUAL": "`='", "PLUSEQ": "`+='",
-    "LSQB": "`['", "RSQB": "`]'", "COMMA": "`,'", "$END": "end of file",
+    "IDENT": "identifier",
+    "NUMBER": "number",
+    "STRING": "string",
+    "NEWLINE": "newline",
+    "SEMICOLON": "`;'",
+    "EQUAL": "`='",
+    "PLUSEQ": "`+='",
+    "LSQB": "`['",
+    "RSQB": "`]'",
+    "COMMA": "`,'",
+    "$END": "end of file",
 }
-_EXPECT_ORDER = ["EQUAL", "PLUSEQ", "STRING", "NUMBER", "LSQB", "COMMA", "RSQB",
-                 "NEWLINE", "SEMICOLON", "IDENT", "$END"]
+_EXPECT_ORDER = [
+    "EQUAL",
+    "PLUSEQ",
+    "STRING",
+    "NUMBER",
+    "LSQB",
+    "COMMA",
+    "RSQB",
+    "NEWLINE",
+    "SEMICOLON",
+    "IDENT",
+    "$END",
+]
 _PYTHONISH = set("+-.():")
 
 
@@ -322,7 +358,7 @@ def _syntax_message(tok_type: str, expected: set[str]) -> str:
 
 def _near(text: str, line: int, column: int) -> str:
     """The blank-delimited run of text at the error (what flex's yymore eats)."""
-    rest = _line_text(text, line)[column - 1:]
+    rest = _line_text(text, line)[column - 1 :]
     m = re.match(r"[^ \t\r\n]*", rest)
     return m.group() if m else ""
 
@@ -352,8 +388,9 @@ def _error_from_lark(e: LarkError, text: str, filename: str) -> XlCfgError:
         else:
             message = "lexical error"
         near = _near(text, line, col)
-        return XlCfgError(filename, line, col,
-                          f"config parsing error near `{near}': {message}", hint)
+        return XlCfgError(
+            filename, line, col, f"config parsing error near `{near}': {message}", hint
+        )
     if isinstance(e, UnexpectedToken):
         tok = e.token
         expected = _acceptable(e)
@@ -362,19 +399,36 @@ def _error_from_lark(e: LarkError, text: str, filename: str) -> XlCfgError:
             lines = text.split("\n")
             line = len(lines)
             col = len(lines[-1]) + 1
-            return XlCfgError(filename, line, col,
-                              "config parsing error near end of file: "
-                              + _syntax_message("$END", expected), hint)
+            return XlCfgError(
+                filename,
+                line,
+                col,
+                "config parsing error near end of file: " + _syntax_message("$END", expected),
+                hint,
+            )
         if tok.type == "NEWLINE":
-            return XlCfgError(filename, tok.line, tok.column,
-                              "config parsing error near <newline>: "
-                              + _syntax_message("NEWLINE", expected), hint)
-        return XlCfgError(filename, tok.line, tok.column,
-                          f"config parsing error near `{tok}': "
-                          + _syntax_message(tok.type, expected), hint)
+            return XlCfgError(
+                filename,
+                tok.line,
+                tok.column,
+                "config parsing error near <newline>: " + _syntax_message("NEWLINE", expected),
+                hint,
+            )
+        return XlCfgError(
+            filename,
+            tok.line,
+            tok.column,
+            f"config parsing error near `{tok}': " + _syntax_message(tok.type, expected),
+            hint,
+        )
     if isinstance(e, UnexpectedEOF):  # not raised by LALR, kept for safety
-        return XlCfgError(filename, text.count("\n") + 1, 1,
-                          "config parsing error near end of file: syntax error", hint)
+        return XlCfgError(
+            filename,
+            text.count("\n") + 1,
+            1,
+            "config parsing error near end of file: syntax error",
+            hint,
+        )
     return XlCfgError(filename, 1, 1, f"config parsing error: {e}", hint)
 
 
@@ -386,13 +440,18 @@ def parse_xlcfg(text: str, filename: str = "<string>") -> RawConfig:
     try:
         stmts = _parser().parse(text)
     except _LexicalError as e:
-        raise XlCfgError(filename, e.line, e.column,
-                         f"config parsing error near `{e.near}': {e.message}") from None
+        raise XlCfgError(
+            filename, e.line, e.column, f"config parsing error near `{e.near}': {e.message}"
+        ) from None
     except LarkError as e:
         inner = getattr(e, "orig_exc", None)
         if isinstance(inner, _LexicalError):
-            raise XlCfgError(filename, inner.line, inner.column,
-                             f"config parsing error near `{inner.near}': {inner.message}") from None
+            raise XlCfgError(
+                filename,
+                inner.line,
+                inner.column,
+                f"config parsing error near `{inner.near}': {inner.message}",
+            ) from None
         raise _error_from_lark(e, text, filename) from None
     settings: list[Setting] = []
     for key, op, value, line, col in stmts:
