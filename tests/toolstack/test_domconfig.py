@@ -729,3 +729,28 @@ def test_round_trip_parse_to_xlcfg_parse(text):
     again = DomainConfig.from_text(c.to_xlcfg(), "again.cfg")
     assert again == c
     assert again.to_dict() == c.to_dict()
+
+
+_DISK_PIECES = [
+    *"abcdrwx:/=,- \t019",
+    "cdrom",
+    "target=",
+    "vdev=",
+    "phy:",
+    "format=",
+    "access=",
+    "devtype=",
+    "qcow2",
+    "hdc",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_DISK_PIECES), max_size=12).map("".join))
+def test_any_diskspec_parses_or_raises_diskspecerror(spec):
+    try:
+        disk = parse_diskspec(spec)
+    except DiskSpecError:
+        return
+    assert disk.vdev and (disk.target is not None or disk.is_cdrom)
+    assert parse_diskspec(disk.to_spec()) == disk

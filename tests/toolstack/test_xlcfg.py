@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xensim.toolstack.xlcfg import PYTHON_HINT, Atom, ListValue, RawConfig, XlCfgError, parse_xlcfg
 
@@ -301,3 +303,20 @@ def test_error_carries_fields():
 def test_garbage_raises_xlcfgerror_never_a_lark_exception(text):
     with pytest.raises(XlCfgError):
         parse_xlcfg(text, "g.cfg")
+
+
+def test_crlf_line_endings_are_tolerated():
+    assert values(parse_xlcfg('name = "a"\r\nmemory = 64\r\n')) == {"name": "a", "memory": "64"}
+
+
+_xlish = st.text(alphabet=st.sampled_from(list("ab01x=+[],;#'\"\\ \t\n.():@^")), max_size=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_xlish)
+def test_any_text_parses_or_raises_xlcfgerror_with_a_location(text):
+    try:
+        parse_xlcfg(text, "fuzz.cfg")
+    except XlCfgError as e:
+        assert str(e).startswith(f"fuzz.cfg:{e.line}:{e.column}: ")
+        assert 1 <= e.line <= text.count("\n") + 1
