@@ -10,7 +10,6 @@ xl command in-process, which is how scenario actions are carried out.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from typing import Any
 
 from simpy import Environment
@@ -19,26 +18,38 @@ from xensim.hypervisor.domain import Domain
 from xensim.hypervisor.hypervisor import Hypervisor
 from xensim.hypervisor.time import MILLISECS, SimTime
 from xensim.metrics import collect
+from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.libxl import Libxl
 
 DOM0_NAME = "Domain-0"
 
 
-@dataclass(frozen=True, slots=True)
-class GuestSpec:
-    """The keys of a guest that the Python API and scenarios set (xl.cfg names)."""
+DEFAULT_KERNEL = "/boot/vmlinuz-xensim"
+"""What a PV/PVH guest created from Python or a scenario "boots" (xl insists on one)."""
 
-    name: str
-    vcpus: int = 1
-    memory: int = 512
-    workload: str = "idle"
-    cpu_weight: int | None = None
-    cap: int | None = None
-    cpus: Any = None
-    cpus_soft: Any = None
-    type: str = "pv"
-    pool: str | None = None
-    maxvcpus: int | None = None
+
+def xl_value(v: Any) -> str:
+    """A Python value in xl.cfg syntax (strings quoted, lists bracketed)."""
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(xl_value(x) for x in v) + "]"
+    return str(v)
+
+
+def config_from_keys(name: str, source: str = "<python>", **keys: Any) -> DomainConfig:
+    """A :class:`DomainConfig` from xl.cfg keys given as Python values.
+
+    The keys go through the xl.cfg parser, so the Python API, scenarios and
+    ``xl create`` accept and reject exactly the same things.
+    """
+    keys = {"name": name, **keys}
+    if keys.get("type", "pv") != "hvm" and "kernel" not in keys and "bootloader" not in keys:
+        keys["kernel"] = DEFAULT_KERNEL
+    text = "\n".join(f"{k} = {xl_value(v)}" for k, v in keys.items() if v is not None)
+    return DomainConfig.from_text(text, source)
 
 
 class Host:
@@ -54,21 +65,27 @@ class Host:
         self.toolstack = Libxl(self.hv)
         self.start_ns: SimTime = 0
         self.all_domains: list[Domain] = []
-        self.dom0 = self._create(GuestSpec(DOM0_NAME, vcpus=dom0_vcpus or pcpus,
-                                           memory=dom0_memory), privileged=True)
+        self.dom0 = self._create(config_from_keys(DOM0_NAME, vcpus=dom0_vcpus or pcpus,
+                                                  memory=dom0_memory), privileged=True)
 
-    def _create(self, spec: Any, *, paused: bool = False, privileged: bool = False) -> Domain:
-        d = self.toolstack.domain_create(spec, paused=paused, privileged=privileged)
+    def _create(self, cfg: DomainConfig, *, paused: bool = False,
+                privileged: bool = False) -> Domain:
+        d = self.toolstack.domain_create(cfg, paused=paused, privileged=privileged)
         self.all_domains.append(d)
         return d
 
     def create(self, name: str, *, paused: bool = False, **keys: Any) -> Domain:
-        """Create and start a guest; keys are xl.cfg's (vcpus, memory, workload, cpu_weight,
-        cap, cpus, cpus_soft, type, pool, maxvcpus)."""
-        return self._create(GuestSpec(name, **keys), paused=paused)
+        """Create and start a guest.  Keys are xl.cfg's, as Python values: ``vcpus=2,
+        memory=512, workload="cpu", cpu_weight=512, cap=50, cpus="0-3,^2"``...
+        Raises :class:`~xensim.toolstack.xlcfg.XlCfgError` for a bad key or value and
+        :class:`~xensim.toolstack.libxl.LibxlError` when the host cannot take the guest."""
+        return self._create(config_from_keys(name, **keys), paused=paused)
 
-    def create_from_config(self, cfg: Any, *, paused: bool = False) -> Domain:
-        """Create a guest from a parsed xl.cfg :class:`DomainConfig`."""
+    def create_from_config(self, cfg: DomainConfig | str, *, paused: bool = False,
+                           overrides: list[str] | None = None) -> Domain:
+        """Create a guest from a :class:`DomainConfig` or an xl.cfg file path."""
+        if isinstance(cfg, str):
+            cfg = DomainConfig.from_file(cfg, overrides or [])
         return self._create(cfg, paused=paused)
 
     def domain(self, ident: str | int) -> Domain:

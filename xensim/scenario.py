@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from xensim.domains.workloads import WorkloadError, parse_workload
-from xensim.host import GuestSpec, Host
+from xensim.host import Host, xl_value
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.hypervisor.sched.ops import SchedParamError, get_scheduler_class
 from xensim.hypervisor.time import MILLISECS
+from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.libxl import LibxlError
+from xensim.toolstack.xlcfg import XlCfgError
 
 
 class ScenarioError(ValueError):
@@ -102,7 +104,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
     "action": {"at_ms": _number(0), "command": _str()},
     "run": {"duration_ms": _number(0, strict=True), "warmup_ms": _number(0)},
 }
-REQUIRED = {"domain": ("name",), "action": ("at_ms", "command"), "run": ("duration_ms",)}
+REQUIRED = {"domain": ("name",),  # unless the domain's config file names it "action": ("at_ms", "command"), "run": ("duration_ms",)}
 
 
 @dataclass
@@ -169,7 +171,7 @@ def _check_table(loc: _Locator, table: str, index: int, label: str,
             raise loc.error(table, index, key,
                             f"{label}: {key} = {value!r}: expected {expected}")
     for key in REQUIRED.get(table, ()):
-        if key not in data:
+        if key not in data and not (table == "domain" and "config" in data):
             raise loc.error(table, index, None, f"{label}: missing required key {key!r}")
 
 
@@ -212,9 +214,10 @@ def validate_scenario(raw: dict[str, Any], path: str = "<scenario>",
     for i, dom in enumerate(domains):
         label = f"[[domain]] #{i + 1}" + (f" ({dom['name']})" if "name" in dom else "")
         _check_table(loc, "domain", i, label, dom)
-        if dom["name"] in names or dom["name"] == "Domain-0":
-            raise loc.error("domain", i, "name", f"{label}: duplicate domain name")
-        names.add(dom["name"])
+        if "name" in dom:
+            if dom["name"] in names or dom["name"] == "Domain-0":
+                raise loc.error("domain", i, "name", f"{label}: duplicate domain name")
+            names.add(dom["name"])
         for key in ("cpus", "cpus_soft"):
             if key in dom:
                 try:
@@ -245,26 +248,17 @@ def build_host(sc: Scenario, seed: int | None = None, trace: bool = False) -> Ho
                 host.create_from_config(_config_for(sc, dom))
             else:
                 host.create(dom["name"], **keys)
-        except LibxlError as exc:
-            raise ScenarioError(f"{sc.path}: [[domain]] {dom['name']}: {exc}") from None
+        except (LibxlError, XlCfgError, OSError) as exc:
+            label = dom.get("name") or dom["config"]
+            raise ScenarioError(f"{sc.path}: [[domain]] {label}: {exc}") from None
     return host
 
 
-def _config_for(sc: Scenario, dom: dict[str, Any]) -> Any:
-    """An xl.cfg file named by ``config =``, with the table's other keys overriding it."""
-    from xensim.toolstack.domconfig import DomainConfig  # needs the xl.cfg parser
-
+def _config_for(sc: Scenario, dom: dict[str, Any]) -> DomainConfig:
+    """The ``config =`` xl.cfg file, with the table's other keys as xl create overrides."""
     cfg_path = Path(sc.path).parent / dom["config"]
-    overrides = [f"{k}={_xl_value(v)}" for k, v in dom.items() if k != "config"]
+    overrides = [f"{k}={xl_value(v)}" for k, v in dom.items() if k != "config"]
     return DomainConfig.from_file(str(cfg_path), overrides)
-
-
-def _xl_value(v: Any) -> str:
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, list):
-        return "[" + ", ".join(_xl_value(x) for x in v) + "]"
-    return str(v)
 
 
 def run_scenario(sc: Scenario, seed: int | None = None, trace: bool = False,

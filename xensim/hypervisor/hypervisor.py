@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from simpy import Environment
@@ -121,9 +121,10 @@ class Hypervisor:
     def create_domain(self, name: str, nr_vcpus: int, memory_kib: int, *,
                       online_vcpus: int | None = None, privileged: bool = False,
                       pool: Cpupool | None = None, guest_type: str = "pv",
-                      hard_affinity: Iterable[int] | None = None,
-                      soft_affinity: Iterable[int] | None = None) -> Domain:
-        """Build a domain, paused, with its vCPUs inserted in the pool's scheduler."""
+                      hard_affinity: list[frozenset[int]] | None = None,
+                      soft_affinity: list[frozenset[int]] | None = None) -> Domain:
+        """*hard_affinity* / *soft_affinity* give one pCPU set per vCPU (None: all / none)."""
+        # Built paused, with its vCPUs inserted in the pool's scheduler.
         if nr_vcpus < 1:
             raise HypervisorError(EINVAL, "a domain needs at least one vCPU")
         if memory_kib > self.free_memory_kib:
@@ -139,13 +140,11 @@ class Hypervisor:
         d.pool = pool
         pool.n_dom += 1
         d.sched_priv = pool.sched.alloc_domdata(d)
-        hard = frozenset(hard_affinity) if hard_affinity is not None else pool.cpu_ids
-        soft = frozenset(soft_affinity) if soft_affinity is not None else None
         online = nr_vcpus if online_vcpus is None else online_vcpus
         for i in range(nr_vcpus):
             v = VCPU(d, i, pool.pcpus[i % len(pool.pcpus)])
-            v.hard_affinity = hard
-            v.soft_affinity = soft
+            v.hard_affinity = hard_affinity[i] if hard_affinity else pool.cpu_ids
+            v.soft_affinity = soft_affinity[i] if soft_affinity else None
             v.state_entry_time = self.env.now
             if i >= online:
                 v.pause_flags |= PauseFlag.DOWN

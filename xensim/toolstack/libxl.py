@@ -11,11 +11,11 @@ Errors are :class:`LibxlError` with the message xl prints.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from xensim.domains.guest import GuestVcpu
 from xensim.domains.workloads import WorkloadError, make_program, parse_workload
-from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
+from xensim.hypervisor.cpumap import CpumapError
 from xensim.hypervisor.hypervisor import HypervisorError
 from xensim.hypervisor.sched.ops import SchedParamError
 
@@ -23,26 +23,11 @@ if TYPE_CHECKING:
     from xensim.hypervisor.cpupool import Cpupool
     from xensim.hypervisor.domain import Domain
     from xensim.hypervisor.hypervisor import Hypervisor
+    from xensim.toolstack.domconfig import DomainConfig
 
 
 class LibxlError(Exception):
     """A failed toolstack operation; the message is what xl prints."""
-
-
-class DomainConfigLike(Protocol):
-    """What domain creation reads from a configuration (xl.cfg keys)."""
-
-    name: str
-    vcpus: int
-    maxvcpus: int | None
-    memory: int
-    workload: str
-    cpu_weight: int | None
-    cap: int | None
-    cpus: Any
-    cpus_soft: Any
-    type: str
-    pool: str | None
 
 
 class Libxl:
@@ -71,7 +56,7 @@ class Libxl:
         raise LibxlError(f"cpupool {name!r} does not exist")
 
     # --- life cycle ---------------------------------------------------------------------
-    def domain_create(self, cfg: DomainConfigLike, *, paused: bool = False,
+    def domain_create(self, cfg: DomainConfig, *, paused: bool = False,
                       privileged: bool = False) -> Domain:
         hyp = self.hyp
         if hyp.domain_by_name(cfg.name) is not None:
@@ -80,31 +65,27 @@ class Libxl:
             workload = parse_workload(cfg.workload)
         except WorkloadError as exc:
             raise LibxlError(f"{cfg.name}: {exc}") from None
-        pool = self.pool_by_name(cfg.pool) if cfg.pool else hyp.pools[0]
+        pool = self.pool_by_name(cfg.pool)
         nr_cpus = len(hyp.pcpus)
         try:
-            hard = parse_cpumap(cfg.cpus, nr_cpus) & pool.cpu_ids if cfg.cpus is not None \
-                else None
-            soft = parse_cpumap(cfg.cpus_soft, nr_cpus) if cfg.cpus_soft is not None else None
+            hard = cfg.hard_affinity(nr_cpus)
+            soft = cfg.soft_affinity(nr_cpus)
         except CpumapError as exc:
             raise LibxlError(f"{cfg.name}: cpus: {exc}") from None
-        if hard is not None and not hard:
-            raise LibxlError(f"{cfg.name}: cpus selects no pCPU of cpupool {pool.name}")
-        maxvcpus = cfg.maxvcpus or cfg.vcpus
+        if hard is not None:
+            hard = [m & pool.cpu_ids for m in hard]
+            if not all(hard):
+                raise LibxlError(f"{cfg.name}: cpus selects no pCPU of cpupool {pool.name}")
+        maxvcpus = cfg.maxvcpus
         try:
             d = hyp.create_domain(cfg.name, maxvcpus, cfg.memory * 1024, online_vcpus=cfg.vcpus,
                                   privileged=privileged, pool=pool, guest_type=cfg.type,
                                   hard_affinity=hard, soft_affinity=soft)
         except HypervisorError as exc:
             raise LibxlError(f"failed to create domain {cfg.name}: {exc}") from None
-        params = {}
-        if cfg.cpu_weight is not None:
-            params["weight"] = cfg.cpu_weight
-        if cfg.cap is not None:
-            params["cap"] = cfg.cap
-        if params:
+        if pool.sched.name == "credit":
             try:
-                pool.sched.adjust(d, params)
+                pool.sched.adjust(d, {"weight": cfg.cpu_weight, "cap": cfg.cap})
             except SchedParamError as exc:
                 hyp.destroy_domain(d)
                 raise LibxlError(f"{cfg.name}: {exc}") from None
