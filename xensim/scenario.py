@@ -104,7 +104,8 @@ SCHEMA: dict[str, dict[str, Check]] = {
     "action": {"at_ms": _number(0), "command": _str()},
     "run": {"duration_ms": _number(0, strict=True), "warmup_ms": _number(0)},
 }
-REQUIRED = {"domain": ("name",),  # unless the domain's config file names it "action": ("at_ms", "command"), "run": ("duration_ms",)}
+REQUIRED = {"domain": ("name",), "action": ("at_ms", "command"), "run": ("duration_ms",)}
+"""Keys a table must have (a domain may take its name from its ``config`` file instead)."""
 
 
 @dataclass
