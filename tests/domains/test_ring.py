@@ -15,7 +15,7 @@ def make(size=32, start=0):
 
 
 def test_init_and_sizes():
-    s, f, b = make(32)
+    s, f, _b = make(32)
     assert (s.req_prod, s.req_event, s.rsp_prod, s.rsp_event) == (0, 1, 0, 1)
     assert f.free_requests() == 32 and not f.full()
     with pytest.raises(ValueError):
@@ -36,7 +36,7 @@ def test_full_and_overflow_guard():
 
 
 def test_burst_one_at_a_time_while_consumer_busy_notifies_once():
-    s, f, b = make(64)
+    _s, f, b = make(64)
     notes = 0
     for i in range(50):  # backend is busy: it never reaches its final check
         f.put_request(i)

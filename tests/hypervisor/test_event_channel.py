@@ -275,7 +275,7 @@ def test_status_reports_each_state(ctx, registry):
 
 
 def test_reset(ctx, registry):
-    fport, bport = connect(ctx, registry)
+    _fport, bport = connect(ctx, registry)
     d0, d1, d2 = (registry.get_domain(i) for i in (0, 1, 2))
     assert op(ctx, d2, EVTCHNOP.reset, EvtchnReset(1)) == EPERM
     assert op(ctx, d2, EVTCHNOP.reset, EvtchnReset(55)) == ESRCH
@@ -324,8 +324,8 @@ def test_guest_scan_skips_masked_and_other_vcpus(ctx, registry):
 
 
 def test_destroy_closes_everything(ctx, registry):
-    fport, bport = connect(ctx, registry, front=1, back=0)
-    f2, b2 = connect(ctx, registry, front=2, back=1)
+    _fport, bport = connect(ctx, registry, front=1, back=0)
+    f2, _b2 = connect(ctx, registry, front=2, back=1)
     d1 = registry.get_domain(1)
     op(ctx, d1, EVTCHNOP.bind_virq, EvtchnBindVirq(VIRQ.TIMER, 0))
     d1.is_dying = True

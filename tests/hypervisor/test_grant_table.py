@@ -19,13 +19,13 @@ from xensim.hypervisor.grant_table import (
     GNTST,
     GNTTABOP,
     GTF,
-    GrantTables,
     GnttabCopy,
     GnttabCopyPtr,
     GnttabMapGrantRef,
     GnttabQuerySize,
     GnttabSetupTable,
     GnttabUnmapGrantRef,
+    GrantTables,
     do_grant_table_op,
 )
 

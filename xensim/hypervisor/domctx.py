@@ -14,7 +14,8 @@ scheduler (a blocked vCPU is woken and, under credit, boosted).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 DOMID_FIRST_RESERVED = 0x7FF0
 DOMID_SELF = 0x7FF0

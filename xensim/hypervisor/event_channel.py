@@ -21,8 +21,9 @@ on how many ports the domain has ever allocated, exactly like the real thing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from xensim.hypervisor.domctx import (
     DOMID_SELF,
@@ -35,6 +36,24 @@ from xensim.hypervisor.domctx import (
     xsm_target_ok,
 )
 from xensim.hypervisor.errno import EEXIST, EINVAL, ENOENT, ENOSPC, ENOSYS, EPERM, ESRCH
+from xensim.hypervisor.event_channel_abi import (  # noqa: F401 - re-exported
+    ECS,
+    EVTCHNOP,
+    NR_VIRQS,
+    VIRQ,
+    EvtchnAllocUnbound,
+    EvtchnBindInterdomain,
+    EvtchnBindIpi,
+    EvtchnBindVcpu,
+    EvtchnBindVirq,
+    EvtchnClose,
+    EvtchnReset,
+    EvtchnSend,
+    EvtchnStat,
+    EvtchnStatus,
+    EvtchnUnmask,
+    virq_is_global,
+)
 from xensim.hypervisor.evtchn_2l import (
     EVTCHN_2L_NR_CHANNELS,
     SharedInfo,
@@ -44,24 +63,6 @@ from xensim.hypervisor.evtchn_2l import (
     evtchn_2l_unmask,
     guest_scan_pending,
     set_bit,
-)
-from xensim.hypervisor.event_channel_abi import (  # noqa: F401 - re-exported
-    NR_VIRQS,
-    ECS,
-    EvtchnStat,
-    EVTCHNOP,
-    VIRQ,
-    virq_is_global,
-    EvtchnAllocUnbound,
-    EvtchnBindInterdomain,
-    EvtchnBindVirq,
-    EvtchnBindIpi,
-    EvtchnClose,
-    EvtchnSend,
-    EvtchnStatus,
-    EvtchnBindVcpu,
-    EvtchnUnmask,
-    EvtchnReset,
 )
 
 EVTCHNS_PER_BUCKET = 64
@@ -319,9 +320,11 @@ def evtchn_bind_vcpu(ctx: EventChannels, caller: DomainLike, op: EvtchnBindVcpu)
     if not de.port_is_valid(op.port):
         return EINVAL
     chn = de.ports[op.port]
-    if chn.state == ECS.VIRQ and virq_is_global(chn.virq):
-        chn.notify_vcpu_id = op.vcpu
-    elif chn.state in (ECS.UNBOUND, ECS.INTERDOMAIN):
+    if (
+        chn.state == ECS.VIRQ
+        and virq_is_global(chn.virq)
+        or chn.state in (ECS.UNBOUND, ECS.INTERDOMAIN)
+    ):
         chn.notify_vcpu_id = op.vcpu
     else:
         return EINVAL
@@ -412,9 +415,7 @@ def guest_mask(ctx: EventChannels, d: DomainLike, port: int, masked: bool = True
 def guest_handle_events(ctx: EventChannels, d: DomainLike, vcpu_id: int) -> list[int]:
     """The guest's upcall: ports to dispatch on *vcpu_id*, in Linux's order."""
     de = ctx.dom(d)
-    return guest_scan_pending(
-        de.shared, vcpu_id, lambda p: de.ports[p].notify_vcpu_id == vcpu_id
-    )
+    return guest_scan_pending(de.shared, vcpu_id, lambda p: de.ports[p].notify_vcpu_id == vcpu_id)
 
 
 def evtchn_is_pending(ctx: EventChannels, d: DomainLike, port: int) -> bool:

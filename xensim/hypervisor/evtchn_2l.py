@@ -16,8 +16,8 @@ why a burst of sends costs one upcall.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 BITS_PER_EVTCHN_WORD = 64
 NR_EVTCHN_WORDS = BITS_PER_EVTCHN_WORD

@@ -27,8 +27,9 @@ pages are being relinquished) and copies with GNTST_bad_domain.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from xensim.hypervisor.domctx import (
     DOMID_SELF,
@@ -39,7 +40,7 @@ from xensim.hypervisor.domctx import (
     xsm_target_ok,
 )
 from xensim.hypervisor.errno import EINVAL, ENOSYS
-from xensim.hypervisor.grant_table_abi import (  # noqa: F401 - re-exported
+from xensim.hypervisor.grant_table_abi import (
     DEFAULT_MAX_GRANT_FRAMES,
     DEFAULT_MAX_MAPTRACK_FRAMES,
     GNTCOPY,

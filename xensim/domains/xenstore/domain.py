@@ -103,6 +103,4 @@ def is_domain_introduced(store: XenStore, domid: int) -> bool:
 
 def nodes_owned_by(store: XenStore, domid: int) -> list[str]:
     """Every path whose owner, or any permission entry, names *domid*."""
-    return sorted(
-        p for p, n in store.db.nodes.items() if any(x.domid == domid for x in n.perms)
-    )
+    return sorted(p for p, n in store.db.nodes.items() if any(x.domid == domid for x in n.perms))

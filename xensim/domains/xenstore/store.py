@@ -23,8 +23,9 @@ node succeeds if its parent exists; quotas count nodes per *owner*.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from xensim.domains.xenstore.errors import XsError
 from xensim.domains.xenstore.nodes import (
@@ -118,7 +119,9 @@ class XenStore:
         name = path if path[0] in "/@" else f"{home_path(domid)}/{path}"
         if (name.endswith("/") and name != "/") or "//" in name:
             raise XsError("EINVAL")
-        local = name[len(home_path(domid)) + 1 :] if name.startswith(home_path(domid) + "/") else name
+        local = (
+            name[len(home_path(domid)) + 1 :] if name.startswith(home_path(domid) + "/") else name
+        )
         if len(name) > XENSTORE_ABS_PATH_MAX or (
             not self.is_privileged(domid) and len(local) > XENSTORE_REL_PATH_MAX
         ):

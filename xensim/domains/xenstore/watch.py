@@ -15,8 +15,8 @@ allowed to read the special node (dom0 by default).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 DeliverFn = Callable[[int, str, str], None]
 """``deliver(domid, path, token)``: the WATCH_EVENT sent to *domid*."""

@@ -9,8 +9,8 @@ EACCES, unknown ones ENOSYS, as in process_message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
-from typing import Callable
 
 from xensim.domains.xenstore import domain as xsdom
 from xensim.domains.xenstore.errors import XsError
