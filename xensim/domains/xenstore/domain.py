@@ -72,10 +72,12 @@ def release_domain(store: XenStore, caller: int, domid: int) -> None:
         raise XsError("EACCES")
     if domid not in store.introduced:
         raise XsError("ENOENT")
-    store.rm(caller, home_path(domid))
+    # The connection goes first (its watches and transactions with it), so
+    # the dead domain is not sent events about its own removal.
     store.watches.drop_domain(domid)
     for key in [k for k in store.transactions if k[0] == domid]:
         del store.transactions[key]
+    store.rm(caller, home_path(domid))
     _forget_owner(store.db, domid)
     store.introduced.discard(domid)
     store.fire_now("@releaseDomain", exact=False)
