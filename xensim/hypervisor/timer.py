@@ -22,9 +22,15 @@ from xensim.hypervisor.time import SimTime
 
 
 class Timer:
-    """A re-armable one-shot timer calling *fn()* at its expiry."""
+    """A re-armable one-shot timer calling *fn()* at its expiry.
 
-    __slots__ = ("env", "fn", "gen", "expires", "active")
+    Re-arming to a *later* time keeps the event already queued: when it fires
+    early it re-queues itself for the new expiry.  Slice and work timers are
+    pushed later at almost every scheduling decision, so this halves the
+    SimPy events they cost (NOTE: for speed, see benchmarks/bench_host.py).
+    """
+
+    __slots__ = ("env", "fn", "gen", "expires", "active", "queued_at")
 
     def __init__(self, env: Environment, fn: Callable[[], None]) -> None:
         self.env = env
@@ -32,24 +38,35 @@ class Timer:
         self.gen = 0
         self.expires: SimTime = -1
         self.active = False
+        self.queued_at: SimTime = -1
+        """When the live queued event fires (-1: none queued)."""
 
     def set(self, when: SimTime) -> None:
         """Arm (or re-arm) the timer to fire at absolute time *when*."""
-        if self.active and when == self.expires:
-            return
-        self.gen += 1
         self.expires = when
         self.active = True
+        if 0 <= self.queued_at <= when:
+            return  # the queued event fires first and re-queues for *when*
+        self._queue(when)
+
+    def _queue(self, when: SimTime) -> None:
+        self.gen += 1
+        self.queued_at = when
         delay = when - self.env._now  # type: ignore[attr-defined]
         ev = Timeout(self.env, delay if delay > 0 else 0, self.gen)
         ev.callbacks.append(self._fire)  # type: ignore[union-attr]
 
     def stop(self) -> None:
-        if self.active:
-            self.gen += 1
-            self.active = False
+        self.active = False
 
     def _fire(self, ev: Timeout) -> None:
-        if self.active and ev._value == self.gen:
-            self.active = False
-            self.fn()
+        if ev._value != self.gen:
+            return  # superseded by an earlier expiry queued after it
+        self.queued_at = -1
+        if not self.active:
+            return
+        if self.expires > self.env._now:  # type: ignore[attr-defined]
+            self._queue(self.expires)
+            return
+        self.active = False
+        self.fn()

@@ -14,7 +14,7 @@ and PV/HVM overheads emerge instead of being looked up.
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import IntEnum, IntFlag
+from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from xensim.hypervisor.time import SimTime
@@ -34,8 +34,12 @@ class RunState(IntEnum):
     OFFLINE = 3
 
 
-class PauseFlag(IntFlag):
-    """The ``_VPF_*`` bits of ``v->pause_flags`` that xensim models."""
+class PauseFlag:
+    """The ``_VPF_*`` bits of ``v->pause_flags`` that xensim models.
+
+    Plain ints rather than an IntFlag: these are tested on every scheduling
+    decision, and enum arithmetic costs several times more (see benchmarks/).
+    """
 
     BLOCKED = 1
     DOWN = 2
@@ -68,7 +72,8 @@ class VCPU:
         self.runstate = RunState.OFFLINE
         self.state_entry_time: SimTime = 0
         self.runstate_time: list[int] = [0, 0, 0, 0]
-        self.pause_flags = PauseFlag(0)
+        self.pause_flags = 0
+        """A bit set of :class:`PauseFlag` values."""
         self.pause_count = 0
         self.hard_affinity: frozenset[int] = frozenset()
         self.soft_affinity: frozenset[int] | None = None

@@ -119,9 +119,10 @@ class SchedCore:
                 kinds = nxt.kind_ns
                 kinds["context_switch"] = kinds.get("context_switch", 0) + cost
             nxt.run_start = now + cost
-            self._arm_work(pcpu, nxt, now)
             if nxt.upcall_pending and nxt.guest is not None:
                 nxt.guest.on_kick()  # Xen delivers pending events on return to guest
+            else:
+                self._arm_work(pcpu, nxt, now)
         if prev.pause_flags & _MIGRATING:
             self.migrate_finish(prev)
 

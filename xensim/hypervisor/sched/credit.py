@@ -86,6 +86,10 @@ class CschedUnit:
     last_sched_time: SimTime = 0
     on_runq: bool = False
     active: bool = False
+    hard: frozenset[int] = frozenset()
+    """Hard affinity within the pool (cached: load balancing reads it per peer)."""
+    soft: frozenset[int] | None = None
+    """Useful soft affinity within *hard*, or None (Xen's ``has_soft_affinity``)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -113,6 +117,8 @@ class CreditScheduler(Scheduler):
         self.master: PCPU | None = None
         self.master_ticker = core.new_timer(self._acct)
         self.balance_bias = 0
+        self.nr_soft_affine = 0
+        """vCPUs with a useful soft affinity: the soft balancing step is skipped at 0."""
         self.last_tickle_cpu = 0
         self.ratelimit = MICROSECS(SCHED_DEFAULT_RATELIMIT_US)
         self.unit_migr_delay = 0
@@ -222,14 +228,15 @@ class CreditScheduler(Scheduler):
 
     def insert(self, vcpu: VCPU) -> None:
         svc: CschedUnit = vcpu.sched_priv
+        self._update_affinity(svc)
         vcpu.processor = self.pick_cpu(vcpu)
-        self._update_pinned(svc)
         if not svc.on_runq and vcpu.runnable and not vcpu.is_running:
             self._runq_insert(svc)
             self.core.raise_softirq(vcpu.processor)
 
     def remove(self, vcpu: VCPU) -> None:
         svc: CschedUnit = vcpu.sched_priv
+        self.nr_soft_affine -= svc.soft is not None
         if svc.on_runq:
             self._runq_remove(svc)
         if svc.flags & FLAG_PARKED:
@@ -406,11 +413,8 @@ class CreditScheduler(Scheduler):
     # --- placement ------------------------------------------------------------------------
     def _balance_steps(self, v: VCPU) -> list[frozenset[int]]:
         """Soft affinity first (when it is useful), then hard: Xen's balance steps."""
-        hard = v.hard_affinity & self.pool.cpu_ids
-        soft = v.soft_affinity
-        if soft is not None and soft & hard and not hard <= soft:
-            return [soft & hard, hard]
-        return [hard]
+        svc: CschedUnit = v.sched_priv
+        return [svc.soft, svc.hard] if svc.soft is not None else [svc.hard]
 
     @staticmethod
     def _cycle(after: int, cpus: set[int] | frozenset[int]) -> int:
@@ -443,10 +447,19 @@ class CreditScheduler(Scheduler):
         return self._cpu_pick(vcpu)
 
     def adjust_affinity(self, vcpu: VCPU) -> None:
-        self._update_pinned(vcpu.sched_priv)
+        self._update_affinity(vcpu.sched_priv)
 
-    def _update_pinned(self, svc: CschedUnit) -> None:
-        if len(svc.vcpu.hard_affinity & self.pool.cpu_ids) == 1:
+    def _update_affinity(self, svc: CschedUnit) -> None:
+        """Cache the masks and the PINNED flag (csched_aff_cntl)."""
+        v = svc.vcpu
+        hard = v.hard_affinity & self.pool.cpu_ids
+        soft = v.soft_affinity
+        self.nr_soft_affine -= svc.soft is not None
+        svc.hard = hard
+        svc.soft = soft & hard if soft is not None and soft & hard and not hard <= soft \
+            else None
+        self.nr_soft_affine += svc.soft is not None
+        if len(hard) == 1:
             svc.flags |= FLAG_PINNED
         else:
             svc.flags &= ~FLAG_PINNED
@@ -519,10 +532,9 @@ class CreditScheduler(Scheduler):
             if speer.pri <= pri:
                 break
             v = speer.vcpu
-            steps = self._balance_steps(v)
-            if v.is_running or (step == 0 and len(steps) < 2):
+            aff = speer.soft if step == 0 else speer.hard
+            if v.is_running or aff is None:
                 continue
-            aff = steps[step] if step < len(steps) else steps[-1]
             hot = self.unit_migr_delay and now - speer.last_sched_time < self.unit_migr_delay
             if not hot and cpu in aff:
                 self._runq_remove(speer)
@@ -534,7 +546,7 @@ class CreditScheduler(Scheduler):
         cpu = pcpu.cpu_id
         workers = sorted(self.pool.cpu_ids - self.idlers - {cpu})
         if workers:
-            for step in (0, 1):
+            for step in (0, 1) if self.nr_soft_affine else (1,):
                 first = self._cycle(self.balance_bias, set(workers))
                 order = [c for c in workers if c >= first] + [c for c in workers if c < first]
                 for peer_cpu in order:
