@@ -35,7 +35,7 @@ def test_duty_cycle_uses_its_fraction_of_a_pcpu() -> None:
 
 def test_idle_guest_blocks_and_never_runs() -> None:
     host = Host(pcpus=1)
-    d = host.create("i", workload="idle")
+    host.create("i", workload="idle")
     host.run(ms=100)
     m = host.metrics()["domains"]["i"]["vcpus"][0]
     assert m["blocked_ns"] > 99_000_000 and m["running_ns"] < 10_000

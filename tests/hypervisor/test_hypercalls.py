@@ -65,7 +65,7 @@ def test_destroy_removes_the_domain_and_its_vcpus_never_run_again() -> None:
     rc, _, err = host.xl("destroy g")
     assert rc == 0, err
     assert d.domid not in host.hv.domains
-    assert all(not p.curr.domain is d for p in host.hv.pcpus)
+    assert all(p.curr.domain is not d for p in host.hv.pcpus)
     before = [v.runstate_snapshot(host.now)[0] for v in d.vcpus]
     host.run(ms=50)
     assert [v.runstate_snapshot(host.now)[0] for v in d.vcpus] == before

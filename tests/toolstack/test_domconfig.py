@@ -645,7 +645,8 @@ def _disk(draw) -> str:
             f"format={fmt or 'raw'}, vdev={vdev}, {extra}access={access or 'rw'}, target={target}"
         )
     if form == 2:
-        return f"{draw(st.sampled_from(['phy', 'file', 'tap:aio', 'raw', 'qcow2']))}:{target},{vdev},{access or 'w'}"
+        prefix = draw(st.sampled_from(["phy", "file", "tap:aio", "raw", "qcow2"]))
+        return f"{prefix}:{target},{vdev},{access or 'w'}"
     return f",{vdev}:cdrom,r"
 
 

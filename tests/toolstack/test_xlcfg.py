@@ -15,7 +15,7 @@ def values(raw: RawConfig) -> dict[str, object]:
     def py(v):
         return [py(x) for x in v.items] if isinstance(v, ListValue) else v.text
 
-    return {k: py(raw.get(k).value) for k in raw.keys()}  # noqa: SIM118
+    return {k: py(raw.get(k).value) for k in raw.keys()}
 
 
 def err(text: str, filename: str = "vm.cfg") -> str:

@@ -46,10 +46,6 @@ _DEFAULTS: tuple[Cost, ...] = (
     Cost("hypercall", cycles(1_230),
          "Dall et al., ISCA 2016, Table 3: x86 Xen hypercall ~1,230 cycles (R: verify)",
          "guest -> Xen -> guest round trip of one hypercall, before its own work"),
-    Cost("timer_interrupt", cycles(2_000),
-         "SplitX (Landau et al.): direct cost of one exit ~2,000 cycles; a Xen "
-         "timer interrupt takes a comparable trip through the hypervisor (estimate)",
-         "Xen handling one timer interrupt that fires a guest's singleshot timer"),
     Cost("upcall", cycles(1_500),
          "estimate: event-channel upcall entry/exit in a PV kernel, between a "
          "hypercall and an exit in cost",

@@ -57,7 +57,8 @@ def parse_cpumap(spec: str | int | Iterable[str | int], nr_cpus: int,
             chosen: Iterable[int] = range(nr_cpus)
         elif body.startswith("nodes:") or body.startswith("node:"):
             nodes = _parse_range(body.split(":", 1)[1], (nr_cpus + per_node - 1) // per_node)
-            chosen = [c for n in nodes for c in range(n * per_node, min((n + 1) * per_node, nr_cpus))]
+            chosen = [c for n in nodes
+                      for c in range(n * per_node, min((n + 1) * per_node, nr_cpus))]
         else:
             chosen = _parse_range(body, nr_cpus)
         if negate:

@@ -13,20 +13,20 @@ SimTime = int
 STIME_MAX: SimTime = (1 << 63) - 1
 
 
-def NANOSECS(n: int) -> SimTime:  # noqa: N802 - Xen's spelling
+def NANOSECS(n: int) -> SimTime:
     return int(n)
 
 
-def MICROSECS(us: int | float) -> SimTime:  # noqa: N802
+def MICROSECS(us: int | float) -> SimTime:
     """Microseconds to ns; a float argument is rounded to the nearest ns."""
     return round(us * 1_000)
 
 
-def MILLISECS(ms: int | float) -> SimTime:  # noqa: N802
+def MILLISECS(ms: int | float) -> SimTime:
     return round(ms * 1_000_000)
 
 
-def SECONDS(s: int | float) -> SimTime:  # noqa: N802
+def SECONDS(s: int | float) -> SimTime:
     return round(s * 1_000_000_000)
 
 

@@ -202,7 +202,7 @@ def _cpumap(raw: RawConfig, key: str) -> str | tuple[str, ...] | None:
         return None
     spec = get_str_or_list(s)
     items = s.value.items if isinstance(s.value, ListValue) else (s.value,)
-    for item, text in zip(items, (spec,) if isinstance(spec, str) else spec):
+    for item, text in zip(items, (spec,) if isinstance(spec, str) else spec, strict=True):
         check_cpumap(s, item, text)
     return spec
 
@@ -228,7 +228,7 @@ def _devices(
     specs = get_str_list(s)
     assert isinstance(s.value, ListValue)
     out = []
-    for item, spec in zip(s.value.items, specs):
+    for item, spec in zip(s.value.items, specs, strict=True):
         try:
             out.append(parse(spec))
         except err as e:
@@ -297,7 +297,7 @@ def build(cls: type[DomainConfig], raw: RawConfig) -> DomainConfig:
         )
     known = set(_SCALARS) | set(_SPECIAL)
     extra: dict[str, Value] = {}
-    for key in raw.keys():  # noqa: SIM118 - RawConfig.keys(), not a dict
+    for key in raw.keys():
         if key in known:
             continue
         s = raw.get(key)

@@ -26,15 +26,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from xensim.hypervisor.sched.ops import Scheduler, SchedParamError, register_scheduler
+from xensim.hypervisor.sched.ops import SchedParamError, Scheduler, register_scheduler
 from xensim.hypervisor.time import MICROSECS, MILLISECS
 from xensim.hypervisor.vcpu import PauseFlag
 
 if TYPE_CHECKING:
+    from xensim.hypervisor.cpupool import Cpupool
     from xensim.hypervisor.domain import Domain
     from xensim.hypervisor.pcpu import PCPU
     from xensim.hypervisor.sched.core import SchedCore
-    from xensim.hypervisor.cpupool import Cpupool
     from xensim.hypervisor.time import SimTime
     from xensim.hypervisor.timer import Timer
     from xensim.hypervisor.vcpu import VCPU

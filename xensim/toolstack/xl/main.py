@@ -27,7 +27,7 @@ def run_command(host: Host, command: str | list[str], out: TextIO, err: TextIO) 
         return 1
     spec = lookup(argv[0])
     if spec is None:
-        err.write(f"command not implemented\n")
+        err.write("command not implemented\n")
         main_help(XlContext(host, err, err), [])
         return 1
     ctx.spec = spec

@@ -1,0 +1,37 @@
+"""The README's examples are what a newcomer types: they must stay true."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_python_api_example_prints_what_the_readme_says() -> None:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"## Python API\n\n```python\n(.*?)```", text, re.S).group(1)  # type: ignore[union-attr]
+    expected = re.search(r"^# (\{.*\})$", block, re.M).group(1)  # type: ignore[union-attr]
+    out = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, "README.md", "exec"), {})
+    finally:
+        os.chdir(cwd)
+    assert out.getvalue().splitlines()[0] == expected
+
+
+def test_demo_table_in_readme_matches_a_run() -> None:
+    from xensim.scenario import load_scenario, run_scenario
+
+    text = (ROOT / "README.md").read_text()
+    r = run_scenario(load_scenario(ROOT / "scenarios" / "demo.toml"))
+    for name, d in r["domains"].items():
+        row = re.search(r"│ %s\s+│\s+%d │[^│]+│\s+([\d.]+) │" % (re.escape(name), d["domid"]), text)
+        assert row, name
+        assert float(row.group(1)) == round(100 * d["cpu_share"], 1), name
