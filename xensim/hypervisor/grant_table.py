@@ -337,15 +337,23 @@ def _resolve(caller: DomainLike, domid: int) -> int:
     return caller.domid if domid == DOMID_SELF else domid
 
 
-def gnttab_setup_table(ctx: GrantTables, caller: DomainLike, op: GnttabSetupTable) -> None:
+def _target_table(ctx: GrantTables, caller: DomainLike,
+                  op: GnttabSetupTable | GnttabQuerySize) -> GrantTable | None:
+    """The table *op* names, or None with ``op.status`` set (bad domain, not permitted)."""
     d = lookup_any(ctx.registry, caller, op.dom)
     if d is None:
         op.status = GNTST.bad_domain
-        return
+        return None
     if not xsm_target_ok(caller, d):
         op.status = GNTST.permission_denied
+        return None
+    return ctx.table(d.domid)
+
+
+def gnttab_setup_table(ctx: GrantTables, caller: DomainLike, op: GnttabSetupTable) -> None:
+    gt = _target_table(ctx, caller, op)
+    if gt is None:
         return
-    gt = ctx.table(d.domid)
     if op.nr_frames > gt.max_grant_frames:
         op.status = GNTST.general_error
         return
@@ -355,14 +363,9 @@ def gnttab_setup_table(ctx: GrantTables, caller: DomainLike, op: GnttabSetupTabl
 
 
 def gnttab_query_size(ctx: GrantTables, caller: DomainLike, op: GnttabQuerySize) -> None:
-    d = lookup_any(ctx.registry, caller, op.dom)
-    if d is None:
-        op.status = GNTST.bad_domain
+    gt = _target_table(ctx, caller, op)
+    if gt is None:
         return
-    if not xsm_target_ok(caller, d):
-        op.status = GNTST.permission_denied
-        return
-    gt = ctx.table(d.domid)
     op.nr_frames, op.max_nr_frames, op.status = gt.nr_grant_frames, gt.max_grant_frames, 0
 
 
