@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from xensim.hypervisor.sched.affinity import cpumask_cycle, cycle_order
-from xensim.hypervisor.sched.ops import Scheduler, SchedParamError, register_scheduler
+from xensim.hypervisor.sched.ops import SchedParamError, Scheduler, register_scheduler
 from xensim.hypervisor.time import MICROSECS, STIME_MAX
 
 if TYPE_CHECKING:
