@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from xensim.toolstack.domconfig import DomainConfig
 
 
+WEIGHT_CAP_SCHEDULERS = ("credit", "credit2")
+"""Policies that take ``cpu_weight``/``cap`` from xl.cfg (libxl_domain_sched_params)."""
+
+
 class LibxlError(Exception):
     """A failed toolstack operation; the message is what xl prints."""
 
@@ -83,7 +87,7 @@ class Libxl:
                                   hard_affinity=hard, soft_affinity=soft)
         except HypervisorError as exc:
             raise LibxlError(f"failed to create domain {cfg.name}: {exc}") from None
-        if pool.sched.name == "credit":
+        if pool.sched.name in WEIGHT_CAP_SCHEDULERS:
             try:
                 pool.sched.adjust(d, {"weight": cfg.cpu_weight, "cap": cfg.cap})
             except SchedParamError as exc:

@@ -1,0 +1,191 @@
+"""Fidelity of credit2 (credit2.c): weights, fairness, wake-up tickling, caps, checks.
+
+Tolerances: shares are measured over 5-10 simulated seconds, i.e. hundreds of
+credit epochs (an epoch ends when the top vCPU has burnt its 10 ms of
+credit); credits are burnt in nanoseconds with the remainder carried, so the
+only error is the epoch cut by the end of the run (< 10 ms of 5 s, 0.2%), and
+2% is ample.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import shares
+from tests.hypervisor.sched.helpers import assert_runstates_add_up, sampler
+from xensim.host import Host
+from xensim.hypervisor.sched.credit2 import CSCHED2_MIN_TIMER
+from xensim.metrics import latency_summary_us
+from xensim.toolstack.libxl import LibxlError
+
+
+def _host(pcpus: int, **kw) -> Host:  # type: ignore[no-untyped-def]
+    return Host(pcpus=pcpus, scheduler="credit2", seed=1, **kw)
+
+
+def test_weights_256_512_share_one_pcpu_one_third_two_thirds() -> None:
+    host = _host(1)
+    host.create("a", workload="cpu", cpu_weight=256)  # through libxl, from the config
+    host.create("b", workload="cpu", cpu_weight=512)
+    host.run(ms=5_000)
+    s = shares(host)
+    assert s["a"] == pytest.approx(1 / 3, abs=0.02)
+    assert s["b"] == pytest.approx(2 / 3, abs=0.02)
+
+
+@pytest.mark.parametrize("mode", ["socket", "cpu"])
+def test_four_cpu_hogs_on_two_pcpus_get_half_each(mode: str) -> None:
+    host = _host(2, sched={"credit2_runqueue": mode})
+    for i in range(4):
+        host.create(f"hog{i}", workload="cpu")
+    host.run(ms=5_000)
+    for i in range(4):
+        assert shares(host)[f"hog{i}"] == pytest.approx(0.5, abs=0.02)
+    assert len(host.hv.pools[0].sched.rqds) == (1 if mode == "socket" else 2)
+
+
+def test_cap_50_holds_a_lone_cpu_hog_to_half_a_pcpu() -> None:
+    host = _host(1)
+    d = host.create("capped", workload="cpu", cap=50)
+    host.run(ms=2_000)
+    assert shares(host)["capped"] == pytest.approx(0.5, abs=0.02)
+    assert host.hv.pools[0].sched.stats["park"] > 100  # parked every 10 ms period
+    assert d.vcpus[0].runstate_snapshot(host.now)[3] == pytest.approx(1e9, rel=0.05)
+
+
+def test_removing_the_cap_unparks() -> None:
+    host = _host(1)
+    d = host.create("capped", workload="cpu", cap=20)
+    host.run(ms=500)
+    host.toolstack.sched_params(d, {"cap": 0})
+    host.reset_metrics()
+    host.run(ms=500)
+    assert shares(host)["capped"] == pytest.approx(1.0, abs=0.01)
+
+
+def _io_latency(scheduler: str) -> dict[str, float]:
+    host = Host(pcpus=1, scheduler=scheduler, seed=1)
+    for i in range(3):
+        host.create(f"hog{i}", workload="cpu")
+    io = host.create("io", workload="duty:busy_ms=0.1,idle_ms=5")
+    host.run(ms=3_000)
+    return latency_summary_us(io.vcpus[0].wake_latencies)
+
+
+def test_waking_vcpu_latency_among_hogs_credit_vs_credit2() -> None:
+    """Measured (µs): credit p50 0 / p99 0; credit2 p50 500 / p99 500.
+
+    Under credit2 the three hogs rotate every 1 ms (the rate limit bounds
+    their credit-difference slices from below), and the waking vCPU lands
+    just before the running hog's 1 ms is up: runq_tickle finds it
+    preemptable (within CSCHED2_RATELIMIT_TICKLE_TOLERANCE), but
+    runq_candidate's rate limit keeps it and csched2_runtime gives it
+    CSCHED2_MIN_TIMER more.  Credit's hogs run 30 ms slices, so the BOOSTed
+    waker almost always finds one past its rate limit and preempts at once.
+    """
+    credit, credit2 = _io_latency("credit"), _io_latency("credit2")
+    assert credit["n"] > 500 and credit2["n"] > 500
+    assert credit["p99"] <= 1_000
+    assert credit2["p99"] <= (1_000_000 + CSCHED2_MIN_TIMER) / 1_000
+
+
+@pytest.mark.xfail(strict=True, reason="the brief expects credit2 to beat credit here; "
+                   "xensim's credit2 (faithful to credit2.c's rate limit + min timer) "
+                   "measures p99 500 us vs credit's 0 us, see the test above")
+def test_credit2_p99_wakeup_latency_beats_credit() -> None:
+    assert _io_latency("credit2")["p99"] < _io_latency("credit")["p99"]
+
+
+def test_a_waking_vcpu_with_more_credit_preempts_past_the_ratelimit() -> None:
+    host = _host(1)
+    host.create("hog", workload="cpu")
+    io = host.create("io", workload="duty:busy_ms=0.1,idle_ms=5")
+    host.run(ms=2_000)
+    s = latency_summary_us(io.vcpus[0].wake_latencies)
+    # The hog's slice runs to its credit (up to 10 ms) when it cannot be
+    # preempted, yet most wakes find it past the rate limit and preempt at once.
+    assert s["p50"] == 0 and s["max"] <= 10_000
+
+
+def test_no_vcpu_runs_on_two_pcpus_and_hard_affinity_holds() -> None:
+    host = _host(3)
+    for i in range(4):
+        host.create(f"d{i}", workload="duty:busy_ms=4,idle_ms=1", vcpus=2)
+    host.create("pinned", workload="cpu", cpus="1")
+
+    def check() -> str | None:
+        running = [p.curr for p in host.hv.pcpus if not p.curr.is_idle]
+        if len(running) != len({id(v) for v in running}):
+            return f"duplicate running vCPU: {running}"
+        for p in host.hv.pcpus:
+            v = p.curr
+            if not v.is_idle and (v.processor is not p or p.cpu_id not in v.hard_affinity):
+                return f"{p} runs {v} (processor {v.processor}, affinity {v.hard_affinity})"
+        return None
+
+    problems = sampler(host, 100_000, check)
+    host.run(ms=1_000)
+    assert problems == []
+
+
+def test_work_conservation_no_idle_pcpu_while_a_vcpu_waits() -> None:
+    host = _host(4)
+    for i in range(3):
+        host.create(f"hog{i}", workload="cpu")  # 3 hogs, 4 pCPUs: never a wait
+    host.create("duty", workload="duty:busy_ms=3,idle_ms=7")
+    waited = []
+
+    def check() -> str | None:
+        for d in host.hv.domains.values():
+            for v in d.vcpus:
+                if v.runstate == 1 and host.now - v.state_entry_time > 1_000_000:
+                    waited.append(v)
+        return None
+
+    sampler(host, 250_000, check)
+    host.run(ms=1_000)
+    assert waited == []
+
+
+@pytest.mark.parametrize("mode", ["socket", "cpu"])
+def test_runstate_times_add_up(mode: str) -> None:
+    host = _host(2, sched={"credit2_runqueue": mode})
+    host.create("hog", workload="cpu", vcpus=2)
+    host.create("duty", workload="duty:busy_ms=1,idle_ms=2", vcpus=2)
+    host.create("rt", workload="periodic:period_ms=5,wcet_ms=1")
+    host.create("capped", workload="cpu", cap=30)
+    host.run(ms=500)
+    host.xl("pause duty")
+    host.run(ms=300)
+    assert_runstates_add_up(host)
+
+
+@pytest.mark.parametrize("params, msg", [
+    ({"ratelimit_us": 50}, "ratelimit_us must be 0 or in 100..500000"),
+    ({"credit2_runqueue": "numa"}, "credit2_runqueue must be one of"),
+    ({"credit2_runqueue": "cpu"}, "boot parameter"),
+    ({"tslice_ms": 5}, "unknown credit2 parameter"),
+])
+def test_global_parameters_are_checked(params: dict, msg: str) -> None:
+    host = _host(1)
+    with pytest.raises(LibxlError, match=msg):
+        host.toolstack.sched_global(host.hv.pools[0], params)
+
+
+@pytest.mark.parametrize("params, msg", [
+    ({"weight": 0}, "weight must be in 1..65535"),
+    ({"cap": 101}, "cap must be in 0..100"),
+])
+def test_domain_parameters_are_range_checked(params: dict, msg: str) -> None:
+    host = _host(1)
+    d = host.create("d", workload="idle")
+    with pytest.raises(LibxlError, match=msg):
+        host.toolstack.sched_params(d, params)
+
+
+def test_dump_lists_run_queues_and_credits() -> None:
+    host = _host(2)
+    host.create("a", workload="cpu", vcpus=3)
+    host.run(ms=50)
+    text = host.hv.pools[0].sched.dump()
+    assert "Runqueue 0: cpus=[0, 1]" in text and "credit=" in text

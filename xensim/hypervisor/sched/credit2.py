@@ -1,0 +1,670 @@
+"""Credit2: credits burnt in proportion to weight, run queues ordered by credit.
+
+Mirrors: xen/common/sched/credit2.c (t2c_update/burn_credits, reset_credit,
+runq_insert, runq_tickle/tickle_score, runq_candidate, csched2_runtime,
+csched2_schedule, csched2_context_saved, csched2_unit_wake/sleep,
+unit_grab_budget/park_unit/unit_return_budget, replenish_domain_budget,
+csched2_dom_cntl).  Simplified: no locking; a flat topology; no SMT
+idle masks; load tracking and balancing simplified (see below).
+
+How it shares a host.  Every vCPU starts with CSCHED2_CREDIT_INIT (10 ms
+worth of credit) and, while it runs, burns credit at ``max_weight/weight``
+credits per ns (``max_weight``: the largest weight on its run queue), so a
+heavier vCPU burns more slowly.  Each run queue is ordered by credit, and a
+pCPU runs the vCPU with the most credit.  When the vCPU about to run (or the
+head of the queue) has no credit left, an *epoch* ends: every vCPU of that
+run queue gets CREDIT_INIT more, clipped to CREDIT_INIT + CARRYOVER_MAX.
+Slices are not fixed: a vCPU runs until its credit falls to that of the
+next in line (converted back to time by its weight), at least
+CSCHED2_MIN_TIMER (500 µs) or the rate limit, at most 10 ms.  A waking vCPU
+tickles an idle pCPU, or else the busy pCPU whose vCPU has the least credit
+if the woken one has more (by CSCHED2_MIGRATE_RESIST, 500 µs, when that pCPU
+is not its own), and if that vCPU has run past the rate limit.
+
+Caps: a capped domain gets ``cap``% of CSCHED2_BDGT_REPL_PERIOD (10 ms) as
+budget each period; its vCPUs grab quotas of it to run and are *parked*
+(paused, runstate offline) when none is left, until the domain's
+replenishment timer refills it.
+
+Run queues.  ``credit2_runqueue`` is a global parameter: xensim's topology
+is flat, so ``socket`` (Xen's default), ``node`` and ``all`` give one run
+queue for the whole pool and ``cpu``/``core`` one per pCPU.  It can only be
+set when the pool is created (in Xen it is a boot parameter).
+
+Departures from Xen: runqueue load is the instantaneous number of runnable
+vCPUs assigned to it, not credit2.c's exponentially averaged load;
+``pick_cpu`` chooses the least loaded run queue (soft affinity first) and a
+pCPU in it round-robin (``pick_bias``); ``balance_load`` runs at each credit
+reset, as in Xen, but only pulls one queued vCPU from the busiest run queue
+when it has at least two more runnable vCPUs than ours (credit2.c compares
+averaged loads and may also swap vCPUs).
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from xensim.hypervisor.sched.affinity import (
+    balance_steps,
+    cpumask_cycle,
+    cycle_order,
+    has_soft_affinity,
+)
+from xensim.hypervisor.sched.ops import SchedParamError, Scheduler, register_scheduler
+from xensim.hypervisor.time import MICROSECS, MILLISECS, STIME_MAX
+from xensim.hypervisor.vcpu import RunState
+
+if TYPE_CHECKING:
+    from xensim.hypervisor.cpupool import Cpupool
+    from xensim.hypervisor.domain import Domain
+    from xensim.hypervisor.pcpu import PCPU
+    from xensim.hypervisor.sched.core import SchedCore
+    from xensim.hypervisor.time import SimTime
+    from xensim.hypervisor.timer import Timer
+    from xensim.hypervisor.vcpu import VCPU
+
+CSCHED2_DEFAULT_WEIGHT = 256
+CSCHED2_MIN_TIMER = MICROSECS(500)
+CSCHED2_CREDIT_INIT = MILLISECS(10)
+CSCHED2_CREDIT_MIN = -CSCHED2_CREDIT_INIT
+CSCHED2_IDLE_CREDIT = CSCHED2_CREDIT_MIN - 1
+CSCHED2_CARRYOVER_MAX = CSCHED2_MIN_TIMER
+CSCHED2_MIGRATE_RESIST = MICROSECS(500)  # opt_migrate_resist
+CSCHED2_MIGRATE_COMPENSATION = MICROSECS(50)
+CSCHED2_RATELIMIT_TICKLE_TOLERANCE = MICROSECS(50)
+CSCHED2_CREDIT_RESET = 0
+CSCHED2_MAX_TIMER = CSCHED2_CREDIT_INIT
+CSCHED2_BDGT_REPL_PERIOD = MILLISECS(10)  # opt_cap_period
+SCHED_DEFAULT_RATELIMIT_US = 1000
+RATELIMIT_MIN_US, RATELIMIT_MAX_US = 100, 500_000
+WEIGHT_MIN, WEIGHT_MAX = 1, 65535
+RUNQUEUE_MODES = ("cpu", "core", "socket", "node", "all")
+
+
+@dataclass(slots=True, eq=False)
+class Csched2Runqueue:
+    id: int
+    active: set[int] = field(default_factory=set)
+    runq: list[Csched2Unit] = field(default_factory=list)
+    """Queued vCPUs, most credit first (FIFO among equals)."""
+    svc: list[Csched2Unit] = field(default_factory=list)
+    """Every vCPU assigned to this run queue, queued, running or blocked."""
+    idle: set[int] = field(default_factory=set)
+    tickled: set[int] = field(default_factory=set)
+    max_weight: int = 1
+    pick_bias: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class Csched2Dom:
+    dom: Domain
+    weight: int = CSCHED2_DEFAULT_WEIGHT
+    cap: int = 0
+    tot_budget: SimTime = 0
+    budget: SimTime = 0
+    next_repl: SimTime = 0
+    repl_timer: Timer | None = None
+    parked: list[Csched2Unit] = field(default_factory=list)
+    nr_units: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class Csched2Unit:
+    vcpu: VCPU
+    sdom: Csched2Dom
+    weight: int
+    credit: int = CSCHED2_CREDIT_INIT
+    residual: int = 0
+    start_time: SimTime = 0
+    rqd: Csched2Runqueue | None = None
+    tickled_cpu: int = -1
+    budget: SimTime = STIME_MAX
+    """STIME_MAX: not capped (``has_cap`` is false)."""
+    budget_quota: SimTime = 0
+    on_runq: bool = False
+    parked: bool = False
+    yielding: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class Csched2Pcpu:
+    rqd: Csched2Runqueue
+    curr: Csched2Unit | None = None
+    """What ``do_schedule`` last chose here (None: the idle vCPU)."""
+
+
+def _credit_key(svc: Csched2Unit) -> int:
+    return -svc.credit
+
+
+def _in_soft(v: VCPU, cpu: int) -> bool:
+    """``cpumask_test_cpu(cpu, cpu_soft_affinity)``: no soft affinity means all pCPUs."""
+    return v.soft_affinity is None or cpu in v.soft_affinity
+
+
+@register_scheduler
+class Credit2Scheduler(Scheduler):
+    name = "credit2"
+    long_name = "SMP Credit Scheduler rev2"
+    sched_id = 6
+
+    def __init__(self, core: SchedCore, pool: Cpupool, **params: Any) -> None:
+        self.runqueue_mode = "socket"
+        self.ratelimit = MICROSECS(SCHED_DEFAULT_RATELIMIT_US)
+        self.rqds: list[Csched2Runqueue] = []
+        self.stats = {"reset": 0, "tickle": 0, "migrate": 0, "park": 0, "unpark": 0,
+                      "balance": 0}
+        super().__init__(core, pool, **params)
+
+    # --- parameters ----------------------------------------------------------------------
+    def adjust_global(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        if params:
+            unknown = set(params) - {"ratelimit_us", "credit2_runqueue"}
+            if unknown:
+                raise SchedParamError(f"unknown credit2 parameter(s) {sorted(unknown)}; "
+                                      "known: ratelimit_us, credit2_runqueue")
+            mode = str(params.get("credit2_runqueue", self.runqueue_mode))
+            if mode not in RUNQUEUE_MODES:
+                raise SchedParamError(f"credit2_runqueue must be one of "
+                                      f"{'|'.join(RUNQUEUE_MODES)}, got {mode!r}")
+            if mode != self.runqueue_mode and self.rqds:
+                raise SchedParamError("credit2_runqueue is a boot parameter: set it when "
+                                      "the pool is created")
+            rl = int(params.get("ratelimit_us", self.ratelimit // 1000))
+            if rl and not RATELIMIT_MIN_US <= rl <= RATELIMIT_MAX_US:
+                raise SchedParamError(f"ratelimit_us must be 0 or in {RATELIMIT_MIN_US}.."
+                                      f"{RATELIMIT_MAX_US}, got {rl}")
+            self.runqueue_mode = mode
+            self.ratelimit = MICROSECS(rl)
+        return {"ratelimit_us": self.ratelimit // 1000, "credit2_runqueue": self.runqueue_mode}
+
+    def adjust(self, dom: Domain, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        sdom: Csched2Dom = dom.sched_priv
+        if params:
+            unknown = set(params) - {"weight", "cap"}
+            if unknown:
+                raise SchedParamError(f"unknown credit2 domain parameter(s) {sorted(unknown)};"
+                                      " known: weight, cap")
+            weight, cap = params.get("weight"), params.get("cap")
+            if weight is not None and not WEIGHT_MIN <= int(weight) <= WEIGHT_MAX:
+                raise SchedParamError(f"weight must be in {WEIGHT_MIN}..{WEIGHT_MAX}, "
+                                      f"got {weight}")
+            if cap is not None and not 0 <= int(cap) <= 100 * len(dom.vcpus):
+                raise SchedParamError(f"cap must be in 0..{100 * len(dom.vcpus)} "
+                                      f"(100 per vCPU), got {cap}")
+            if weight is not None:
+                self._set_weight(sdom, int(weight))
+            if cap is not None:
+                self._set_cap(sdom, int(cap))
+        return {"weight": sdom.weight, "cap": sdom.cap}
+
+    def _set_weight(self, sdom: Csched2Dom, weight: int) -> None:
+        sdom.weight = weight
+        for v in sdom.dom.vcpus:
+            svc: Csched2Unit = v.sched_priv
+            svc.weight = weight
+            if svc.rqd is not None:
+                self._update_max_weight(svc.rqd)
+
+    def _set_cap(self, sdom: Csched2Dom, cap: int) -> None:
+        units: list[Csched2Unit] = [v.sched_priv for v in sdom.dom.vcpus]
+        if cap:
+            sdom.tot_budget = CSCHED2_BDGT_REPL_PERIOD * cap // 100
+            quota = max(sdom.tot_budget // max(sdom.nr_units, 1), CSCHED2_MIN_TIMER)
+            for svc in units:
+                svc.budget_quota = quota
+            if not sdom.cap:  # newly capped: start a budget period now
+                now = self.core.now
+                sdom.budget = sdom.tot_budget
+                sdom.next_repl = now + CSCHED2_BDGT_REPL_PERIOD
+                if sdom.repl_timer is None:
+                    sdom.repl_timer = self.core.new_timer(lambda: self._replenish(sdom))
+                sdom.repl_timer.set(sdom.next_repl)
+                for svc in units:
+                    if self._running(svc):
+                        self._burn_credits(svc, now)
+                    svc.budget = 0  # grab a quota at the next decision
+            sdom.cap = cap
+        elif sdom.cap:
+            if sdom.repl_timer is not None:
+                sdom.repl_timer.stop()
+            for svc in units:
+                svc.budget = STIME_MAX
+            parked, sdom.parked = sdom.parked, []
+            sdom.cap = 0
+            self._unpark(parked)
+
+    # --- life cycle ----------------------------------------------------------------------
+    def init_pdata(self, pcpu: PCPU) -> None:
+        if self.runqueue_mode in ("cpu", "core") or not self.rqds:
+            rqd = Csched2Runqueue(len(self.rqds), pick_bias=pcpu.cpu_id)
+            self.rqds.append(rqd)
+        else:
+            rqd = self.rqds[0]
+        rqd.active.add(pcpu.cpu_id)
+        if pcpu.curr.is_idle:
+            rqd.idle.add(pcpu.cpu_id)
+        pcpu.sched_priv = Csched2Pcpu(rqd)
+
+    def deinit_pdata(self, pcpu: PCPU) -> None:
+        rqd: Csched2Runqueue = pcpu.sched_priv.rqd
+        for s in (rqd.active, rqd.idle, rqd.tickled):
+            s.discard(pcpu.cpu_id)
+        if not rqd.active:
+            self.rqds.remove(rqd)
+        pcpu.sched_priv = None
+
+    def alloc_domdata(self, dom: Domain) -> Csched2Dom:
+        return Csched2Dom(dom)
+
+    def free_domdata(self, dom: Domain) -> None:
+        sdom: Csched2Dom = dom.sched_priv
+        if sdom.repl_timer is not None:
+            sdom.repl_timer.stop()
+
+    def alloc_vdata(self, vcpu: VCPU) -> Csched2Unit:
+        sdom: Csched2Dom = vcpu.domain.sched_priv
+        return Csched2Unit(vcpu, sdom, sdom.weight)
+
+    def insert(self, vcpu: VCPU) -> None:
+        svc: Csched2Unit = vcpu.sched_priv
+        vcpu.processor = self.pick_cpu(vcpu)
+        if svc.rqd is None:
+            self._runq_assign(svc, vcpu.processor.sched_priv.rqd)
+        svc.sdom.nr_units += 1
+        if vcpu.runnable and not vcpu.is_running and not svc.on_runq:
+            self._runq_insert(svc)
+            self._tickle(svc, self.core.now)
+
+    def remove(self, vcpu: VCPU) -> None:
+        svc: Csched2Unit = vcpu.sched_priv
+        if svc.on_runq:
+            self._runq_remove(svc)
+        if svc.parked:
+            svc.parked = False
+            svc.sdom.parked.remove(svc)
+            vcpu.pause_count -= 1
+        if svc.rqd is not None:
+            self._runq_deassign(svc)
+        svc.sdom.nr_units -= 1
+
+    # --- run queues ----------------------------------------------------------------------
+    def _update_max_weight(self, rqd: Csched2Runqueue) -> None:
+        rqd.max_weight = max((s.weight for s in rqd.svc), default=1)
+
+    def _runq_assign(self, svc: Csched2Unit, rqd: Csched2Runqueue) -> None:
+        svc.rqd = rqd
+        rqd.svc.append(svc)
+        rqd.max_weight = max(rqd.max_weight, svc.weight)
+
+    def _runq_deassign(self, svc: Csched2Unit) -> None:
+        rqd = svc.rqd
+        assert rqd is not None and not svc.on_runq
+        rqd.svc.remove(svc)
+        svc.rqd = None
+        self._update_max_weight(rqd)
+
+    def _runq_insert(self, svc: Csched2Unit) -> None:
+        assert svc.rqd is not None and not svc.on_runq
+        insort(svc.rqd.runq, svc, key=_credit_key)
+        svc.on_runq = True
+
+    def _runq_remove(self, svc: Csched2Unit) -> None:
+        assert svc.rqd is not None
+        svc.rqd.runq.remove(svc)
+        svc.on_runq = False
+
+    def _load(self, rqd: Csched2Runqueue) -> int:
+        """Runnable vCPUs assigned to *rqd* (xensim's stand-in for the averaged load)."""
+        return sum(1 for s in rqd.svc if s.vcpu.runnable)
+
+    def _running(self, svc: Csched2Unit) -> bool:
+        spc = svc.vcpu.processor.sched_priv
+        return isinstance(spc, Csched2Pcpu) and spc.curr is svc
+
+    # --- credits -------------------------------------------------------------------------
+    def _burn_credits(self, svc: Csched2Unit, now: SimTime) -> None:
+        """t2c_update: credit -= delta * max_weight / weight (remainder carried)."""
+        delta = now - svc.start_time
+        if delta <= 0:
+            return
+        assert svc.rqd is not None
+        val = delta * svc.rqd.max_weight + svc.residual
+        burnt, svc.residual = divmod(val, svc.weight)
+        svc.credit -= burnt
+        svc.credit = max(svc.credit, CSCHED2_CREDIT_MIN)
+        if svc.budget != STIME_MAX:
+            svc.budget -= delta
+        svc.start_time = now
+
+    def _c2t(self, rqd: Csched2Runqueue, credit: int, svc: Csched2Unit) -> SimTime:
+        return credit * svc.weight // rqd.max_weight
+
+    def _reset_credit(self, rqd: Csched2Runqueue, now: SimTime, snext: Csched2Unit) -> None:
+        """An epoch ends: everyone on *rqd* gets CREDIT_INIT more, clipped."""
+        reset = CSCHED2_CREDIT_INIT
+        if snext.credit == CSCHED2_CREDIT_MIN:
+            reset += CSCHED2_CREDIT_INIT
+        for svc in rqd.svc:
+            if self._running(svc):
+                self._burn_credits(svc, now)
+                if svc.budget <= 0:
+                    self._tickle_cpu(svc.vcpu.processor.cpu_id, rqd)
+            svc.credit = min(svc.credit + reset, CSCHED2_CREDIT_INIT + CSCHED2_CARRYOVER_MAX)
+            svc.start_time = now
+        self.stats["reset"] += 1
+        if self.core.trace.enabled:
+            self.core.trace.emit(now, snext.vcpu.processor.cpu_id, "credit2_reset", -1, -1,
+                                 rqd.id)
+
+    # --- caps: budget, parking -----------------------------------------------------------
+    def _grab_budget(self, svc: Csched2Unit) -> bool:
+        if svc.budget > 0:
+            return True
+        sdom = svc.sdom
+        sdom.budget += svc.budget  # an overrun comes out of the domain's pool
+        if sdom.budget > 0:
+            svc.budget = min(svc.budget_quota, sdom.budget)
+            sdom.budget -= svc.budget
+        else:
+            svc.budget = 0
+            self._park(svc)
+        return svc.budget > 0
+
+    def _park(self, svc: Csched2Unit) -> None:
+        v = svc.vcpu
+        svc.parked = True
+        v.pause_count += 1  # Xen's _VPF_parked: not runnable until unparked
+        if svc.on_runq:
+            self._runq_remove(svc)
+            if v.runstate == RunState.RUNNABLE:
+                v.runstate_change(RunState.OFFLINE, self.core.now)
+        svc.sdom.parked.insert(0, svc)
+        self.stats["park"] += 1
+
+    def _return_budget(self, svc: Csched2Unit) -> list[Csched2Unit]:
+        sdom = svc.sdom
+        sdom.budget += svc.budget
+        svc.budget = 0
+        if sdom.budget > 0:
+            parked, sdom.parked = sdom.parked, []
+            return parked
+        return []
+
+    def _unpark(self, units: list[Csched2Unit]) -> None:
+        for svc in units:
+            svc.parked = False
+            self.stats["unpark"] += 1
+            self.core.vcpu_unpause(svc.vcpu)  # wakes it (runq insert, tickle) if runnable
+
+    def _replenish(self, sdom: Csched2Dom) -> None:
+        now = self.core.now
+        while True:
+            sdom.next_repl += CSCHED2_BDGT_REPL_PERIOD
+            sdom.budget += sdom.tot_budget
+            if sdom.next_repl > now:
+                break
+        assert sdom.repl_timer is not None
+        sdom.repl_timer.set(sdom.next_repl)
+        if sdom.budget <= 0:
+            return
+        sdom.budget = min(sdom.budget, sdom.tot_budget)
+        parked, sdom.parked = sdom.parked, []
+        self._unpark(parked)
+
+    # --- placement and tickling ------------------------------------------------------------
+    def pick_cpu(self, vcpu: VCPU) -> PCPU:
+        """csched2_res_pick, simplified: least loaded run queue, then round-robin in it."""
+        svc: Csched2Unit = vcpu.sched_priv
+        ids = self.pool.cpu_ids
+        hard = vcpu.hard_affinity & ids
+        soft = balance_steps(vcpu, ids)[0] if has_soft_affinity(vcpu, ids) else None
+        best: Csched2Runqueue | None = None
+        best_soft: Csched2Runqueue | None = None
+        lo = lo_soft = STIME_MAX
+        for rqd in self.rqds:
+            if not rqd.active & hard:
+                continue
+            load = self._load(rqd) - (1 if svc.rqd is rqd and vcpu.runnable else 0)
+            if soft is not None and load < lo_soft and rqd.active & soft:
+                lo_soft, best_soft = load, rqd
+            if load < lo:
+                lo, best = load, rqd
+        mask = hard
+        if best_soft is not None and soft is not None:
+            best, mask = best_soft, soft
+        assert best is not None
+        cpus = best.active & mask
+        cpu = cpumask_cycle(best.pick_bias, cpus)
+        best.pick_bias = cpu
+        if svc.rqd is not None and svc.rqd is not best and not svc.on_runq \
+                and not self._running(svc):
+            self._runq_deassign(svc)  # csched2_unit_migrate: move to the new run queue
+            self._runq_assign(svc, best)
+            self.stats["migrate"] += 1
+        return self.core.hyp.pcpus[cpu]
+
+    def _tickle_cpu(self, cpu: int, rqd: Csched2Runqueue) -> None:
+        rqd.tickled.add(cpu)
+        self.stats["tickle"] += 1
+        self.core.raise_softirq(self.core.hyp.pcpus[cpu])
+
+    def _preemptable(self, cur: Csched2Unit, now: SimTime) -> bool:
+        if self.ratelimit <= CSCHED2_RATELIMIT_TICKLE_TOLERANCE:
+            return True
+        return now - cur.vcpu.state_entry_time > \
+            self.ratelimit - CSCHED2_RATELIMIT_TICKLE_TOLERANCE
+
+    def _tickle_score(self, new: Csched2Unit, cpu: int, now: SimTime) -> int:
+        cur = self.core.hyp.pcpus[cpu].sched_priv.curr
+        if cur is None or not self._preemptable(cur, now):
+            return -1
+        self._burn_credits(cur, now)
+        score = new.credit - cur.credit
+        if new.vcpu.processor.cpu_id != cpu:
+            score -= CSCHED2_MIGRATE_RESIST
+        if score > 0:
+            if _in_soft(new.vcpu, cpu):
+                score += CSCHED2_CREDIT_INIT
+            if not _in_soft(cur.vcpu, cpu):
+                score += CSCHED2_CREDIT_INIT
+        return score
+
+    def _tickle(self, new: Csched2Unit, now: SimTime) -> None:
+        """runq_tickle: an idle pCPU (soft affinity first), else the best preemption score."""
+        v = new.vcpu
+        cpu = v.processor.cpu_id
+        rqd = new.rqd
+        assert rqd is not None
+        ids = self.pool.cpu_ids
+        steps = balance_steps(v, ids)
+        ipid = -1
+        if len(v.hard_affinity & ids) == 1 and cpu in rqd.idle and cpu not in rqd.tickled:
+            ipid = cpu  # exclusively pinned
+        else:
+            for mask in steps:
+                idle = (rqd.idle - rqd.tickled) & mask
+                if idle:
+                    ipid = cycle_order(cpu, idle)[0]
+                    break
+        if ipid < 0:
+            best = 0
+            busy = (rqd.active - rqd.idle - rqd.tickled) & steps[-1]
+            if cpu in busy:
+                busy.discard(cpu)
+                score = self._tickle_score(new, cpu, now)
+                if score > best:
+                    best, ipid = score, cpu
+                    if _in_soft(v, cpu):
+                        busy = set()
+            for c in sorted(busy):
+                score = self._tickle_score(new, c, now)
+                if score > best:
+                    best, ipid = score, c
+            if ipid < 0:
+                return
+        if self.core.trace.enabled:
+            self.core.trace.emit(now, ipid, "tickle", v.domain.domid, v.vcpu_id)
+        self._tickle_cpu(ipid, rqd)
+        new.tickled_cpu = ipid
+
+    # --- sleep, wake, yield ----------------------------------------------------------------
+    def sleep(self, vcpu: VCPU) -> None:
+        svc: Csched2Unit = vcpu.sched_priv
+        if vcpu.processor.curr is vcpu:
+            assert svc.rqd is not None
+            self._tickle_cpu(vcpu.processor.cpu_id, svc.rqd)
+        elif svc.on_runq:
+            self._runq_remove(svc)
+
+    def wake(self, vcpu: VCPU) -> None:
+        svc: Csched2Unit = vcpu.sched_priv
+        if vcpu.processor.curr is vcpu or svc.on_runq:
+            return
+        if svc.rqd is None:
+            self._runq_assign(svc, vcpu.processor.sched_priv.rqd)
+        self._runq_insert(svc)
+        self._tickle(svc, self.core.now)
+
+    def yield_(self, vcpu: VCPU) -> None:
+        vcpu.sched_priv.yielding = True
+
+    # --- the decision ------------------------------------------------------------------------
+    def _runq_candidate(self, rqd: Csched2Runqueue, prev: VCPU, cpu: int,
+                        now: SimTime) -> Csched2Unit | None:
+        scurr: Csched2Unit | None = None if prev.is_idle else prev.sched_priv
+        yielding = False
+        snext = scurr
+        if scurr is not None:
+            yielding, scurr.yielding = scurr.yielding, False
+            if (not yielding and self.ratelimit and prev.runnable
+                    and now - prev.state_entry_time < self.ratelimit):
+                return scurr
+            ids = self.pool.cpu_ids
+            soft_preempt = False
+            if has_soft_affinity(prev, ids):
+                soft = balance_steps(prev, ids)[0]
+                if cpu not in soft:
+                    soft_preempt = bool(soft & (rqd.idle - rqd.tickled))
+            if not prev.runnable or soft_preempt:
+                snext = None
+        credit = snext.credit if snext is not None else CSCHED2_IDLE_CREDIT
+        for svc in rqd.runq:
+            v = svc.vcpu
+            if not v.runnable or cpu not in v.hard_affinity:
+                continue
+            if svc.tickled_cpu not in (-1, cpu) and svc.tickled_cpu in rqd.tickled:
+                continue  # left for the pCPU tickled to pick it up
+            if v.processor.cpu_id != cpu and credit + CSCHED2_MIGRATE_RESIST > svc.credit:
+                continue  # migration resistance
+            if (yielding or svc.credit > credit) and (svc.budget == STIME_MAX
+                                                     or self._grab_budget(svc)):
+                snext = svc
+            break
+        return snext
+
+    def _runtime(self, rqd: Csched2Runqueue, snext: Csched2Unit, now: SimTime) -> SimTime:
+        """csched2_runtime: until credit meets the next in line's, within the timer bounds."""
+        min_time = CSCHED2_MIN_TIMER
+        if self.ratelimit:
+            rl_min = self.ratelimit
+            if snext.vcpu.is_running:
+                rl_min = snext.vcpu.state_entry_time + self.ratelimit - now
+            min_time = max(min_time, rl_min)
+        rt_credit = snext.credit
+        if rqd.runq and rqd.runq[0].credit > 0:
+            rt_credit = snext.credit - rqd.runq[0].credit
+        time = self._c2t(rqd, rt_credit, snext) if rt_credit > 0 else 0
+        if snext.budget != STIME_MAX:
+            time = min(time, snext.budget)
+        return min(max(time, min_time), CSCHED2_MAX_TIMER)
+
+    def do_schedule(self, pcpu: PCPU, now: SimTime) -> tuple[VCPU, SimTime]:
+        spc: Csched2Pcpu = pcpu.sched_priv
+        rqd = spc.rqd
+        cpu = pcpu.cpu_id
+        rqd.tickled.discard(cpu)
+        prev = pcpu.curr
+        scurr: Csched2Unit | None = None if prev.is_idle else prev.sched_priv
+        if scurr is not None:
+            self._burn_credits(scurr, now)
+            if scurr.budget <= 0:
+                self._grab_budget(scurr)  # may park it
+        snext = self._runq_candidate(rqd, prev, cpu, now)
+        if snext is not None:
+            if snext is not scurr:
+                self._runq_remove(snext)
+            rqd.idle.discard(cpu)
+            top = max(snext.credit, rqd.runq[0].credit) if rqd.runq else snext.credit
+            if top <= CSCHED2_CREDIT_RESET:
+                self._reset_credit(rqd, now, snext)
+                self._balance_load(rqd, cpu, now)
+            snext.start_time = now
+            snext.tickled_cpu = -1
+            if snext.vcpu.processor is not pcpu:
+                snext.credit += CSCHED2_MIGRATE_COMPENSATION
+                snext.vcpu.processor = pcpu
+            tslice = self._runtime(rqd, snext, now)
+        else:
+            rqd.idle.add(cpu)
+            tslice = -1
+        spc.curr = snext
+        if scurr is not None and snext is not scurr:
+            self._context_saved(scurr, now)
+        return (pcpu.idle if snext is None else snext.vcpu), tslice
+
+    def _context_saved(self, svc: Csched2Unit, now: SimTime) -> None:
+        """What csched2_context_saved does once *svc* is off its pCPU."""
+        were_parked: list[Csched2Unit] = []
+        if svc.budget != STIME_MAX and svc.budget > 0:
+            were_parked = self._return_budget(svc)
+        if svc.vcpu.runnable:
+            self._runq_insert(svc)
+            self._tickle(svc, now)
+        self._unpark(were_parked)
+
+    def _balance_load(self, rqd: Csched2Runqueue, cpu: int, now: SimTime) -> None:
+        """Pull one queued vCPU from the busiest other run queue if it is 2+ busier."""
+        if len(self.rqds) < 2:
+            return
+        mine = self._load(rqd)
+        busiest = max((r for r in self.rqds if r is not rqd), key=self._load)
+        if self._load(busiest) - mine < 2:
+            return
+        for svc in busiest.runq:
+            if svc.vcpu.runnable and svc.vcpu.hard_affinity & rqd.active:
+                self._runq_remove(svc)
+                self._runq_deassign(svc)
+                self._runq_assign(svc, rqd)
+                targets = svc.vcpu.hard_affinity & rqd.active
+                svc.vcpu.processor = self.core.hyp.pcpus[
+                    cpu if cpu in targets else min(targets)]
+                self._runq_insert(svc)
+                self._tickle(svc, now)
+                self.stats["balance"] += 1
+                return
+
+    # --- debug ---------------------------------------------------------------------------------
+    def dump(self) -> str:
+        def unit(svc: Csched2Unit) -> str:
+            v = svc.vcpu
+            s = (f"[{v.domain.domid}.{v.vcpu_id}] cpu={v.processor.cpu_id} "
+                 f"credit={svc.credit} [w={svc.weight}]")
+            if svc.budget != STIME_MAX:
+                s += f" budget={svc.budget}({svc.budget_quota})"
+            return s
+
+        lines = [f"Scheduler: {self.long_name} ({self.name})",
+                 f"\tratelimit          = {self.ratelimit // 1000}us",
+                 f"\tcredit2_runqueue   = {self.runqueue_mode}"]
+        for rqd in self.rqds:
+            lines.append(f"Runqueue {rqd.id}: cpus={sorted(rqd.active)} "
+                         f"max_weight={rqd.max_weight} idlers={sorted(rqd.idle)} "
+                         f"tickled={sorted(rqd.tickled)}")
+            for cpu in sorted(rqd.active):
+                curr = self.core.hyp.pcpus[cpu].sched_priv.curr
+                lines.append(f"CPU[{cpu:02d}]" + (f" run: {unit(curr)}" if curr else ""))
+            lines += [f"\t{i:3d}: {unit(s)}" for i, s in enumerate(rqd.runq, 1)]
+        return "\n".join(lines) + "\n"
