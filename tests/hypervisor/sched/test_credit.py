@@ -271,3 +271,22 @@ def test_dump_lists_run_queues_and_credits(host1: Host) -> None:
     text = host1.hv.pools[0].sched.dump()
     assert "tslice             = 30ms" in text
     assert "CPU[00]" in text and "credit=" in text
+
+
+def test_a_guest_that_sleeps_through_every_tick_evades_accounting() -> None:
+    """Credit1's known weakness (tick-based accounting, e.g. Zhou et al., "Scheduler
+    vulnerabilities and coordinated attacks in cloud computing", 2011): a guest
+    whose 5 ms bursts always end before the 10 ms tick is never found running,
+    so it never joins the active list, keeps BOOSTing on every wake, and takes
+    about half a pCPU from three hogs whose fair share it should equal (1/4).
+    The same guest with a busy time that straddles ticks is held to its share."""
+    def share(workload: str) -> float:
+        host = Host(pcpus=1, seed=1)
+        for i in range(3):
+            host.create(f"hog{i}", workload="cpu")
+        host.create("sly", workload=workload)
+        host.run(ms=5_000)
+        return shares(host)["sly"]
+
+    assert share("duty:busy_ms=5,idle_ms=5,phase=0") > 0.45
+    assert share("duty:busy_ms=7,idle_ms=7,phase=0") == pytest.approx(0.25, abs=0.03)
