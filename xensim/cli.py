@@ -74,6 +74,8 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None],
      research_cli.cmd_trace),
     ("plot", "plot a run's timeline: Gantt chart, CPU share, latency CDFs",
      research_cli.setup_plot, research_cli.cmd_plot),
+    ("sweep", "run a scenario over a parameter grid and seeds; tables with 95% CIs",
+     research_cli.setup_sweep, research_cli.cmd_sweep),
 ]
 
 

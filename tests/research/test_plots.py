@@ -65,3 +65,15 @@ def test_plot_errors(tmp_path: Path, capsys):
         from xensim.research.plots import plot
 
         plot({}, "gantt", tmp_path / "x.gif")
+
+
+def test_missing_matplotlib_is_a_clear_error(monkeypatch, small_run, tmp_path: Path):
+    import sys
+
+    from xensim.research.plots import plot
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.colormaps", None)
+    with pytest.raises(ResearchError, match=r"plots need matplotlib: pip install 'xensim\[plot\]'"):
+        plot(load_timeline(str(small_run[2])), "gantt", tmp_path / "g.png")

@@ -123,3 +123,51 @@ def cmd_plot(args: argparse.Namespace) -> int:
     plot(load_timeline(args.input), args.kind, args.out, bin_ms=args.bin_ms,
          from_ms=args.from_ms, to_ms=args.to_ms)
     return 0
+
+
+# --- xensim sweep ------------------------------------------------------------------------------
+def setup_sweep(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sweep", help="sweep file (TOML): base scenario, grid, seeds, metrics")
+    p.add_argument("-o", "--out", metavar="DIR",
+                   help="output directory (default: SWEEP's name + '-results')")
+    p.add_argument("-j", "--jobs", type=int, metavar="N",
+                   help="local worker processes (default: one per core; 1 runs in-process)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run on the Dask scheduler at ADDRESS (tcp://host:8786)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or table")
+
+
+@user_errors
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from xensim.research import sweep as sw
+
+    sweep = sw.load_sweep(args.sweep)
+    if args.jobs is not None and args.jobs < 1:
+        raise ResearchError(f"--jobs {args.jobs}: expected a number of processes >= 1")
+    if args.dask:
+        executor = sw.execute_dask(args.dask)
+    else:
+        jobs = args.jobs or os.cpu_count() or 1
+        executor = sw.execute_inline if jobs == 1 else sw.execute_pool(jobs)
+    res = sw.run_sweep(sweep, executor, progress=not args.quiet)
+    out = args.out or Path(args.sweep).stem + "-results"
+    written = sw.write_tables(res, out)
+    if not args.quiet:
+        from rich.table import Table
+
+        from xensim.report import make_console
+
+        table = Table(title=f"{args.sweep}: {len(sweep.cells)} cells x {len(sweep.seeds)} "
+                            "seeds, mean [95% CI]")
+        for col in [*sweep.keys, "metric", "n", "mean", "95% CI"]:
+            table.add_column(col, justify="left" if col == "metric" else "right")
+        for r in res.summary:
+            ci = ("" if r["n"] < 2 else f"[{r['ci95_low']:.4g}, {r['ci95_high']:.4g}]")
+            table.add_row(*(str(r[k]) for k in sweep.keys), r["metric"], str(r["n"]),
+                          f"{r['mean']:.4g}", ci)
+        make_console().print(table)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
