@@ -82,9 +82,11 @@ def gantt(tl: dict[str, Any], from_ms: float | None = None,
     shown = sorted({d for _, d in bars})
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=colors[d], label=names.get(d, f"d{d}")) for d in shown
-                       if d in colors], loc="upper left", bbox_to_anchor=(1.0, 1.0),
-              fontsize="small", frameon=False)
+    handles = [Patch(color=colors[d], label=names.get(d, f"d{d}")) for d in shown
+               if d in colors]
+    rows = max(4, int(fig.get_figheight() * 4))  # legend entries that fit beside the chart
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small",
+              frameon=False, ncols=-(-len(handles) // rows) if handles else 1)
     return fig
 
 
