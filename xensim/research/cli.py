@@ -156,18 +156,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = args.out or Path(args.sweep).stem + "-results"
     written = sw.write_tables(res, out)
     if not args.quiet:
-        from rich.table import Table
-
         from xensim.report import make_console
 
-        table = Table(title=f"{args.sweep}: {len(sweep.cells)} cells x {len(sweep.seeds)} "
-                            "seeds, mean [95% CI]")
-        for col in [*sweep.keys, "metric", "n", "mean", "95% CI"]:
-            table.add_column(col, justify="left" if col == "metric" else "right")
-        for r in res.summary:
-            ci = ("" if r["n"] < 2 else f"[{r['ci95_low']:.4g}, {r['ci95_high']:.4g}]")
-            table.add_row(*(str(r[k]) for k in sweep.keys), r["metric"], str(r["n"]),
-                          f"{r['mean']:.4g}", ci)
-        make_console().print(table)
+        make_console().print(sweep_table(sweep, res))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def sweep_table(sweep: Any, res: Any) -> Any:
+    """One row per grid cell, one column per metric: ``mean ± 95% half-width``.
+    Grid keys with a single value are left out (they are in the CSV)."""
+    from rich.table import Table
+
+    keys = [k for i, k in enumerate(sweep.keys) if len({c[i] for c in sweep.cells}) > 1]
+    table = Table(title=f"{sweep.path}: {len(sweep.cells)} cells x {len(sweep.seeds)} seeds, "
+                        "mean ± 95% CI half-width")
+    for k in keys:
+        table.add_column(k, justify="right", overflow="fold")
+    for m in sweep.metrics:
+        table.add_column(m.removeprefix("domains."), justify="right", overflow="fold")
+    for i, cell in enumerate(sweep.cells):
+        stats = {r["metric"]: r for r in res.summary if r["cell"] == i}
+        row = [str(cell[sweep.keys.index(k)]) for k in keys]
+        for m in sweep.metrics:
+            r = stats[m]
+            half = "" if r["n"] < 2 else f" ± {(r['ci95_high'] - r['ci95_low']) / 2:.2g}"
+            row.append(f"{r['mean']:.4g}{half}" if r["n"] else "")
+        table.add_row(*row)
+    return table

@@ -205,7 +205,8 @@ def summary_tables(a: Analysis) -> list[Any]:
                        str(sum(s.wakes for s in rows)), *_lat(lats),
                        str(sum(s.boosts for s in rows)),
                        str(sum(s.migrations for s in rows)),
-                       str(sum(sum(s.hypercalls.values()) for s in rows)) + " total")
+                       f"{hcs_total} total" if (hcs_total := sum(
+                           sum(s.hypercalls.values()) for s in rows)) else "")
     pt = Table(title="Per pCPU")
     for col in ("pCPU", "Busy s", "Busy %", "Switches", "Tickles", "Steals"):
         pt.add_column(col, justify="right", no_wrap=True)
