@@ -131,7 +131,7 @@ def test_cli_sweep_example(tmp_path: Path, capsys):
     p = write(tmp_path)
     assert main(["sweep", str(p), "-j", "1", "-o", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
-    assert "mean ± 95% CI half-width" in out and "runs.csv" in out
+    assert "2 cells x 2 seeds, mean ±" in out and "runs.csv" in out
     assert (tmp_path / "o/runs.csv").exists()
 
 
