@@ -142,3 +142,9 @@ def test_missing_dask_is_a_clear_error(monkeypatch, tmp_path: Path):
     sw = load_sweep(write(tmp_path))
     with pytest.raises(ResearchError, match=r"--dask needs dask.distributed"):
         run_sweep(sw, execute_dask("tcp://127.0.0.1:1"))
+
+
+def test_example_sweep_file_is_valid():
+    root = Path(__file__).resolve().parents[2]
+    sw = load_sweep(root / "scenarios/tslice-sweep.toml")
+    assert len(sw.cells) == 8 and sw.seeds == [1, 2, 3] and len(sw.metrics) == 5

@@ -180,7 +180,12 @@ def sweep_table(sweep: Any, res: Any) -> Any:
         row = [str(cell[sweep.keys.index(k)]) for k in keys]
         for m in sweep.metrics:
             r = stats[m]
-            half = "" if r["n"] < 2 else f" ± {(r['ci95_high'] - r['ci95_low']) / 2:.2g}"
-            row.append(f"{r['mean']:.4g}{half}" if r["n"] else "")
+            half = "" if r["n"] < 2 else f" ± {_num((r['ci95_high'] - r['ci95_low']) / 2)}"
+            row.append(f"{_num(r['mean'])}{half}" if r["n"] else "")
         table.add_row(*row)
     return table
+
+
+def _num(x: float) -> str:
+    """Three significant digits, but never exponent notation for big counts."""
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
