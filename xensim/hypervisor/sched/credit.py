@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from xensim.hypervisor.sched.affinity import cpumask_cycle
 from xensim.hypervisor.sched.ops import SchedParamError, Scheduler, register_scheduler
 from xensim.hypervisor.time import MICROSECS, MILLISECS
 from xensim.hypervisor.vcpu import PauseFlag
@@ -416,19 +417,13 @@ class CreditScheduler(Scheduler):
         svc: CschedUnit = v.sched_priv
         return [svc.soft, svc.hard] if svc.soft is not None else [svc.hard]
 
-    @staticmethod
-    def _cycle(after: int, cpus: set[int] | frozenset[int]) -> int:
-        """``cpumask_cycle``: the first cpu in *cpus* after *after*, wrapping."""
-        later = [c for c in cpus if c > after]
-        return min(later) if later else min(cpus)
-
     def _cpu_pick(self, v: VCPU) -> PCPU:
         cur = v.processor.cpu_id
         cpu = cur
         for mask in self._balance_steps(v):
             if not mask:
                 continue
-            cpu = cur if cur in mask else self._cycle(cur, mask)
+            cpu = cur if cur in mask else cpumask_cycle(cur, mask)
             idlers = set(self.idlers)
             spc = v.processor.sched_priv if v.processor.pool is self.pool else None
             if cur == cpu and spc is not None and not any(
@@ -436,7 +431,7 @@ class CreditScheduler(Scheduler):
                 idlers.add(cpu)
             cand = idlers & mask
             if cpu not in cand and cand:
-                cpu = self._cycle(cpu, cand)
+                cpu = cpumask_cycle(cpu, cand)
             if cpu in idlers:
                 break
         return self.core.hyp.pcpus[cpu]
@@ -511,7 +506,7 @@ class CreditScheduler(Scheduler):
                         pcpu.curr.pause_flags |= PauseFlag.MIGRATING
                     mask.add(cpu)
                 elif suitable:
-                    self.last_tickle_cpu = self._cycle(self.last_tickle_cpu, suitable)
+                    self.last_tickle_cpu = cpumask_cycle(self.last_tickle_cpu, suitable)
                     mask.add(self.last_tickle_cpu)
                 if mask:
                     break
@@ -547,7 +542,7 @@ class CreditScheduler(Scheduler):
         workers = sorted(self.pool.cpu_ids - self.idlers - {cpu})
         if workers:
             for step in (0, 1) if self.nr_soft_affine else (1,):
-                first = self._cycle(self.balance_bias, set(workers))
+                first = cpumask_cycle(self.balance_bias, set(workers))
                 order = [c for c in workers if c >= first] + [c for c in workers if c < first]
                 for peer_cpu in order:
                     peer = self.core.hyp.pcpus[peer_cpu]
