@@ -13,6 +13,10 @@ The rest have harmless defaults.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -130,20 +134,38 @@ def scheduler_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def _load_module(where: str) -> ModuleType:
+    """An importable module name, or a ``.py`` file path (Mininet's ``--custom`` style)."""
+    if where.endswith(".py"):
+        path = Path(where)
+        if not path.is_file():
+            raise ImportError(f"no such file {where}")
+        spec = importlib.util.spec_from_file_location(f"xensim_custom_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {where}")
+        module = sys.modules.get(spec.name)
+        if module is None or getattr(module, "__file__", None) != str(path):
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+        return module
+    return importlib.import_module(where)
+
+
 def get_scheduler_class(name: str) -> type[Scheduler]:
-    """A registered name (``credit``) or an import path ``package.module:Class``."""
+    """A registered name (``credit``), ``package.module:Class`` or ``path/file.py:Class``."""
     if name in _REGISTRY:
         return _REGISTRY[name]
     if ":" in name:
-        mod_name, _, cls_name = name.partition(":")
+        mod_name, _, cls_name = name.rpartition(":")
         try:
-            cls = getattr(importlib.import_module(mod_name), cls_name)
-        except (ImportError, AttributeError) as exc:
+            cls = getattr(_load_module(mod_name), cls_name)
+        except (ImportError, AttributeError, SyntaxError) as exc:
             raise ValueError(f"cannot load scheduler {name!r}: {exc}") from None
         if not (isinstance(cls, type) and issubclass(cls, Scheduler)):
             raise ValueError(f"{name!r} is not a subclass of xensim Scheduler")
-        if cls.name not in _REGISTRY:
+        if _REGISTRY.get(cls.name) is not cls:
             register_scheduler(cls)
         return cls
     raise ValueError(f"unknown scheduler {name!r}; known: {', '.join(scheduler_names())}, "
-                     "or a 'package.module:Class' path")
+                     "or 'package.module:Class' or 'path/file.py:Class'")
