@@ -19,7 +19,7 @@ from xensim.hypervisor import sched_op as _sched_op  # noqa: F401  (registers sc
 from xensim.hypervisor.costs import CostModel
 from xensim.hypervisor.cpupool import Cpupool
 from xensim.hypervisor.domain import DOMID_FIRST_RESERVED, DOMID_IDLE, Domain, ShutdownReason
-from xensim.hypervisor.errno import EEXIST, EINVAL, ENOMEM, ENOSPC
+from xensim.hypervisor.errno import EBUSY, EEXIST, EINVAL, ENOMEM, ENOSPC
 from xensim.hypervisor.hypercall import do_hypercall
 from xensim.hypervisor.pcpu import PCPU
 from xensim.hypervisor.sched import get_scheduler_class
@@ -78,7 +78,7 @@ class Hypervisor:
         """The toolstack learns of a domain's shutdown here (VIRQ_DOM_EXC)."""
         pool0 = self.cpupool_create("Pool-0", scheduler, sched_params, pool_id=0)
         for pcpu in self.pcpus:
-            self.cpupool_assign_cpu(pool0, pcpu)
+            self.cpupool_assign_cpu(pool0, pcpu, log=False)
         self.log(f"Using scheduler: {pool0.sched.long_name or pool0.sched.name} "
                  f"({pool0.sched.name})")
         self.log(f"Brought up {nr_cpus} CPUs, {memory_mib} MiB of RAM")
@@ -100,10 +100,84 @@ class Hypervisor:
         self.pools[pid] = pool
         return pool
 
-    def cpupool_assign_cpu(self, pool: Cpupool, pcpu: PCPU) -> None:
+    def cpupool_assign_cpu(self, pool: Cpupool, pcpu: PCPU, *, log: bool = True) -> None:
+        """Give a free pCPU to *pool* (``xl cpupool-cpu-add``)."""
+        if pcpu.pool is not None:
+            raise HypervisorError(EBUSY, f"cpu {pcpu.cpu_id} is in cpupool {pcpu.pool.name}")
         pool.add_pcpu(pcpu)
-        pcpu.idle.domain.pool = pool  # the idle vCPU follows its pCPU's pool
         pool.sched.init_pdata(pcpu)
+        if log:
+            self.log(f"cpu {pcpu.cpu_id} added to cpupool {pool.name}")
+
+    def cpupool_unassign_cpu(self, pcpu: PCPU) -> None:
+        """Take a pCPU out of its pool, moving the vCPUs there elsewhere in the pool.
+
+        Mirrors cpupool_unassign_cpu(): a vCPU whose hard affinity held only
+        pCPUs that left the pool has its affinity broken (reset to the pool).
+        """
+        pool = pcpu.pool
+        if pool is None:
+            raise HypervisorError(EINVAL, f"cpu {pcpu.cpu_id} is not in any cpupool")
+        if len(pool.pcpus) == 1 and pool.n_dom:
+            raise HypervisorError(EBUSY, f"cpu {pcpu.cpu_id} is the last of cpupool "
+                                         f"{pool.name}, which has domains")
+        pool.remove_pcpu(pcpu)
+        pcpu.pool = pool  # it still schedules for the pool until its vCPUs have left
+        vcpus = [v for d in self.domains.values() if d.pool is pool for v in d.vcpus]
+        for v in vcpus:
+            if not v.hard_affinity & pool.cpu_ids:
+                self.log(f"Breaking affinity for d{v.domain.domid}v{v.vcpu_id}")
+                v.hard_affinity = pool.cpu_ids
+            pool.sched.adjust_affinity(v)
+        leaving = [v for v in vcpus if v.processor is pcpu]
+        for v in leaving:
+            v.pause_flags |= PauseFlag.MIGRATING
+            self.core.vcpu_sleep(v)
+        if not pcpu.curr.is_idle:
+            self.core.schedule(pcpu)
+        for v in leaving:
+            self.core.migrate_finish(v)
+        pool.sched.deinit_pdata(pcpu)
+        pcpu.pool = None
+        pcpu.s_timer.stop()
+        self.log(f"cpu {pcpu.cpu_id} removed from cpupool {pool.name}")
+
+    def cpupool_destroy(self, pool: Cpupool) -> None:
+        if pool.pool_id == 0:
+            raise HypervisorError(EBUSY, "cpupool Pool-0 cannot be destroyed")
+        if pool.n_dom:
+            raise HypervisorError(EBUSY, f"cpupool {pool.name} still has domains")
+        for pcpu in list(pool.pcpus):
+            self.cpupool_unassign_cpu(pcpu)
+        del self.pools[pool.pool_id]
+        self.log(f"cpupool {pool.name} destroyed")
+
+    def cpupool_move_domain(self, d: Domain, pool: Cpupool) -> None:
+        """``xl cpupool-migrate``: the domain's vCPUs move to *pool*'s policy and pCPUs.
+
+        As Xen's sched_move_domain(), affinities are reset to the new pool.
+        """
+        if not pool.pcpus:
+            raise HypervisorError(EINVAL, f"cpupool {pool.name} has no cpus")
+        if d.pool is pool:
+            return
+        old = d.pool
+        self.core.domain_pause(d)
+        for v in d.vcpus:
+            old.sched.remove(v)
+        old.sched.free_domdata(d)
+        old.n_dom -= 1
+        d.pool = pool
+        pool.n_dom += 1
+        d.sched_priv = pool.sched.alloc_domdata(d)
+        for v in d.vcpus:
+            v.hard_affinity = pool.cpu_ids
+            v.soft_affinity = None
+            v.processor = pool.pcpus[v.vcpu_id % len(pool.pcpus)]
+            v.sched_priv = pool.sched.alloc_vdata(v)
+            pool.sched.insert(v)
+        self.core.domain_unpause(d)
+        self.log(f"Domain {d.domid} ({d.name}) moved to cpupool {pool.name}")
 
     # --- domains ------------------------------------------------------------------------
     @property

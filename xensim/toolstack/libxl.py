@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from xensim.domains.guest import GuestVcpu
 from xensim.domains.workloads import WorkloadError, make_program, parse_workload
-from xensim.hypervisor.cpumap import CpumapError
+from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.hypervisor.hypervisor import HypervisorError
 from xensim.hypervisor.sched.ops import SchedParamError
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from xensim.hypervisor.cpupool import Cpupool
     from xensim.hypervisor.domain import Domain
     from xensim.hypervisor.hypervisor import Hypervisor
+    from xensim.hypervisor.pcpu import PCPU
     from xensim.toolstack.domconfig import DomainConfig
 
 
@@ -138,4 +139,57 @@ class Libxl:
         try:
             return sched.adjust_global(params)
         except SchedParamError as exc:
+            raise LibxlError(str(exc)) from None
+
+    # --- cpupools -----------------------------------------------------------------------
+    def cpupool_create(self, name: str, scheduler: str, cpus: str | list[str] | None = None,
+                       params: dict[str, Any] | None = None) -> Cpupool:
+        """A new pool with *scheduler*, taking the free pCPUs that *cpus* names."""
+        hyp = self.hyp
+        try:
+            wanted = parse_cpumap(cpus, len(hyp.pcpus)) if cpus is not None else frozenset()
+        except CpumapError as exc:
+            raise LibxlError(f"cpupool {name}: cpus: {exc}") from None
+        busy = sorted(c for c in wanted if hyp.pcpus[c].pool is not None)
+        if busy:
+            raise LibxlError(f"cpupool {name}: cpu {busy[0]} is already in cpupool "
+                             f"{hyp.pcpus[busy[0]].pool.name}; remove it first "
+                             "(xl cpupool-cpu-remove)")
+        try:
+            pool = hyp.cpupool_create(name, scheduler, params)
+        except HypervisorError as exc:
+            raise LibxlError(f"cpupool {name}: {exc}") from None
+        except (ValueError, SchedParamError) as exc:
+            raise LibxlError(f"cpupool {name}: {exc}") from None
+        for c in sorted(wanted):
+            hyp.cpupool_assign_cpu(pool, hyp.pcpus[c])
+        return pool
+
+    def cpupool_cpu_add(self, pool: Cpupool, cpu: int) -> None:
+        self._call(self.hyp.cpupool_assign_cpu, pool, self._pcpu(cpu))
+
+    def cpupool_cpu_remove(self, pool: Cpupool, cpu: int) -> None:
+        pcpu = self._pcpu(cpu)
+        if pcpu.pool is not pool:
+            raise LibxlError(f"cpu {cpu} is not in cpupool {pool.name}")
+        self._call(self.hyp.cpupool_unassign_cpu, pcpu)
+
+    def cpupool_destroy(self, pool: Cpupool) -> None:
+        self._call(self.hyp.cpupool_destroy, pool)
+
+    def cpupool_migrate(self, d: Domain, pool: Cpupool) -> None:
+        if d.domid == 0:
+            raise LibxlError("Domain-0 cannot be moved to another cpupool")
+        self._call(self.hyp.cpupool_move_domain, d, pool)
+
+    def _pcpu(self, cpu: int) -> PCPU:
+        if not 0 <= cpu < len(self.hyp.pcpus):
+            raise LibxlError(f"cpu {cpu} does not exist (the host has {len(self.hyp.pcpus)})")
+        return self.hyp.pcpus[cpu]
+
+    @staticmethod
+    def _call(fn: Any, *args: Any) -> None:
+        try:
+            fn(*args)
+        except HypervisorError as exc:
             raise LibxlError(str(exc)) from None

@@ -68,6 +68,8 @@ class SchedCore:
     def schedule(self, pcpu: PCPU) -> None:
         """Xen's ``schedule()``: let the policy pick, then switch to its choice."""
         pcpu.softirq_pending = False
+        if pcpu.pool is None:
+            return  # a free pCPU (in no cpupool) only ever runs its idle vCPU
         now = self.env._now  # type: ignore[attr-defined]
         prev = pcpu.curr
         if not prev.is_idle:
