@@ -36,7 +36,7 @@ class XlHost:
             p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
 
     def xensim(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "xensim.cli", *args], env=self.env,
+        return subprocess.run([sys.executable, "-m", "xensim.cli", *args], env=self.env, check=False,
                               cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
     def start(self, *args: str) -> None:
@@ -48,7 +48,7 @@ class XlHost:
 
     def xl(self, *args: str, cwd: Path | None = None,
            timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.xl_argv(*args), env=self.env, cwd=cwd or ROOT,
+        return subprocess.run(self.xl_argv(*args), env=self.env, cwd=cwd or ROOT, check=False,
                               capture_output=True, text=True, timeout=timeout)
 
     def popen_xl(self, *args: str) -> subprocess.Popen[str]:

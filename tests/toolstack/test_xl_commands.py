@@ -254,7 +254,7 @@ def test_info_keys_in_xl_order_and_filter(host: Host) -> None:
     keys = [line.split(":")[0].rstrip() for line in out.splitlines()]
     assert keys[:5] == ["host", "release", "version", "machine", "nr_cpus"]
     assert keys[-1] == "xend_config_format"
-    assert re.search(r"^free_memory            : 3072$", out, re.M)
+    assert re.search(r"^free_memory            : 3072$", out, re.MULTILINE)
     assert xl_ok(host, "info nr_cpus") == "2\n"
 
 

@@ -29,8 +29,15 @@ class CmdSpec:
 
 
 def _table() -> list[CmdSpec]:
-    from xensim.toolstack.xl import (xl_cpupool, xl_info, xl_mem, xl_sched, xl_top, xl_vcpu,
-                                     xl_vmcontrol)
+    from xensim.toolstack.xl import (
+        xl_cpupool,
+        xl_info,
+        xl_mem,
+        xl_sched,
+        xl_top,
+        xl_vcpu,
+        xl_vmcontrol,
+    )
 
     return [
         CmdSpec("create", xl_vmcontrol.main_create, True, True,

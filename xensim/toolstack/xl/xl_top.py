@@ -153,11 +153,11 @@ def summary_lines(cur: dict[str, Any]) -> list[str]:
     used = cur["total_kib"] - cur["free_kib"]
     return [
         f"xentop - {clock}   Xen {cur['xen_version']}",
-        f"{len(cur['domains'])} domains: {counts['running']} running, {counts['blocked']} "
-        f"blocked, {counts['paused']} paused, {counts['crashed']} crashed, "
-        f"{counts['dying']} dying, {counts['shutdown']} shutdown ",
-        f"Mem: {cur['total_kib']}k total, {used}k used, {cur['free_kib']}k free    "
-        f"CPUs: {cur['nr_cpus']} @ {CPU_MHZ}MHz",
+        (f"{len(cur['domains'])} domains: {counts['running']} running, {counts['blocked']} "
+         f"blocked, {counts['paused']} paused, {counts['crashed']} crashed, "
+         f"{counts['dying']} dying, {counts['shutdown']} shutdown "),
+        (f"Mem: {cur['total_kib']}k total, {used}k used, {cur['free_kib']}k free    "
+         f"CPUs: {cur['nr_cpus']} @ {CPU_MHZ}MHz"),
     ]
 
 

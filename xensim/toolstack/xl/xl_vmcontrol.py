@@ -173,7 +173,7 @@ def console_text(ctx: XlContext, d: Domain, cfg: DomainConfig) -> str:
         f"[    0.000000] Linux version 6.1.0-xen ({kernel}) #1 SMP xensim",
         f"[    0.000000] Command line: {cfg.cmdline or ''}".rstrip(),
         f"[    0.000000] Booting {'paravirtualized kernel on Xen' if cfg.type == 'pv' else 'Xen ' + cfg.type.upper() + ' guest'}",
-        f"[    0.000000] Xen version: 4.19 (preserve-AD)",
+        "[    0.000000] Xen version: 4.19 (preserve-AD)",
         f"[    0.010000] Memory: {cfg.memory * 1024}K available",
         f"[    0.020000] smp: Brought up 1 node, {cfg.vcpus} CPUs",
         f"[    0.500000] xensim workload: {cfg.workload}",
