@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from xensim.scenario import ScenarioError, load_scenario, run_scenario
+from xensim.toolstack.hostd.runtime import HostNameError
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -154,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.fn(args))
     except ScenarioError as exc:
+        print(f"xensim: error: {exc}", file=sys.stderr)
+        return 2
+    except HostNameError as exc:
         print(f"xensim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -25,6 +25,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,7 +134,14 @@ class HostDaemon:
             self._reply(conn, {"rc": 1, "stdout": "", "stderr": "xensim: argv must be strings\n"})
             return
         out, err = io.StringIO(), io.StringIO()
-        rc, ctx = start_command(self.host, argv, out, err, cwd=cwd, live=True)
+        try:
+            rc, ctx = start_command(self.host, argv, out, err, cwd=cwd, live=True)
+        except Exception:  # a bug in one command must not take the host down
+            traceback.print_exc(file=sys.stderr)
+            sys.stderr.flush()
+            err.write(f"xl: internal error in xensim running {' '.join(argv)!r}; "
+                      f"see {self.paths.logfile}\n")
+            rc, ctx = 1, None
         if ctx is not None and ctx.waiter is not None:
             self.pending.append(Pending(conn, ctx, out, err, time.monotonic() + WAIT_TIMEOUT_S))
             return
