@@ -1,4 +1,7 @@
-"""The ``xensim`` command: run scenarios, inspect the cost table.
+"""The ``xensim`` command: run scenarios, inspect the cost table, run simulated hosts.
+
+``xensim host start|status|stop`` manages the persistent host daemons that
+``xl`` talks to (one per ``--host`` name); ``xensim xl ...`` is ``xl ...``.
 
 Subcommands are a table of (name, help, argument setup, implementation),
 like xl's, so ``xensim --help`` lists them all.  User errors print one line
@@ -19,6 +22,7 @@ from rich.console import Console
 from xensim.research import cli as research_cli
 from xensim.research.errors import ResearchError
 from xensim.scenario import ScenarioError, load_scenario, run_scenario
+from xensim.toolstack.hostd.runtime import HostNameError
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -58,6 +62,72 @@ def cmd_costs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _host_paths(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from xensim.toolstack.hostd.runtime import HostPaths
+
+    return HostPaths.for_host(args.host)
+
+
+def cmd_host(args: argparse.Namespace) -> int:
+    from xensim.toolstack.hostd import client
+
+    paths = _host_paths(args)
+    if args.action == "start":
+        try:
+            pid = client.start_daemon(paths, pcpus=args.pcpus, memory=args.memory,
+                                      scheduler=args.scheduler, speed=args.speed,
+                                      seed=args.seed)
+        except client.HostdError as exc:
+            print(f"xensim: {exc}", file=sys.stderr)
+            return 1
+        print(f"host {paths.name!r} started: pid {pid}, {args.pcpus} pCPUs, {args.memory} MiB, "
+              f"{args.scheduler}, speed {args.speed}x (socket {paths.socket})")
+        return 0
+    if args.action == "stop":
+        if not client.stop_daemon(paths):
+            print(f"xensim: host {paths.name!r} is not running", file=sys.stderr)
+            return 1
+        print(f"host {paths.name!r} stopped")
+        return 0
+    try:
+        st = client.request(paths, {"op": "status"}, timeout=10.0)["status"]
+    except client.HostdError:
+        print(f"host {paths.name!r}: not running")
+        return 1
+    doms = ", ".join(f"{d['name']} ({d['domid']})" for d in st["domains"])
+    print(f"host {st['name']!r}: running, pid {st['pid']}\n"
+          f"  uptime      {st['uptime_s']:.1f} s (wall)\n"
+          f"  sim time    {st['sim_ns'] / 1e9:.3f} s (speed {st['speed']}x"
+          f"{', clock slipped %d times' % st['slips'] if st['slips'] else ''})\n"
+          f"  pCPUs       {st['pcpus']} ({st['scheduler']})\n"
+          f"  memory      {st['memory_mib']} MiB ({st['free_memory_mib']} MiB free)\n"
+          f"  domains     {len(st['domains'])}: {doms}")
+    return 0
+
+
+def _setup_host(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("start", "status", "stop"))
+    p.add_argument("--host", "--name", dest="host", metavar="NAME",
+                   help="host name (default: $XENSIM_HOST or 'default')")
+    p.add_argument("--pcpus", type=int, default=4, help="physical CPUs (start; default 4)")
+    p.add_argument("--memory", type=int, default=16384, metavar="MiB",
+                   help="host memory (start; default 16384)")
+    p.add_argument("--scheduler", default="credit", help="Pool-0 policy (start)")
+    p.add_argument("--speed", type=float, default=1.0, metavar="X",
+                   help="simulated seconds per wall second (start; default 1.0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (start)")
+
+
+def cmd_xl(args: argparse.Namespace) -> int:
+    from xensim.toolstack.xl.client import main as xl_main
+
+    return xl_main(args.xl_args)
+
+
+def _setup_xl(p: argparse.ArgumentParser) -> None:
+    p.add_argument("xl_args", nargs=argparse.REMAINDER, help="an xl command line")
+
+
 def _setup_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario file (TOML)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON to OUT")
@@ -76,6 +146,10 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None],
      research_cli.setup_plot, research_cli.cmd_plot),
     ("sweep", "run a scenario over a parameter grid and seeds; tables with 95% CIs",
      research_cli.setup_sweep, research_cli.cmd_sweep),
+    ("host", "start, inspect or stop a persistent simulated host (for xl)", _setup_host,
+     cmd_host),
+    ("xl", "run an xl command against a simulated host (same as the xl script)", _setup_xl,
+     cmd_xl),
 ]
 
 
@@ -90,10 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["xl"]:  # everything after "xl" is xl's, options included
+        from xensim.toolstack.xl.client import main as xl_main
+
+        return xl_main(argv[1:])
     args: Any = build_parser().parse_args(argv)
     try:
         return int(args.fn(args))
     except (ScenarioError, ResearchError) as exc:
+        print(f"xensim: error: {exc}", file=sys.stderr)
+        return 2
+    except HostNameError as exc:
         print(f"xensim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

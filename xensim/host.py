@@ -10,6 +10,7 @@ xl command in-process, which is how scenario actions are carried out.
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 
 from simpy import Environment
@@ -65,14 +66,14 @@ class Host:
         self.toolstack = Libxl(self.hv)
         self.start_ns: SimTime = 0
         self.all_domains: list[Domain] = []
+        """Every domain ever created here, restarts included (for metrics)."""
+        self.toolstack.create_hooks.append(self.all_domains.append)
         self.dom0 = self._create(config_from_keys(DOM0_NAME, vcpus=dom0_vcpus or pcpus,
                                                   memory=dom0_memory), privileged=True)
 
     def _create(self, cfg: DomainConfig, *, paused: bool = False,
                 privileged: bool = False) -> Domain:
-        d = self.toolstack.domain_create(cfg, paused=paused, privileged=privileged)
-        self.all_domains.append(d)
-        return d
+        return self.toolstack.domain_create(cfg, paused=paused, privileged=privileged)
 
     def create(self, name: str, *, paused: bool = False, **keys: Any) -> Domain:
         """Create and start a guest.  Keys are xl.cfg's, as Python values: ``vcpus=2,
@@ -119,5 +120,5 @@ class Host:
         from xensim.toolstack.xl.main import run_command
 
         out, err = io.StringIO(), io.StringIO()
-        rc = run_command(self, command, out, err)
+        rc = run_command(self, command, out, err, cwd=os.getcwd())
         return rc, out.getvalue(), err.getvalue()

@@ -1,23 +1,41 @@
 """A libxl-like control layer: what ``xl`` and scenario actions call.
 
 Mirrors: tools/libs/light (libxl_domain_create_new, libxl_domain_destroy,
-libxl_domain_pause, libxl_domain_sched_params_set, libxl_sched_credit_params_set).
+libxl_domain_pause, libxl_domain_shutdown/reboot, libxl_domain_rename,
+libxl_set_vcpuaffinity, libxl_set_vcpuonline, libxl_set_memory_target,
+libxl_domain_setmaxmem, libxl_domain_sched_params_set,
+libxl_sched_credit_params_set).
 It turns a domain configuration into hypervisor operations in libxl's
 order: check resources, build the domain (paused), apply scheduler
 parameters and affinity, start the guest, unpause unless asked not to.
 Errors are :class:`LibxlError` with the message xl prints.
+
+Shutdown and reboot: libxl writes ``control/shutdown`` in xenstore and the
+guest's kernel answers with ``SCHEDOP_shutdown``.  xensim has no xenstore
+yet, so the guest's answer is modelled: it acknowledges after
+:data:`GUEST_SHUTDOWN_ACK_NS` of simulated time (later if it is paused,
+since a paused kernel reads nothing).  An HVM guest without PV drivers
+(``xen_platform_pci = 0``) has no control interface, as in Xen, unless the
+caller falls back to the ACPI power button.  What follows the shutdown is
+the job of :mod:`xensim.toolstack.death`.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from simpy.events import Timeout
 
 from xensim.domains.guest import GuestVcpu
 from xensim.domains.workloads import WorkloadError, make_program, parse_workload
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
+from xensim.hypervisor.domain import ShutdownReason
 from xensim.hypervisor.hypervisor import HypervisorError
 from xensim.hypervisor.sched.ops import SchedParamError
+from xensim.hypervisor.time import MILLISECS
+from xensim.hypervisor.vcpu import PauseFlag
 
 if TYPE_CHECKING:
     from xensim.hypervisor.cpupool import Cpupool
@@ -30,17 +48,42 @@ if TYPE_CHECKING:
 WEIGHT_CAP_SCHEDULERS = ("credit", "credit2")
 """Policies that take ``cpu_weight``/``cap`` from xl.cfg (libxl_domain_sched_params)."""
 
+GUEST_SHUTDOWN_ACK_NS = MILLISECS(200)
+"""How long a guest kernel takes to notice ``control/shutdown`` and act on it
+(a watch firing, then an orderly ``poweroff``: modelled as one fixed delay)."""
+
+ERROR_FAIL = -3
+ERROR_INVAL = -6
+ERROR_NOPARAVIRT = -8
+ERROR_NOMEM = -5
+"""libxl error codes (libxl_types.idl ``libxl_error``) that xl prints as ``rc=``."""
+
 
 class LibxlError(Exception):
     """A failed toolstack operation; the message is what xl prints."""
+
+    def __init__(self, message: str, rc: int = ERROR_FAIL) -> None:
+        super().__init__(message)
+        self.rc = rc
+
+
+def _log_error(where: str, domid: int | None, msg: str) -> str:
+    """libxl's LOGD(ERROR, ...) line as xl shows it on stderr."""
+    dom = f"Domain {domid}:" if domid is not None else ""
+    return f"libxl: error: {where}: {dom}{msg}"
 
 
 class Libxl:
     """Control operations on one host's hypervisor."""
 
     def __init__(self, hyp: Hypervisor) -> None:
+        from xensim.toolstack.death import DeathWatcher
+
         self.hyp = hyp
         self.guest_stats: dict[int, list[dict[str, Any]]] = {}
+        self.create_hooks: list[Callable[[Domain], None]] = []
+        """Called with each domain this toolstack creates (the host keeps a list)."""
+        self.death = DeathWatcher(self)
 
     # --- lookup -----------------------------------------------------------------------
     def lookup(self, ident: str | int) -> Domain:
@@ -51,7 +94,8 @@ class Libxl:
         else:
             d = self.hyp.domain_by_name(text)
         if d is None:
-            raise LibxlError(f"{text} is an invalid domain identifier (rc=-6)")
+            raise LibxlError(f"{text} is an invalid domain identifier (rc={ERROR_INVAL})",
+                             ERROR_INVAL)
         return d
 
     def pool_by_name(self, name: str) -> Cpupool:
@@ -81,6 +125,13 @@ class Libxl:
             hard = [m & pool.cpu_ids for m in hard]
             if not all(hard):
                 raise LibxlError(f"{cfg.name}: cpus selects no pCPU of cpupool {pool.name}")
+        need_kib = cfg.memory * 1024
+        if need_kib > hyp.free_memory_kib:
+            raise LibxlError(
+                _log_error("libxl_mem.c", None,
+                           f"cannot create {cfg.name}: need {need_kib} KiB, "
+                           f"only {hyp.free_memory_kib} KiB free on the host")
+                + "\nfailed to free memory for the domain", ERROR_NOMEM)
         maxvcpus = cfg.maxvcpus
         try:
             d = hyp.create_domain(cfg.name, maxvcpus, cfg.memory * 1024, online_vcpus=cfg.vcpus,
@@ -100,10 +151,15 @@ class Libxl:
             guest = GuestVcpu(hyp, v, lambda g: make_program(workload, g, rng))
             guest.boot()
             stats.append(guest.stats)
+        d.max_memory_kib = max(cfg.maxmem, cfg.memory) * 1024
         d.info["workload"] = cfg.workload
         d.info["config"] = cfg
+        d.info["nets"] = len(cfg.vifs)
+        d.info["vbds"] = len(cfg.disks)
         if not paused:
             hyp.core.domain_unpause(d)
+        for hook in self.create_hooks:
+            hook(d)
         return d
 
     def domain_destroy(self, d: Domain) -> None:
@@ -116,6 +172,116 @@ class Libxl:
         if d.pause_count == 0:
             raise LibxlError(f"domain {d.domid} is not paused")
         self.hyp.core.domain_unpause(d)
+
+    def domain_shutdown(self, d: Domain, reason: ShutdownReason = ShutdownReason.POWEROFF,
+                        *, acpi_fallback: bool = False) -> None:
+        """Ask the guest to power off or reboot; it acts after a short delay."""
+        what = "reboot" if reason == ShutdownReason.REBOOT else "shutdown"
+        if d.is_privileged:
+            raise LibxlError(_log_error("libxl_domain.c", d.domid,
+                                        f"xensim cannot {what} the control domain")
+                             + f"\n{what} failed (rc={ERROR_FAIL})")
+        cfg = d.info.get("config")
+        pv_control = cfg is None or cfg.type != "hvm" or cfg.xen_platform_pci
+        if not pv_control and not acpi_fallback:
+            event = "reset" if what == "reboot" else "power"
+            raise LibxlError("PV control interface not available: external graceful "
+                             f"{what} not possible.\nUse \"-F\" to fallback to ACPI {event} "
+                             f"event.\n{what} failed (rc={ERROR_NOPARAVIRT})", ERROR_NOPARAVIRT)
+        if d.is_shutdown or d.is_dying:
+            return
+        self._guest_ack_later(d, reason)
+
+    def _guest_ack_later(self, d: Domain, reason: ShutdownReason) -> None:
+        ev = Timeout(self.hyp.env, GUEST_SHUTDOWN_ACK_NS)
+        ev.callbacks.append(lambda _e: self._guest_ack(d, reason))  # type: ignore[union-attr]
+
+    def _guest_ack(self, d: Domain, reason: ShutdownReason) -> None:
+        if d.is_dying or d.is_shutdown or self.hyp.domains.get(d.domid) is not d:
+            return
+        if d.pause_count > 0:  # a paused kernel cannot see the request yet
+            self._guest_ack_later(d, reason)
+            return
+        self.hyp.domain_shutdown(d, reason)
+
+    def domain_rename(self, d: Domain, new_name: str) -> None:
+        other = self.hyp.domain_by_name(new_name)
+        if other is not None and other is not d:
+            raise LibxlError(_log_error("libxl_domain.c", d.domid,
+                                        f"domain with name \"{new_name}\" already exists.")
+                             + f"\nCan't rename domain '{d.name}'.")
+        if not new_name:
+            raise LibxlError(f"Can't rename domain '{d.name}'.")
+        old, d.name = d.name, new_name
+        self.hyp.log(f"Domain {d.domid} renamed from {old} to {new_name}")
+
+    # --- vCPUs ------------------------------------------------------------------------
+    def set_vcpuaffinity(self, d: Domain, vcpuid: int | None, hard: frozenset[int] | None,
+                         soft: frozenset[int] | None) -> None:
+        """``vcpu-pin``: *vcpuid* None means every vCPU; a None mask is left alone."""
+        pool_cpus = d.pool.cpu_ids
+        if hard is not None and not hard & pool_cpus:
+            raise LibxlError(_log_error("libxl_sched.c", d.domid,
+                                        "setting vcpu affinity: Invalid argument"), ERROR_INVAL)
+        vcpus = d.vcpus if vcpuid is None else [v for v in d.vcpus if v.vcpu_id == vcpuid]
+        if not vcpus:
+            raise LibxlError(_log_error("libxl_sched.c", d.domid,
+                                        f"vcpu {vcpuid} does not exist: Invalid argument"),
+                             ERROR_INVAL)
+        for v in vcpus:
+            self.hyp.core.set_affinity(v, hard & pool_cpus if hard is not None else None, soft)
+
+    def set_vcpuonline(self, d: Domain, nr: int) -> None:
+        """Bring vCPUs 0..nr-1 online and the rest offline (the guest obeys at once;
+        in Xen it reads ``cpu/N/availability`` and calls VCPUOP_up/down)."""
+        if nr < 1 or nr > d.max_vcpus:
+            raise LibxlError(_log_error("libxl_domain.c", d.domid,
+                                        f"Requested {nr} VCPUs, however maxcpus is "
+                                        f"{d.max_vcpus}!") + "\n"
+                             f"libxl_set_vcpuonline failed domid={d.domid} max_vcpus={nr}, "
+                             f"rc: {ERROR_FAIL}")
+        core = self.hyp.core
+        for v in d.vcpus:
+            down = bool(v.pause_flags & PauseFlag.DOWN)
+            if v.vcpu_id < nr and down:
+                v.pause_flags &= ~PauseFlag.DOWN
+                core.vcpu_wake(v)
+            elif v.vcpu_id >= nr and not down:
+                # Xen's vcpu_down(): pause, mark down, unpause
+                core.vcpu_pause(v)
+                v.pause_flags |= PauseFlag.DOWN
+                if v.is_running:
+                    core.schedule(v.processor)
+                core.vcpu_unpause(v)
+
+    # --- memory -----------------------------------------------------------------------
+    def set_memory_target(self, d: Domain, target_kib: int) -> None:
+        """``mem-set``: balloon to *target_kib*, within maxmem and free host memory."""
+        hyp = self.hyp
+        if target_kib > d.max_memory_kib:
+            raise LibxlError(_log_error("libxl_mem.c", d.domid,
+                                        f"memory_dynamic_max must be less than or equal to "
+                                        f"memory_static_max ({target_kib} > "
+                                        f"{d.max_memory_kib} KiB)"), ERROR_INVAL)
+        if target_kib <= 0:
+            raise LibxlError(_log_error("libxl_mem.c", d.domid, "invalid memory target"),
+                             ERROR_INVAL)
+        grow = target_kib - d.memory_kib
+        if grow > hyp.free_memory_kib:
+            raise LibxlError(_log_error("libxl_mem.c", d.domid,
+                                        f"not enough free memory to balloon up by {grow} KiB "
+                                        f"({hyp.free_memory_kib} KiB free)"), ERROR_NOMEM)
+        d.memory_kib = target_kib
+        hyp.log(f"Domain {d.domid} ({d.name}): memory target {target_kib // 1024} MiB")
+
+    def domain_setmaxmem(self, d: Domain, max_kib: int) -> None:
+        """``mem-max``: the ceiling ``mem-set`` may balloon up to."""
+        if max_kib < d.memory_kib:
+            raise LibxlError(_log_error("libxl_mem.c", d.domid,
+                                        f"memory_static_max must be greater than or equal to "
+                                        f"memory_dynamic_max ({max_kib} < {d.memory_kib} KiB)"),
+                             ERROR_INVAL)
+        d.max_memory_kib = max_kib
 
     # --- scheduling -------------------------------------------------------------------
     def sched_params(self, d: Domain, params: dict[str, Any] | None = None,

@@ -29,30 +29,88 @@ class CmdSpec:
 
 
 def _table() -> list[CmdSpec]:
-    from xensim.toolstack.xl import xl_info, xl_sched, xl_vmcontrol
+    from xensim.toolstack.xl import (
+        xl_cpupool,
+        xl_info,
+        xl_mem,
+        xl_sched,
+        xl_top,
+        xl_vcpu,
+        xl_vmcontrol,
+    )
 
     return [
-        CmdSpec("destroy", xl_vmcontrol.main_destroy, False, True,
-                "Terminate a domain immediately", "[options] <Domain>",
-                "-f                      Permit destroying domain 0"),
+        CmdSpec("create", xl_vmcontrol.main_create, True, True,
+                "Create a domain from config file <filename>",
+                "<ConfigFile> [options] [vars]",
+                "-h                      Print this help.\n"
+                "-p                      Leave the domain paused after it is created.\n"
+                "-c                      Connect to the console after the domain is created.\n"
+                "-f FILE, --defconfig=FILE\n"
+                "                     Use the given configuration file.\n"
+                "-q, --quiet             Quiet.\n"
+                "-n, --dryrun            Dry run - prints the resulting configuration\n"
+                "                         (deprecated in favour of global -N option).\n"
+                "-d                      Enable debug messages.\n"
+                "-F                      Run in foreground until death of the domain.\n"
+                "-e                      Do not wait in the background for the death of the "
+                "domain.\n"
+                "-V, --vncviewer         Connect to the VNC display after the domain is created.\n"
+                "-A, --vncviewer-autopass\n"
+                "                        Pass VNC password to viewer via stdin."),
         CmdSpec("list", xl_info.main_list, False, False,
-                "List information about all/some domains", "[options] [Domain]",
+                "List information about all/some domains", "[options] [Domain]\n",
                 "-l, --long              Output all VM details\n"
-                "-v, --verbose           Prints out UUIDs and security context"),
+                "-v, --verbose           Prints out UUIDs and security context\n"
+                "-Z, --context           Prints out security context\n"
+                "-c, --cpupool           Prints the cpupool the domain is in\n"
+                "-n, --numa              Prints out NUMA node affinity"),
+        CmdSpec("destroy", xl_vmcontrol.main_destroy, False, True,
+                "Terminate a domain immediately", "[options] <Domain>\n",
+                "-f                      Permit destroying domain 0, which will only succeed\n"
+                "                        when run from disaggregated toolstack domain with a\n"
+                "                        hardware domain distinct from domain 0."),
+        CmdSpec("shutdown", xl_vmcontrol.main_shutdown, False, True,
+                "Issue a shutdown signal to a domain", "[options] <-a|Domain>",
+                "-a, --all               Shutdown all guest domains.\n"
+                "-h                      Print this help.\n"
+                "-F                      Fallback to ACPI power event for HVM guests with\n"
+                "                        no PV drivers.\n"
+                "-w, --wait              Wait for guest(s) to shutdown.\n"),
+        CmdSpec("reboot", xl_vmcontrol.main_reboot, False, True,
+                "Issue a reboot signal to a domain", "[options] <-a|Domain>",
+                "-a, --all               Shutdown all guest domains.\n"
+                "-h                      Print this help.\n"
+                "-F                      Fallback to ACPI reset event for HVM guests with\n"
+                "                        no PV drivers.\n"
+                "-w, --wait              Wait for guest(s) to reboot.\n"),
         CmdSpec("pause", xl_vmcontrol.main_pause, False, True,
                 "Pause execution of a domain", "<Domain>"),
         CmdSpec("unpause", xl_vmcontrol.main_unpause, False, True,
                 "Unpause a paused domain", "<Domain>"),
-        CmdSpec("dmesg", xl_info.main_dmesg, False, False,
-                "Read and/or clear dmesg buffer", "[-c]",
-                "  -c                        Clear dmesg buffer as well as printing it"),
-        CmdSpec("info", xl_info.main_info, False, False,
-                "Get information about Xen host", "[-n|--numa]"),
-        CmdSpec("vcpu-list", xl_info.main_vcpulist, False, False,
+        CmdSpec("mem-max", xl_mem.main_memmax, False, True,
+                "Set the maximum amount reservation for a domain",
+                "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"),
+        CmdSpec("mem-set", xl_mem.main_memset, False, True,
+                "Set the current memory usage for a domain",
+                "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"),
+        CmdSpec("vcpu-list", xl_vcpu.main_vcpulist, False, False,
                 "List the VCPUs for all/some domains", "[Domain, ...]"),
+        CmdSpec("vcpu-pin", xl_vcpu.main_vcpupin, True, True,
+                "Set which CPUs a VCPU can use",
+                "[option] <Domain> <VCPU|all> <Hard affinity|-|all> <Soft affinity|-|all>",
+                "-f, --force        undo an override pinning done by the kernel"),
+        CmdSpec("vcpu-set", xl_vcpu.main_vcpuset, False, True,
+                "Set the number of active VCPUs allowed for the domain",
+                "[option] <Domain> <vCPUs>",
+                "-i, --ignore-host  Don't limit the vCPU based on the host CPU count"),
+        CmdSpec("info", xl_info.main_info, False, False,
+                "Get information about Xen host",
+                "-n, --numa         List host NUMA topology information"),
         CmdSpec("sched-credit", xl_sched.main_sched_credit, False, True,
-                "Get/set credit scheduler parameters", "[-d <Domain> [-w[=WEIGHT]|-c[=CAP]]] "
-                "[-s [-t TSLICE] [-r RATELIMIT]] [-p CPUPOOL]",
+                "Get/set credit scheduler parameters",
+                "[-d <Domain> [-w[=WEIGHT]|-c[=CAP]]] [-s [-t TSLICE] [-r RATELIMIT]] "
+                "[-p CPUPOOL]",
                 "-d DOMAIN, --domain=DOMAIN        Domain to modify\n"
                 "-w WEIGHT, --weight=WEIGHT        Weight (int)\n"
                 "-c CAP, --cap=CAP                 Cap (int)\n"
@@ -61,8 +119,52 @@ def _table() -> list[CmdSpec]:
                 "-r RLIMIT, --ratelimit_us=RLIMIT  Set the scheduling rate limit, in microseconds\n"
                 "-m DLY, --migration_delay_us=DLY  Set the migration delay, in microseconds\n"
                 "-p CPUPOOL, --cpupool=CPUPOOL     Restrict output to CPUPOOL"),
-        CmdSpec("debug-keys", xl_info.main_debug_keys, False, False,
+        CmdSpec("sched-credit2", xl_sched.main_sched_credit2, False, True,
+                "Get/set credit2 scheduler parameters",
+                "[-d <Domain> [-w[=WEIGHT]]] [-p CPUPOOL]",
+                "-d DOMAIN, --domain=DOMAIN     Domain to modify\n"
+                "-w WEIGHT, --weight=WEIGHT     Weight (int)\n"
+                "-c CAP,    --cap=CAP           Cap (int)\n"
+                "-s         --schedparam        Query / modify scheduler parameters\n"
+                "-r RLIMIT, --ratelimit_us=RLIMIT Set the scheduling rate limit, in microseconds\n"
+                "-p CPUPOOL, --cpupool=CPUPOOL  Restrict output to CPUPOOL"),
+        CmdSpec("sched-rtds", xl_sched.main_sched_rtds, False, True,
+                "Get/set rtds scheduler parameters",
+                "[-d <Domain> [-v[=VCPUID/all]] [-p[=PERIOD]] [-b[=BUDGET]] [-e[=EXTRATIME]]]",
+                "-d DOMAIN, --domain=DOMAIN     Domain to modify\n"
+                "-v VCPUID/all, --vcpuid=VCPUID/all    VCPU to modify or output;\n"
+                "               Using '-v all' to modify/output all vcpus\n"
+                "-p PERIOD, --period=PERIOD     Period (us)\n"
+                "-b BUDGET, --budget=BUDGET     Budget (us)\n"
+                "-e EXTRATIME, --extratime=EXTRATIME EXTRATIME (1=yes, 0=no)\n"
+                "-c CPUPOOL, --cpupool=CPUPOOL  Restrict output to CPUPOOL"),
+        CmdSpec("domid", xl_vmcontrol.main_domid, False, False,
+                "Convert a domain name to domain id", "<DomainName>"),
+        CmdSpec("domname", xl_vmcontrol.main_domname, False, False,
+                "Convert a domain id to domain name", "<DomainId>"),
+        CmdSpec("rename", xl_vmcontrol.main_rename, False, True,
+                "Rename a domain", "<Domain> <NewDomainName>"),
+        CmdSpec("debug-keys", xl_info.main_debug_keys, False, True,
                 "Send debug keys to Xen", "<Keys>"),
+        CmdSpec("dmesg", xl_info.main_dmesg, False, False,
+                "Read and/or clear dmesg buffer", "[-c]",
+                "  -c                        Clear dmesg buffer as well as printing it"),
+        CmdSpec("top", xl_top.main_top, False, False,
+                "Monitor a host and the domains in real time", "[options]",
+                "-b, --batch             output in batch mode, no user input accepted\n"
+                "-i N, --iterations=N    number of iterations before exiting\n"
+                "-d S, --delay=S         seconds between updates (default 1)\n"
+                "-v, --vcpus             output vcpu data\n"
+                "-n, --networks          output vif network data\n"
+                "-x, --vbds              output vbd block device data\n"
+                "-r, --repeat-header     repeat table header before each domain\n"
+                "-f, --full-name         output the full domain name (not truncated)\n"
+                "-z, --dom0-first        display dom0 first (ignore sorting)"),
+        CmdSpec("uptime", xl_info.main_uptime, False, False,
+                "Print uptime for all/some domains", "[-s] [Domain]"),
+        CmdSpec("cpupool-list", xl_cpupool.main_cpupoollist, False, False,
+                "List CPU pools on host", "[-c|--cpus] [<CPU Pool>]",
+                "-c, --cpus                     Output list of CPUs used by a pool"),
         CmdSpec("help", main_help, False, False, "Print this help", "[command]"),
     ]
 
@@ -71,19 +173,22 @@ def main_help(ctx: XlContext, args: list[str]) -> int:
     if args:
         spec = lookup(args[0])
         if spec is None:
-            ctx.err.write(f"command {args[0]!r} not implemented\n")
-            return 1
+            ctx.out.write(f"command \"{args[0]}\" not implemented\n")
+            return 0
         print_usage(ctx.out, spec)
         return 0
     ctx.out.write("Usage xl [-vfNtT] <subcommand> [args]\n\nxl full list of subcommands:\n\n")
     for spec in CMD_TABLE:
-        ctx.out.write(f" {spec.name:<20} {spec.desc}\n")
+        ctx.out.write(f" {spec.name:<19} ")
+        if len(spec.name) > 19:
+            ctx.out.write("\n %-19s " % "")
+        ctx.out.write(f"{spec.desc}\n")
     return 0
 
 
 def print_usage(stream, spec: CmdSpec) -> None:  # type: ignore[no-untyped-def]
-    stream.write(f"Usage: xl [-v{'N' if spec.can_dryrun else ''}] {spec.name} {spec.usage}\n\n"
-                 f"{spec.desc}.\n\n")
+    flags = ("f" if spec.modifies else "") + ("N" if spec.can_dryrun else "")
+    stream.write(f"Usage: xl [-vtT{flags}] {spec.name} {spec.usage}\n\n{spec.desc}.\n\n")
     if spec.options:
         stream.write(f"Options:\n\n{spec.options}\n")
 

@@ -1,17 +1,24 @@
-"""What an xl command implementation gets: the host, its toolstack and output streams."""
+"""What an xl command implementation gets: the host, its toolstack, output streams, options."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from xensim.host import Host
+    from xensim.toolstack.libxl import Libxl
     from xensim.toolstack.xl.cmdtable import CmdSpec
 
 
 class XlUsageError(Exception):
     """Bad arguments: xl prints the command's usage and exits non-zero."""
+
+
+Waiter = Callable[[], "int | None"]
+"""Polled as simulated time passes; returns the exit status once the wait is over."""
 
 
 @dataclass
@@ -20,7 +27,24 @@ class XlContext:
     out: TextIO
     err: TextIO
     spec: CmdSpec | None = None
+    cwd: str = "/"
+    """The client's working directory: relative paths (``xl create vm.cfg``) resolve here."""
+    live: bool = False
+    """True inside the host daemon: simulated time follows the wall clock, so a command
+    must not run the simulation itself (it sets :attr:`waiter` instead)."""
+    dryrun: bool = False
+    """Global ``-N``."""
+    force: bool = False
+    """Global ``-f``."""
+    verbose: int = 0
+    """Global ``-v`` count."""
+    waiter: Waiter | None = None
+    """Set by a command that must wait for the guest (``shutdown -w``)."""
 
     @property
-    def libxl(self):  # type: ignore[no-untyped-def]
+    def libxl(self) -> Libxl:
         return self.host.toolstack
+
+    def path(self, p: str) -> str:
+        """*p* resolved against the client's working directory."""
+        return p if os.path.isabs(p) else os.path.normpath(os.path.join(self.cwd, p))

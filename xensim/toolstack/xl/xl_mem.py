@@ -1,0 +1,52 @@
+"""xl's memory commands (tools/xl/xl_mem.c): mem-set (balloon target) and mem-max.
+
+Sizes read like xl's ``parse_mem_size_kb``: a number with an optional
+suffix b, k, m (the default), g or t.
+"""
+
+from __future__ import annotations
+
+from xensim.toolstack.libxl import LibxlError
+from xensim.toolstack.xl.context import XlContext
+from xensim.toolstack.xl.getopt import getopt
+
+_SHIFT = {"t": 30, "g": 20, "": 10, "m": 10, "k": 0}
+
+
+def parse_mem_size_kb(text: str) -> int | None:
+    """KiB for *text*, or None when xl would say "invalid memory size"."""
+    digits = text.rstrip("bBkKmMgGtT")
+    suffix = text[len(digits):].lower()
+    if not digits.isdigit() or len(suffix) > 1:
+        return None
+    n = int(digits)
+    if suffix == "b":
+        return n >> 10
+    return n << _SHIFT[suffix]
+
+
+def _mem_cmd(ctx: XlContext, args: list[str], cmd: str) -> int:
+    _, ops = getopt(args, "", cmd=cmd, reqargs=2)
+    d = ctx.libxl.lookup(ops[0])
+    kib = parse_mem_size_kb(ops[1])
+    if kib is None:
+        ctx.err.write(f"invalid memory size: {ops[1]}\n")
+        return 1
+    try:
+        if cmd == "mem-set":
+            ctx.libxl.set_memory_target(d, kib)
+        else:
+            ctx.libxl.domain_setmaxmem(d, kib)
+    except LibxlError as exc:
+        which = "dynamic" if cmd == "mem-set" else "static"
+        ctx.err.write(f"{exc}\ncannot set domid {d.domid} {which} max memory to : {ops[1]}\n")
+        return 1
+    return 0
+
+
+def main_memset(ctx: XlContext, args: list[str]) -> int:
+    return _mem_cmd(ctx, args, "mem-set")
+
+
+def main_memmax(ctx: XlContext, args: list[str]) -> int:
+    return _mem_cmd(ctx, args, "mem-max")
