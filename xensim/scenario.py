@@ -101,10 +101,12 @@ SCHEMA: dict[str, dict[str, Check]] = {
                "memory": _int(1), "workload": _workload, "cpu_weight": _int(1, 65535),
                "cap": _int(0), "cpus": _cpumap, "cpus_soft": _cpumap,
                "type": _str(("pv", "pvh", "hvm")), "pool": _str(), "config": _str()},
+    "pool": {"name": _str(), "scheduler": _scheduler, "cpus": _cpumap, "sched": _table},
     "action": {"at_ms": _number(0), "command": _str()},
     "run": {"duration_ms": _number(0, strict=True), "warmup_ms": _number(0)},
 }
-REQUIRED = {"domain": ("name",), "action": ("at_ms", "command"), "run": ("duration_ms",)}
+REQUIRED = {"domain": ("name",), "pool": ("name", "scheduler", "cpus"),
+            "action": ("at_ms", "command"), "run": ("duration_ms",)}
 """Keys a table must have (a domain may take its name from its ``config`` file instead)."""
 
 
@@ -116,6 +118,7 @@ class Scenario:
     host: dict[str, Any]
     domains: list[dict[str, Any]]
     actions: list[dict[str, Any]]
+    pools: list[dict[str, Any]]
     duration_ms: float
     warmup_ms: float = 0.0
     raw: dict[str, Any] = field(default_factory=dict)
@@ -130,7 +133,7 @@ class _Locator:
 
     def line_of(self, table: str, index: int, key: str | None) -> int | None:
         header = re.compile(r"^\s*\[\[\s*%s\s*\]\]" % re.escape(table)) if table in (
-            "domain", "action") else re.compile(r"^\s*\[\s*%s\s*\]" % re.escape(table))
+            "domain", "action", "pool") else re.compile(r"^\s*\[\s*%s\s*\]" % re.escape(table))
         any_header = re.compile(r"^\s*\[")
         seen = -1
         start = None
@@ -193,11 +196,11 @@ def load_scenario(path: str | Path) -> Scenario:
 def validate_scenario(raw: dict[str, Any], path: str = "<scenario>",
                       text: str = "") -> Scenario:
     loc = _Locator(path, text)
-    top = {"host", "domain", "action", "run"}
+    top = {"host", "pool", "domain", "action", "run"}
     for key in raw:
         if key not in top:
             raise ScenarioError(f"{path}: unknown top-level key {key!r}; expected "
-                                "[host], [[domain]], [[action]] and [run]")
+                                "[host], [[pool]], [[domain]], [[action]] and [run]")
     host = raw.get("host", {})
     if not isinstance(host, dict):
         raise ScenarioError(f"{path}: [host] must be a table")
@@ -225,9 +228,32 @@ def validate_scenario(raw: dict[str, Any], path: str = "<scenario>",
                     parse_cpumap(dom[key], nr_cpus)
                 except CpumapError as exc:
                     raise loc.error("domain", i, key, f"{label}: {key}: {exc}") from None
+    pools = raw.get("pool", [])
+    if not isinstance(pools, list):
+        raise ScenarioError(f"{path}: write cpupools as [[pool]]")
+    taken: set[int] = set()
+    for i, pool in enumerate(pools):
+        label = f"[[pool]] #{i + 1}" + (f" ({pool['name']})" if "name" in pool else "")
+        _check_table(loc, "pool", i, label, pool)
+        try:
+            cpus = parse_cpumap(pool["cpus"], nr_cpus)
+        except CpumapError as exc:
+            raise loc.error("pool", i, "cpus", f"{label}: cpus: {exc}") from None
+        if cpus & taken:
+            raise loc.error("pool", i, "cpus", f"{label}: cpus: pCPU {min(cpus & taken)} is "
+                                               "already in another [[pool]]")
+        taken |= cpus
+    if pools and len(taken) >= nr_cpus:
+        raise loc.error("pool", len(pools) - 1, "cpus",
+                        "[[pool]]: the pools take every pCPU; Pool-0 (Domain-0's) needs one")
+    pool_names = {"Pool-0"} | {p["name"] for p in pools}
+    for i, dom in enumerate(domains):
+        if "pool" in dom and dom["pool"] not in pool_names:
+            raise loc.error("domain", i, "pool", f"[[domain]] #{i + 1}: pool {dom['pool']!r} "
+                            f"is not declared; pools: {', '.join(sorted(pool_names))}")
     for i, act in enumerate(actions):
         _check_table(loc, "action", i, f"[[action]] #{i + 1}", act)
-    return Scenario(path, host, domains, actions, float(run["duration_ms"]),
+    return Scenario(path, host, domains, actions, pools, float(run["duration_ms"]),
                     float(run.get("warmup_ms", 0)), raw)
 
 
@@ -242,6 +268,16 @@ def build_host(sc: Scenario, seed: int | None = None, trace: bool = False) -> Ho
                     dom0_memory=h.get("dom0_memory", 1024))
     except (SchedParamError, KeyError, ValueError) as exc:
         raise ScenarioError(f"{sc.path}: [host]: {exc}") from None
+    pool0 = host.hv.pools[0]
+    for pool in sc.pools:
+        cpus = sorted(parse_cpumap(pool["cpus"], len(host.hv.pcpus)))
+        try:
+            for cpu in cpus:
+                host.toolstack.cpupool_cpu_remove(pool0, cpu)
+            host.toolstack.cpupool_create(pool["name"], pool["scheduler"], pool["cpus"],
+                                          pool.get("sched"))
+        except LibxlError as exc:
+            raise ScenarioError(f"{sc.path}: [[pool]] {pool['name']}: {exc}") from None
     for dom in sc.domains:
         keys = {k: v for k, v in dom.items() if k not in ("name", "config")}
         try:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from xensim.hypervisor.domain import Domain
     from xensim.hypervisor.hypervisor import Hypervisor
     from xensim.hypervisor.pcpu import PCPU
+    from xensim.hypervisor.vcpu import VCPU
     from xensim.toolstack.domconfig import DomainConfig
 
 
@@ -289,10 +290,23 @@ class Libxl:
         """Get or set a domain's parameters; *scheduler* must match its pool's policy."""
         sched = d.pool.sched
         if scheduler is not None and sched.name != scheduler:
-            raise LibxlError(f"Scheduler '{scheduler}' is not the scheduler of domain "
-                             f"{d.domid}'s cpupool ({sched.name})")
+            raise LibxlError(f"Domain {d.domid}: this domain's cpupool {d.pool.name} does not "
+                             f"use the {scheduler} scheduler (it uses {sched.name})")
         try:
             return sched.adjust(d, params)
+        except SchedParamError as exc:
+            raise LibxlError(str(exc)) from None
+
+    def sched_vcpu_params(self, v: VCPU, params: dict[str, Any] | None = None,
+                          scheduler: str | None = None) -> dict[str, Any]:
+        """Per-vCPU parameters (RTDS's ``xl sched-rtds -v``)."""
+        sched = v.domain.pool.sched
+        if scheduler is not None and sched.name != scheduler:
+            raise LibxlError(f"Domain {v.domain.domid}: this domain's cpupool "
+                             f"{v.domain.pool.name} does not use the {scheduler} scheduler "
+                             f"(it uses {sched.name})")
+        try:
+            return sched.adjust_vcpu(v, params)
         except SchedParamError as exc:
             raise LibxlError(str(exc)) from None
 
@@ -300,8 +314,8 @@ class Libxl:
                      scheduler: str | None = None) -> dict[str, Any]:
         sched = pool.sched
         if scheduler is not None and sched.name != scheduler:
-            raise LibxlError(f"Scheduler '{scheduler}' is not the scheduler of cpupool "
-                             f"{pool.name} ({sched.name})")
+            raise LibxlError(f"cpupool {pool.name} does not use the {scheduler} scheduler "
+                             f"(it uses {sched.name})")
         try:
             return sched.adjust_global(params)
         except SchedParamError as exc:

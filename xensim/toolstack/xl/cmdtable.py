@@ -165,6 +165,20 @@ def _table() -> list[CmdSpec]:
         CmdSpec("cpupool-list", xl_cpupool.main_cpupoollist, False, False,
                 "List CPU pools on host", "[-c|--cpus] [<CPU Pool>]",
                 "-c, --cpus                     Output list of CPUs used by a pool"),
+        CmdSpec("cpupool-create", xl_cpupool.main_cpupoolcreate, True, True,
+                "Create a new CPU pool", "[options] [<ConfigFile>] [Variable=value ...]",
+                "-f FILE, --defconfig=FILE     Use the given configuration file\n"
+                "-n, --dryrun                  Dry run - prints the resulting configuration"),
+        CmdSpec("cpupool-destroy", xl_cpupool.main_cpupooldestroy, False, True,
+                "Deactivates a CPU pool", "<CPU Pool>"),
+        CmdSpec("cpupool-rename", xl_cpupool.main_cpupoolrename, False, True,
+                "Renames a CPU pool", "<CPU Pool> <new name>"),
+        CmdSpec("cpupool-cpu-add", xl_cpupool.main_cpupoolcpuadd, False, True,
+                "Adds a CPU to a CPU pool", "<CPU Pool> <CPU nr>|node:<node nr>"),
+        CmdSpec("cpupool-cpu-remove", xl_cpupool.main_cpupoolcpuremove, False, True,
+                "Removes a CPU from a CPU pool", "<CPU Pool> <CPU nr>|node:<node nr>"),
+        CmdSpec("cpupool-migrate", xl_cpupool.main_cpupoolmigrate, False, True,
+                "Moves a domain into a CPU pool", "<Domain> <CPU Pool>"),
         CmdSpec("help", main_help, False, False, "Print this help", "[command]"),
     ]
 

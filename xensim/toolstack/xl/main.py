@@ -24,6 +24,7 @@ from xensim.hypervisor.time import MILLISECS, SECONDS
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.xl.cmdtable import lookup, main_help, print_usage
 from xensim.toolstack.xl.context import XlContext, XlUsageError
+from xensim.toolstack.xlcfg import XlCfgError
 
 if TYPE_CHECKING:
     from xensim.host import Host
@@ -87,7 +88,7 @@ def start_command(host: Host | None, command: str | list[str], out: TextIO, err:
         print_usage(err, spec)
         ctx.waiter = None
         return 2, ctx
-    except LibxlError as exc:
+    except (LibxlError, XlCfgError) as exc:
         err.write(f"{exc}\n")
         ctx.waiter = None
         return 1, ctx
