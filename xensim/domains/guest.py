@@ -120,8 +120,18 @@ class GuestVcpu:
     def hypercall(self, nr: int, args: tuple[Any, ...], then: Callable[[int], None]) -> None:
         """Spend the hypercall's entry/exit cost, perform it, then continue with its rc."""
         v = self.vcpu
-        self.core.set_work(v, self._hc_cost,
-                           lambda: then(self.hyp.hypercall(v, nr, *args)), "hypervisor")
+        hyp = self.hyp
+
+        def issue() -> None:
+            rc = hyp.hypercall(v, nr, *args)
+            extra = hyp.hc_charge
+            if extra:  # the handler's own work (per entry, per byte): still Xen's time
+                hyp.hc_charge = 0
+                self.core.set_work(v, extra, lambda: then(rc), "hypervisor")
+            else:
+                then(rc)
+
+        self.core.set_work(v, self._hc_cost, issue, "hypervisor")
 
     def _block(self) -> None:
         self.hypercall(HC.sched_op, (SCHEDOP.block,), self._after_block)

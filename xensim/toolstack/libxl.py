@@ -83,6 +83,7 @@ class Libxl:
                                   hard_affinity=hard, soft_affinity=soft)
         except HypervisorError as exc:
             raise LibxlError(f"failed to create domain {cfg.name}: {exc}") from None
+        d.max_memory_kib = max(cfg.maxmem, cfg.memory) * 1024  # XEN_DOMCTL_max_mem
         if pool.sched.name == "credit":
             try:
                 pool.sched.adjust(d, {"weight": cfg.cpu_weight, "cap": cfg.cap})
