@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from simpy.events import Timeout
+
 from xensim.hypervisor.hypercall import HC
 from xensim.hypervisor.sched_op import SCHEDOP
 from xensim.hypervisor.vcpu import PauseFlag
@@ -73,7 +75,10 @@ class GuestVcpu:
         """What the workload reports (jobs, deadline misses, I/O...)."""
         self.upcall_handlers: list[UpcallHandler] = []
         """Kernel handlers run on each upcall (event channels hook in here)."""
+        self.after_upcall: list[Callable[[], None]] = []
+        """Work a handler defers until the upcall's cost is spent (Linux's bottom half)."""
         self._in_upcall = False
+        self._kick_deferred = False
         self._wait: Callable[[], bool] | None = None
         self._hc_cost = hyp.costs["hypercall"]
         self._upcall_cost = hyp.costs["upcall"]
@@ -148,11 +153,26 @@ class GuestVcpu:
         else:
             self._block()
 
+    def _deferred_kick(self, _ev: object) -> None:
+        self._kick_deferred = False
+        v = self.vcpu
+        if v.is_running and v.processor.curr is v:
+            self.on_kick()
+
     # --- upcalls ------------------------------------------------------------------
     def on_kick(self) -> None:
         """The hypervisor delivers an upcall to this (running) vCPU."""
         v = self.vcpu
         if self._in_upcall or not v.upcall_pending or v.pause_flags & PauseFlag.BLOCKED:
+            return
+        if v.work_done is None:
+            # Kicked from inside one of this vCPU's own continuations (it sent an
+            # event that came straight back): deliver on return to the guest, once
+            # the continuation has set its next work, as Xen does.
+            if not self._kick_deferred:
+                self._kick_deferred = True
+                ev = Timeout(self.hyp.env, 0)
+                ev.callbacks.append(self._deferred_kick)  # type: ignore[union-attr]
             return
         self._in_upcall = True
         saved = self.core.interrupt_work(v)
@@ -161,6 +181,10 @@ class GuestVcpu:
         self.stats["upcalls"] = self.stats.get("upcalls", 0) + 1
 
         def done() -> None:
+            while self.after_upcall:  # still "in the upcall": a self-kick waits its turn
+                todo, self.after_upcall = self.after_upcall, []
+                for fn in todo:
+                    fn()
             self._in_upcall = False
             left, cont, kind = saved
             self.core.set_work(v, left, cont or self._check_wait, kind)

@@ -14,6 +14,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from xensim.domains.guest import GuestVcpu
+from xensim.domains.iosys import IoSystem
 from xensim.domains.workloads import WorkloadError, make_program, parse_workload
 from xensim.hypervisor.cpumap import CpumapError
 from xensim.hypervisor.hypervisor import HypervisorError
@@ -36,6 +37,8 @@ class Libxl:
     def __init__(self, hyp: Hypervisor) -> None:
         self.hyp = hyp
         self.guest_stats: dict[int, list[dict[str, Any]]] = {}
+        self.io = IoSystem(hyp)
+        """PV I/O: dom0's services and devices, guests' frontends (see domains/iosys.py)."""
 
     # --- lookup -----------------------------------------------------------------------
     def lookup(self, ident: str | int) -> Domain:
@@ -61,8 +64,11 @@ class Libxl:
         hyp = self.hyp
         if hyp.domain_by_name(cfg.name) is not None:
             raise LibxlError(f"domain with name \"{cfg.name}\" already exists.")
+        spec = cfg.workload
+        if privileged and spec == "idle":
+            spec = "dom0"  # dom0's kernel runs xenstored and the backends
         try:
-            workload = parse_workload(cfg.workload)
+            workload = parse_workload(spec)
         except WorkloadError as exc:
             raise LibxlError(f"{cfg.name}: {exc}") from None
         pool = self.pool_by_name(cfg.pool)
@@ -92,12 +98,15 @@ class Libxl:
                 raise LibxlError(f"{cfg.name}: {exc}") from None
         rng = random.Random(f"{hyp.seed}:{cfg.name}")
         stats = self.guest_stats.setdefault(d.domid, [])
+        guests = []
         for v in d.vcpus:
             guest = GuestVcpu(hyp, v, lambda g: make_program(workload, g, rng))
             guest.boot()
             stats.append(guest.stats)
+            guests.append(guest)
         d.info["workload"] = cfg.workload
         d.info["config"] = cfg
+        self.io.domain_created(d, cfg, workload.name, guests)
         if not paused:
             hyp.core.domain_unpause(d)
         return d
