@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from xensim.domains.blkif import BlkBack, BlkFront
 from xensim.domains.dom0 import Dom0Services
+from xensim.domains.io_workloads import DEVICE_NEEDS
 from xensim.domains.kernel import GuestKernel
 from xensim.domains.netif import NetBack, NetFront, NetStack
 from xensim.domains.physdev import Bridge, Disk, ExternalNet, Nic
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
     from xensim.hypervisor.domain import Domain
     from xensim.hypervisor.hypervisor import Hypervisor
 
-DEVICE_NEEDS: dict[str, tuple[str, ...]] = {}
-"""workload name -> device kinds it needs ("vif", "vbd"); filled by the I/O workloads."""
 VBD_FIRST_DEVID = 51712  # xvda
 
 
@@ -125,6 +124,7 @@ class IoSystem:
         if self.svc is None:
             return
         k = GuestKernel(self.hyp, d)
+        k.io = self
         for g in guests:
             k.attach(g)
         conn = self.xsd.introduce(d)
@@ -146,7 +146,7 @@ class IoSystem:
             self._write_device(d, "vbd", devid, {"virtual-device": str(devid)},
                                {"mode": "r", "sectors": str(1 << 24), "sector-size": "512"})
             fronts.append(BlkFront(self, k, xs, devid))
-        k.fronts = fronts  # type: ignore[attr-defined]
+        k.fronts = fronts
         if fronts:
             self._bind_timer(k)
             for f in fronts:

@@ -69,6 +69,9 @@ class GuestKernel:
         self.hc_cost = hyp.costs["hypercall"]
         self.current: int = -1
         """vCPU id whose upcall is running now (-1: none)."""
+        self.io: Any = None
+        """The host's :class:`~xensim.domains.iosys.IoSystem`."""
+        self.fronts: list[Any] = []
         self.net: Any = None
         """The guest's network stack (set by the I/O system when it has a vif)."""
         d.info["kernel"] = self
