@@ -79,6 +79,7 @@ class GuestVcpu:
         """Work a handler defers until the upcall's cost is spent (Linux's bottom half)."""
         self._in_upcall = False
         self._kick_deferred = False
+        self._blocking = False
         self._wait: Callable[[], bool] | None = None
         self._hc_cost = hyp.costs["hypercall"]
         self._upcall_cost = hyp.costs["upcall"]
@@ -139,9 +140,11 @@ class GuestVcpu:
         self.core.set_work(v, self._hc_cost, issue, "hypervisor")
 
     def _block(self) -> None:
+        self._blocking = True
         self.hypercall(HC.sched_op, (SCHEDOP.block,), self._after_block)
 
     def _after_block(self, rc: int = 0) -> None:
+        self._blocking = False
         # Runs when the vCPU executes again (at once if an event was pending).
         self.core.set_work(self.vcpu, 0, self._check_wait)
 
@@ -187,6 +190,12 @@ class GuestVcpu:
                     fn()
             self._in_upcall = False
             left, cont, kind = saved
+            if self._blocking:
+                # The event arrived while this vCPU was entering SCHEDOP_block: Xen
+                # returns from the block at once (an upcall is pending), and the
+                # kernel re-checks for work instead of sleeping on it.
+                self._blocking = False
+                left, cont, kind = 0, self._check_wait, "guest"
             self.core.set_work(v, left, cont or self._check_wait, kind)
             self.on_kick()  # more arrived while handling: loop, as Linux does
 

@@ -115,10 +115,19 @@ def _ping(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Actio
     yield from _connected(g)
     ext, domid, env = _kernel(g).io.ext, g.vcpu.domain.domid, g.hyp.env
     flow, period, seq = ("ping", domid), int(SECONDS(1) / p["rate"]), [0]
-    ext.receivers[flow] = lambda pkt: record(g.stats, env.now - pkt.t0, pkt.size)
+    inflight: dict[int, int] = {}
+    g.stats["_ping_inflight"] = inflight  # seq -> send time of unanswered pings
+
+    def answer(pkt: Packet) -> None:
+        if inflight.pop(pkt.seq, None) is not None:
+            record(g.stats, env.now - pkt.t0, pkt.size)
+
+    ext.receivers[flow] = answer
 
     def ping() -> None:
         seq[0] += 1
+        g.stats["io_sent"] = seq[0]
+        inflight[seq[0]] = env.now
         ext.send(Packet(EXTERNAL, domid, p["size"], "echo", flow, env.now, seq[0]))
 
     first = [rng.randrange(period) + 1]
