@@ -95,7 +95,8 @@ def domain_metrics(host: Host, d: Domain, now: int, duration: int) -> dict[str, 
 
 
 def io_counters(host: Host, d: Domain, out: dict[str, Any]) -> None:
-    """Event-channel sends and grant operations of *d* (only when non-zero)."""
+    """Event-channel sends and grant operations of *d* (only when non-zero): entries it
+    granted, and the maps, unmaps and copies it performed."""
     hv = host.hv
     if hv.evtchn is not None:
         sends = hv.evtchn.counters[d.domid].get("sends", 0)
@@ -103,7 +104,7 @@ def io_counters(host: Host, d: Domain, out: dict[str, Any]) -> None:
             out["evtchn_sends"] = sends
     if hv.gnttab is not None:
         c = hv.gnttab.counters[d.domid]
-        ops = c.get("maps", 0) + c.get("unmaps", 0) + c.get("copies", 0)
+        ops = c.get("grants", 0) + c.get("maps", 0) + c.get("unmaps", 0) + c.get("copies", 0)
         if ops:
             out["grant_ops"] = ops
 

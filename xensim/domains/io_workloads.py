@@ -130,8 +130,10 @@ def _ping(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Actio
         inflight[seq[0]] = env.now
         ext.send(Packet(EXTERNAL, domid, p["size"], "echo", flow, env.now, seq[0]))
 
-    first = [rng.randrange(period) + 1]
-    _every(g, lambda: first.pop() if first else period, ping)
+    # +-10% jitter: a real client's timer wanders, and exact periods phase-lock with
+    # credit's 10 ms tick (dom0 then never looks busy at a tick, which no real host shows)
+    first, jit = [rng.randrange(period) + 1], period // 10
+    _every(g, lambda: first.pop() if first else period + rng.randrange(-jit, jit + 1), ping)
     yield WaitEvent(lambda: False)  # the kernel answers; the task sleeps
 
 
