@@ -228,13 +228,13 @@ def _web(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action
         done = [False]
         while True:
             notify = bf.submit(rng.randrange(1 << 24) * 8, min(p["bs"], 11 * 4096),
-                               lambda st, lat: done.__setitem__(0, True))
+                               lambda st, lat, done=done: done.__setitem__(0, True))
             if notify is not None:
                 break
             yield WaitEvent(bf.can_submit)
         if notify:
             yield _send_event(bf.port)
-        yield WaitEvent(lambda: done[0])
+        yield WaitEvent(lambda done=done: done[0])
         left = p["reply"]
         for _ in range(npk):
             chunk = min(MTU, left)

@@ -96,7 +96,7 @@ class Nic:
 
     def transmit(self, pkt: Packet) -> None:
         now = self.env.now
-        start = self.tx_free if self.tx_free > now else now
+        start = max(now, self.tx_free)
         self.tx_free = start + pkt.size * self.ns_per_kib // 1024
         self.tx_packets += 1
         _after(self.env, self.tx_free + self.latency - now, lambda: self.ext.receive(pkt))
