@@ -50,7 +50,7 @@ def write(tmp_path: Path, text: str) -> str:
                                    r"expected an integer in 1..512"),
     ('workload = "cpu"', 'workload = "spin"', r"sc.toml:12: .*workload = 'spin': expected a "
                                               r"valid workload spec \(unknown workload 'spin'; "
-                                              r"known workloads: cpu, duty"),
+                                              r"known workloads: cpu, "),
     ('cpu_weight = 512', 'cpu_weight = 0', r"sc.toml:13: .*cpu_weight = 0: expected an integer "
                                            r"in 1..65535"),
     ('duration_ms = 1000', 'duration_ms = -5', r"sc.toml:20: \[run\]: duration_ms = -5: "

@@ -81,11 +81,32 @@ def domain_metrics(host: Host, d: Domain, now: int, duration: int) -> dict[str, 
         out["jobs"] = stats["jobs"]
         out["deadline_misses"] = stats["deadline_misses"]
         out["response_time_us"] = latency_summary_us(stats.get("response_ns", []))
+    if "io_ops" in stats:
+        nbytes = stats.get("io_bytes", 0)
+        out["io"] = {"ops": stats["io_ops"], "bytes": nbytes,
+                     "mbit_per_s": nbytes * 8000 / duration if duration else 0.0,
+                     "latency_us": latency_summary_us(stats.get("io_latency_ns", []))}
+    io_counters(host, d, out)
     if d.hypercall_counts:
         out["hypercalls"] = dict(sorted(d.hypercall_counts.items()))
     if d.denied:
         out["denied"] = d.denied
     return out
+
+
+def io_counters(host: Host, d: Domain, out: dict[str, Any]) -> None:
+    """Event-channel sends and grant operations of *d* (only when non-zero): entries it
+    granted, and the maps, unmaps and copies it performed."""
+    hv = host.hv
+    if hv.evtchn is not None:
+        sends = hv.evtchn.counters[d.domid].get("sends", 0)
+        if sends:
+            out["evtchn_sends"] = sends
+    if hv.gnttab is not None:
+        c = hv.gnttab.counters[d.domid]
+        ops = c.get("grants", 0) + c.get("maps", 0) + c.get("unmaps", 0) + c.get("copies", 0)
+        if ops:
+            out["grant_ops"] = ops
 
 
 def collect(host: Host) -> dict[str, Any]:

@@ -69,6 +69,12 @@ def _cpumap(v: Any) -> str | None:
     return None
 
 
+def _str_list(v: Any) -> str | None:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        return "a list of xl spec strings, e.g. [\"bridge=xenbr0\"]"
+    return None
+
+
 def _table(v: Any) -> str | None:
     return None if isinstance(v, dict) else "a table"
 
@@ -100,7 +106,8 @@ SCHEMA: dict[str, dict[str, Check]] = {
     "domain": {"name": _str(), "vcpus": _int(1, 512), "maxvcpus": _int(1, 512),
                "memory": _int(1), "workload": _workload, "cpu_weight": _int(1, 65535),
                "cap": _int(0), "cpus": _cpumap, "cpus_soft": _cpumap,
-               "type": _str(("pv", "pvh", "hvm")), "pool": _str(), "config": _str()},
+               "type": _str(("pv", "pvh", "hvm")), "pool": _str(), "config": _str(),
+               "vif": _str_list, "disk": _str_list, "maxmem": _int(1)},
     "pool": {"name": _str(), "scheduler": _scheduler, "cpus": _cpumap, "sched": _table},
     "action": {"at_ms": _number(0), "command": _str()},
     "run": {"duration_ms": _number(0, strict=True), "warmup_ms": _number(0)},

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from simpy.events import Timeout
+
 from xensim.hypervisor.hypercall import HC
 from xensim.hypervisor.sched_op import SCHEDOP
 from xensim.hypervisor.vcpu import PauseFlag
@@ -73,7 +75,11 @@ class GuestVcpu:
         """What the workload reports (jobs, deadline misses, I/O...)."""
         self.upcall_handlers: list[UpcallHandler] = []
         """Kernel handlers run on each upcall (event channels hook in here)."""
+        self.after_upcall: list[Callable[[], None]] = []
+        """Work a handler defers until the upcall's cost is spent (Linux's bottom half)."""
         self._in_upcall = False
+        self._kick_deferred = False
+        self._blocking = False
         self._wait: Callable[[], bool] | None = None
         self._hc_cost = hyp.costs["hypercall"]
         self._upcall_cost = hyp.costs["upcall"]
@@ -120,8 +126,18 @@ class GuestVcpu:
     def hypercall(self, nr: int, args: tuple[Any, ...], then: Callable[[int], None]) -> None:
         """Spend the hypercall's entry/exit cost, perform it, then continue with its rc."""
         v = self.vcpu
-        self.core.set_work(v, self._hc_cost,
-                           lambda: then(self.hyp.hypercall(v, nr, *args)), "hypervisor")
+        hyp = self.hyp
+
+        def issue() -> None:
+            rc = hyp.hypercall(v, nr, *args)
+            extra = hyp.hc_charge
+            if extra:  # the handler's own work (per entry, per byte): still Xen's time
+                hyp.hc_charge = 0
+                self.core.set_work(v, extra, lambda: then(rc), "hypervisor")
+            else:
+                then(rc)
+
+        self.core.set_work(v, self._hc_cost, issue, "hypervisor")
 
     def _sleep(self, until: int) -> None:
         """``set_timer_op(until)`` then ``SCHEDOP_block``, as Linux's idle loop does.
@@ -139,9 +155,11 @@ class GuestVcpu:
         self.core.set_work(v, 2 * self._hc_cost, both, "hypervisor")
 
     def _block(self) -> None:
+        self._blocking = True
         self.hypercall(HC.sched_op, (SCHEDOP.block,), self._after_block)
 
     def _after_block(self, rc: int = 0) -> None:
+        self._blocking = False
         # Runs when the vCPU executes again (at once if an event was pending).
         self.core.set_work(self.vcpu, 0, self._check_wait)
 
@@ -153,11 +171,26 @@ class GuestVcpu:
         else:
             self._block()
 
+    def _deferred_kick(self, _ev: object) -> None:
+        self._kick_deferred = False
+        v = self.vcpu
+        if v.is_running and v.processor.curr is v:
+            self.on_kick()
+
     # --- upcalls ------------------------------------------------------------------
     def on_kick(self) -> None:
         """The hypervisor delivers an upcall to this (running) vCPU."""
         v = self.vcpu
         if self._in_upcall or not v.upcall_pending or v.pause_flags & PauseFlag.BLOCKED:
+            return
+        if v.work_done is None:
+            # Kicked from inside one of this vCPU's own continuations (it sent an
+            # event that came straight back): deliver on return to the guest, once
+            # the continuation has set its next work, as Xen does.
+            if not self._kick_deferred:
+                self._kick_deferred = True
+                ev = Timeout(self.hyp.env, 0)
+                ev.callbacks.append(self._deferred_kick)  # type: ignore[union-attr]
             return
         self._in_upcall = True
         saved = self.core.interrupt_work(v)
@@ -166,8 +199,18 @@ class GuestVcpu:
         self.stats["upcalls"] = self.stats.get("upcalls", 0) + 1
 
         def done() -> None:
+            while self.after_upcall:  # still "in the upcall": a self-kick waits its turn
+                todo, self.after_upcall = self.after_upcall, []
+                for fn in todo:
+                    fn()
             self._in_upcall = False
             left, cont, kind = saved
+            if self._blocking:
+                # The event arrived while this vCPU was entering SCHEDOP_block: Xen
+                # returns from the block at once (an upcall is pending), and the
+                # kernel re-checks for work instead of sleeping on it.
+                self._blocking = False
+                left, cont, kind = 0, self._check_wait, "guest"
             cont = cont or self._check_wait
             if v.upcall_pending:  # more arrived while handling: loop, as Linux does
                 self.core.set_work(v, left, cont, kind)

@@ -95,7 +95,7 @@ def do_hypercall(hyp: Hypervisor, v: VCPU, nr: int, args: tuple[Any, ...]) -> in
         return EPERM
     try:
         rc = handler(hyp, v, *args)
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError):
         # A guest passed arguments of the wrong shape: Xen would fail the
         # copy_from_guest or the range check.  The host keeps running.
         return EINVAL

@@ -15,12 +15,15 @@ from typing import Any
 
 from simpy import Environment
 
+from xensim.hypervisor import hypercalls as _hypercalls  # noqa: F401  (registers the PV ABI)
 from xensim.hypervisor import sched_op as _sched_op  # noqa: F401  (registers sched_op)
 from xensim.hypervisor.costs import CostModel
 from xensim.hypervisor.cpupool import Cpupool
 from xensim.hypervisor.domain import DOMID_FIRST_RESERVED, DOMID_IDLE, Domain, ShutdownReason
 from xensim.hypervisor.errno import EBUSY, EEXIST, EINVAL, ENOMEM, ENOSPC
+from xensim.hypervisor.event_channel import send_guest_vcpu_virq
 from xensim.hypervisor.hypercall import do_hypercall
+from xensim.hypervisor.interdomain import setup_interdomain
 from xensim.hypervisor.pcpu import PCPU
 from xensim.hypervisor.sched import get_scheduler_class
 from xensim.hypervisor.sched.core import SchedCore
@@ -76,6 +79,15 @@ class Hypervisor:
         """Subsystems release a dying domain's resources here (ports, grants...)."""
         self.shutdown_hooks: list[Callable[[Domain], None]] = []
         """The toolstack learns of a domain's shutdown here (VIRQ_DOM_EXC)."""
+        self.create_hooks: list[Callable[[Domain], None]] = []
+        """Subsystems set up a new domain's state here (ports, grant table...)."""
+        self.consoles: dict[int, list[str]] = {}
+        """Each domain's console output (console_io writes; ``xl console`` reads)."""
+        self.hc_charge = 0
+        """Extra ns the hypercall being handled costs beyond entry/exit (see :meth:`charge`)."""
+        self.evtchn: Any = None
+        self.gnttab: Any = None
+        setup_interdomain(self)
         pool0 = self.cpupool_create("Pool-0", scheduler, sched_params, pool_id=0)
         for pcpu in self.pcpus:
             self.cpupool_assign_cpu(pool0, pcpu, log=False)
@@ -228,6 +240,8 @@ class Hypervisor:
         for v in d.vcpus:
             v.sched_priv = pool.sched.alloc_vdata(v)
             pool.sched.insert(v)
+        for hook in self.create_hooks:
+            hook(d)
         self.log(f"Created domain {d.domid} ({name}): {nr_vcpus} vCPUs, "
                  f"{memory_kib // 1024} MiB, {guest_type}")
         return d
@@ -249,6 +263,7 @@ class Hypervisor:
         d.pool.sched.free_domdata(d)
         d.pool.n_dom -= 1
         del self.domains[d.domid]
+        self.consoles.pop(d.domid, None)
         self.log(f"Destroyed domain {d.domid} ({d.name})")
 
     def domain_shutdown(self, d: Domain, reason: ShutdownReason) -> None:
@@ -260,6 +275,10 @@ class Hypervisor:
         self.log(f"Domain {d.domid} ({d.name}) shutdown: {reason.name.lower()}")
         for hook in self.shutdown_hooks:
             hook(d)
+
+    def get_domain(self, domid: int) -> Domain | None:
+        """``rcu_lock_domain_by_id``: the registry the event/grant modules use."""
+        return self.domains.get(domid)
 
     def domain_by_name(self, name: str) -> Domain | None:
         for d in self.domains.values():
@@ -273,10 +292,20 @@ class Hypervisor:
         if self.trace.enabled:
             self.trace.emit(self.env.now, v.processor.cpu_id, "hypercall",
                             v.domain.domid, v.vcpu_id, nr)
+        self.hc_charge = 0
         return do_hypercall(self, v, nr, args)
 
+    def charge(self, ns: int) -> None:
+        """A handler's own work beyond the entry/exit cost (per batch, per entry...)."""
+        self.hc_charge += ns
+
     def send_timer_event(self, v: VCPU) -> None:
-        """VIRQ_TIMER for *v*: mark an upcall and kick the vCPU."""
+        """VIRQ_TIMER for *v*: through its bound port if the kernel bound one, else a
+        direct kick (see :mod:`~xensim.hypervisor.interdomain`)."""
+        de = v.domain.evtchn
+        if de is not None and de.virq_to_evtchn[v.vcpu_id][0]:
+            send_guest_vcpu_virq(self.evtchn, v.domain, v.vcpu_id, 0)
+            return
         self.vcpu_kick(v)
 
     def vcpu_kick(self, v: VCPU) -> None:

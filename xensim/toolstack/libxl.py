@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from simpy.events import Timeout
 
 from xensim.domains.guest import GuestVcpu
+from xensim.domains.iosys import IoSystem
 from xensim.domains.workloads import WorkloadError, make_program, parse_workload
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.hypervisor.domain import ShutdownReason
@@ -85,6 +86,8 @@ class Libxl:
         self.create_hooks: list[Callable[[Domain], None]] = []
         """Called with each domain this toolstack creates (the host keeps a list)."""
         self.death = DeathWatcher(self)
+        self.io = IoSystem(hyp)
+        """PV I/O: dom0's services and devices, guests' frontends (see domains/iosys.py)."""
 
     # --- lookup -----------------------------------------------------------------------
     def lookup(self, ident: str | int) -> Domain:
@@ -111,8 +114,11 @@ class Libxl:
         hyp = self.hyp
         if hyp.domain_by_name(cfg.name) is not None:
             raise LibxlError(f"domain with name \"{cfg.name}\" already exists.")
+        spec = cfg.workload
+        if privileged and spec == "idle":
+            spec = "dom0"  # dom0's kernel runs xenstored and the backends
         try:
-            workload = parse_workload(cfg.workload)
+            workload = parse_workload(spec)
         except WorkloadError as exc:
             raise LibxlError(f"{cfg.name}: {exc}") from None
         pool = self.pool_by_name(cfg.pool)
@@ -140,6 +146,7 @@ class Libxl:
                                   hard_affinity=hard, soft_affinity=soft)
         except HypervisorError as exc:
             raise LibxlError(f"failed to create domain {cfg.name}: {exc}") from None
+        d.max_memory_kib = max(cfg.maxmem, cfg.memory) * 1024  # XEN_DOMCTL_max_mem
         if pool.sched.name in WEIGHT_CAP_SCHEDULERS:
             try:
                 pool.sched.adjust(d, {"weight": cfg.cpu_weight, "cap": cfg.cap})
@@ -148,15 +155,17 @@ class Libxl:
                 raise LibxlError(f"{cfg.name}: {exc}") from None
         rng = random.Random(f"{hyp.seed}:{cfg.name}")
         stats = self.guest_stats.setdefault(d.domid, [])
+        guests = []
         for v in d.vcpus:
             guest = GuestVcpu(hyp, v, lambda g: make_program(workload, g, rng))
             guest.boot()
             stats.append(guest.stats)
-        d.max_memory_kib = max(cfg.maxmem, cfg.memory) * 1024
+            guests.append(guest)
         d.info["workload"] = cfg.workload
         d.info["config"] = cfg
         d.info["nets"] = len(cfg.vifs)
         d.info["vbds"] = len(cfg.disks)
+        self.io.domain_created(d, cfg, workload.name, guests)
         if not paused:
             hyp.core.domain_unpause(d)
         for hook in self.create_hooks:

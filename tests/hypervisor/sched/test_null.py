@@ -43,7 +43,8 @@ def test_one_vcpu_per_pcpu_and_no_vcpu_ever_moves() -> None:
     problems = sampler(host, 50_000, check)
     host.run(ms=500)
     assert problems == []
-    assert len(seen) == 3  # hog v0, hog v1, duty (dom0 is idle, extra never runs)
+    # hog v0, hog v1 and duty ran (dom0's vCPU too, serving xenstore); extra never ran.
+    assert set(seen) - {"d0v0"} == {"d1v0", "d1v1", "d2v0"}
     assert host.domain("extra").vcpus[0].runstate_snapshot(host.now)[RunState.RUNNING] == 0
     assert all(v.nr_migrations == 0 for d in host.all_domains for v in d.vcpus)
 

@@ -1,0 +1,331 @@
+"""Workloads that do PV I/O: ping, net-stream, disk, web, and a hostile hypercall fuzzer.
+
+Each runs on vCPU 0 of its guest (other vCPUs idle), waits until its
+frontends are Connected, then drives them the way a PV Linux guest does:
+requests go on the shared ring, the notify hypercall is issued only when
+the ring says the backend asked for it, and completions arrive in the
+upcall.  What they measure goes into the guest's stats as ``io_ops``,
+``io_bytes`` and ``io_latency_ns`` (``xensim run --json`` reports them per
+domain under ``io``).  Latency is measured where a user would: at the
+external client for ping and web (as Ongaro et al. did), from submission
+to completion for disk, from send to the sink for net-stream.
+
+The fuzzer draws from the per-domain RNG the toolstack seeds, so a seed
+fixes its sequence; it skips only calls that would stop itself for good
+(block without a timer, shutdown, taking its own vCPU down), since a
+fuzzer that blocks forever tests nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from xensim.domains.guest import Action, Compute, GuestVcpu, Hypercall, SleepUntil, WaitEvent
+from xensim.domains.physdev import EXTERNAL, Packet
+from xensim.domains.workloads import Param, register_workload
+from xensim.hypervisor import event_channel_abi as eva
+from xensim.hypervisor import grant_table_abi as gta
+from xensim.hypervisor.domctl import Domctl, Sysctl
+from xensim.hypervisor.hypercall import HC
+from xensim.hypervisor.memory_op import XenMemoryReservation
+from xensim.hypervisor.sched_op import SCHEDOP
+from xensim.hypervisor.time import MILLISECS, SECONDS
+
+if TYPE_CHECKING:
+    from xensim.domains.kernel import GuestKernel
+
+DEVICE_NEEDS: dict[str, tuple[str, ...]] = {
+    "ping": ("vif",), "net-stream": ("vif",), "disk": ("vbd",), "web": ("vif", "vbd"),
+}
+"""workload name -> device kinds the toolstack adds when the config lists none."""
+MTU = 1500
+
+
+def size(text: str) -> int:
+    """A byte count such as ``4096``, ``4k`` or ``1m``."""
+    t = str(text).strip().lower()
+    mult = {"k": 1024, "m": 1 << 20}.get(t[-1:], 1)
+    n = int(t[:-1] if mult > 1 else t) * mult
+    if n <= 0:
+        raise ValueError(text)
+    return n
+
+
+def seq_or_rand(text: str) -> str:
+    if text not in ("seq", "rand"):
+        raise ValueError(text)
+    return text
+
+
+def record(stats: dict[str, Any], latency_ns: int, nbytes: int) -> None:
+    stats["io_ops"] = stats.get("io_ops", 0) + 1
+    stats["io_bytes"] = stats.get("io_bytes", 0) + nbytes
+    stats.setdefault("io_latency_ns", []).append(latency_ns)
+
+
+def _kernel(g: GuestVcpu) -> GuestKernel:
+    return g.vcpu.domain.info["kernel"]  # type: ignore[no-any-return]
+
+
+def _connected(g: GuestVcpu) -> Iterator[Action]:
+    fronts = _kernel(g).fronts  # type: ignore[attr-defined]
+    yield WaitEvent(lambda: all(f.connected for f in fronts))
+
+
+def _send_event(port: int) -> Hypercall:
+    return Hypercall(HC.event_channel_op, (eva.EVTCHNOP.send, eva.EvtchnSend(port)))
+
+
+def _every(g: GuestVcpu, gap: Callable[[], int], fn: Callable[[], None]) -> None:
+    """An external source: call *fn* at intervals *gap()* while the guest lives."""
+    env, d = g.hyp.env, g.vcpu.domain
+
+    def tick(_ev: object = None) -> None:
+        if d.is_dying:
+            return
+        fn()
+        env.timeout(gap()).callbacks.append(tick)  # type: ignore[union-attr]
+
+    env.timeout(gap()).callbacks.append(tick)  # type: ignore[union-attr]
+
+
+def _xmit(g: GuestVcpu, pkt: Packet) -> Iterator[Action]:
+    """Send one packet from the program: stack cost, ring, notify if asked."""
+    nf = _kernel(g).net.front
+    yield Compute(g.hyp.costs["netfront_packet"], "kernel")
+    while True:
+        notify = nf.xmit(pkt)
+        if notify is not None:
+            break
+        yield WaitEvent(lambda: not nf.tx_full())
+    if notify:
+        yield _send_event(nf.port)
+
+
+@register_workload("ping", "an external client pings this guest over its vif; the latency "
+                           "is measured at the client",
+                   rate=Param(float, 10.0, "pings per second", 0.001),
+                   size=Param(int, 64, "bytes per ping", 1))
+def _ping(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action]:
+    if g.vcpu.vcpu_id:
+        return
+    yield from _connected(g)
+    ext, domid, env = _kernel(g).io.ext, g.vcpu.domain.domid, g.hyp.env
+    flow, period, seq = ("ping", domid), int(SECONDS(1) / p["rate"]), [0]
+    inflight: dict[int, int] = {}
+    g.stats["_ping_inflight"] = inflight  # seq -> send time of unanswered pings
+
+    def answer(pkt: Packet) -> None:
+        if inflight.pop(pkt.seq, None) is not None:
+            record(g.stats, env.now - pkt.t0, pkt.size)
+
+    ext.receivers[flow] = answer
+
+    def ping() -> None:
+        seq[0] += 1
+        g.stats["io_sent"] = seq[0]
+        inflight[seq[0]] = env.now
+        ext.send(Packet(EXTERNAL, domid, p["size"], "echo", flow, env.now, seq[0]))
+
+    # +-10% jitter: a real client's timer wanders, and exact periods phase-lock with
+    # credit's 10 ms tick (dom0 then never looks busy at a tick, which no real host shows)
+    first, jit = [rng.randrange(period) + 1], period // 10
+    _every(g, lambda: first.pop() if first else period + rng.randrange(-jit, jit + 1), ping)
+    yield WaitEvent(lambda: False)  # the kernel answers; the task sleeps
+
+
+@register_workload("net-stream", "bulk send to an external sink over its vif (throughput)",
+                   size=Param(int, MTU, "bytes per packet", 64),
+                   mbps=Param(float, 0.0, "rate limit in Mbit/s; 0: as fast as the ring "
+                                          "allows", 0))
+def _stream(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action]:
+    if g.vcpu.vcpu_id:
+        return
+    yield from _connected(g)
+    ext, domid, env = _kernel(g).io.ext, g.vcpu.domain.domid, g.hyp.env
+    flow = ("stream", domid)
+    ext.receivers[flow] = lambda pkt: record(g.stats, env.now - pkt.t0, pkt.size)
+    gap = int(p["size"] * 8 * 1000 / p["mbps"]) if p["mbps"] else 0
+    nxt = g.now
+    while True:
+        if gap:
+            if g.now < nxt:
+                yield SleepUntil(nxt)
+            nxt = max(nxt + gap, g.now - 10 * gap)
+        yield from _xmit(g, Packet(domid, EXTERNAL, p["size"], "data", flow, g.now))
+
+
+@register_workload("disk", "reads its virtual disk with depth requests in flight (IOPS, latency)",
+                   pattern=Param(seq_or_rand, "rand", "seq or rand"),
+                   bs=Param(size, 4096, "bytes per request, e.g. 4k (up to 44k)"),
+                   depth=Param(int, 1, "requests kept in flight", 1))
+def _disk(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action]:
+    if g.vcpu.vcpu_id:
+        return
+    yield from _connected(g)
+    bf = next(f for f in _kernel(g).fronts if f.kind == "vbd")  # type: ignore[attr-defined]
+    depth, bs, inflight = p["depth"], p["bs"], [0]
+    step, sector = max(1, bs // 512), 0
+    cost = g.hyp.costs["blkfront_request"]
+
+    def done(status: int, latency: int) -> None:
+        inflight[0] -= 1
+        if status == 0:
+            record(g.stats, latency, bs)
+
+    while True:
+        while inflight[0] < depth and bf.can_submit():
+            yield Compute(cost, "kernel")
+            sector = sector + step if p["pattern"] == "seq" else rng.randrange(1 << 24) * step
+            notify = bf.submit(sector, bs, done)
+            if notify is None:
+                break
+            inflight[0] += 1
+            if notify:
+                yield _send_event(bf.port)
+        yield WaitEvent(lambda: inflight[0] < depth and bf.can_submit())
+
+
+@register_workload("web", "serves requests arriving over its vif: compute, a disk read, a reply; "
+                          "latency measured at the external client",
+                   rate=Param(float, 50.0, "requests per second (Poisson arrivals)", 0.001),
+                   cpu_ms=Param(float, 0.5, "ms of computation per request", 0),
+                   bs=Param(size, 16384, "bytes read from disk per request"),
+                   reply=Param(size, 8192, "bytes of each reply"))
+def _web(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action]:
+    if g.vcpu.vcpu_id:
+        return
+    yield from _connected(g)
+    k = _kernel(g)
+    ext, domid, env = k.io.ext, g.vcpu.domain.domid, g.hyp.env
+    bf = next(f for f in k.fronts if f.kind == "vbd")  # type: ignore[attr-defined]
+    flow, queue, seq = ("web", domid), deque[Packet](), [0]
+    npk = -(-p["reply"] // MTU)
+    got: dict[int, int] = {}
+    k.net.sockets["http-req"] = queue.append
+
+    def reply_packet(pkt: Packet) -> None:
+        got[pkt.seq] = got.get(pkt.seq, 0) + 1
+        if got[pkt.seq] == npk:
+            del got[pkt.seq]
+            record(g.stats, env.now - pkt.t0, p["reply"])
+
+    ext.receivers[flow] = reply_packet
+
+    def request() -> None:
+        seq[0] += 1
+        ext.send(Packet(EXTERNAL, domid, 200, "http-req", flow, env.now, seq[0]))
+
+    _every(g, lambda: max(1, int(rng.expovariate(p["rate"]) * SECONDS(1))), request)
+    while True:
+        yield WaitEvent(queue.__len__)
+        req = queue.popleft()
+        if p["cpu_ms"]:
+            yield Compute(MILLISECS(p["cpu_ms"]))
+        done = [False]
+        while True:
+            notify = bf.submit(rng.randrange(1 << 24) * 8, min(p["bs"], 11 * 4096),
+                               lambda st, lat, done=done: done.__setitem__(0, True))
+            if notify is not None:
+                break
+            yield WaitEvent(bf.can_submit)
+        if notify:
+            yield _send_event(bf.port)
+        yield WaitEvent(lambda done=done: done[0])
+        left = p["reply"]
+        for _ in range(npk):
+            chunk = min(MTU, left)
+            left -= chunk
+            yield from _xmit(g, Packet(domid, EXTERNAL, chunk, "http-rsp", flow, req.t0,
+                                       req.seq))
+
+
+# --- the hostile guest -------------------------------------------------------------------
+
+_GARBAGE: tuple[Any, ...] = (None, -1, 0, 1, 7, 1 << 64, -(1 << 70), "x", 3.5, [], {}, (1, 2),
+                             0x7FF0, 0x7FF1, 0x7FF2, 0x7FFF, 4095, 4096, 65536)
+_EVTCHN_STRUCTS = (eva.EvtchnAllocUnbound, eva.EvtchnBindInterdomain, eva.EvtchnBindVirq,
+                   eva.EvtchnBindIpi, eva.EvtchnClose, eva.EvtchnSend, eva.EvtchnStatus,
+                   eva.EvtchnBindVcpu, eva.EvtchnUnmask, eva.EvtchnReset)
+_GNT_STRUCTS = (gta.GnttabMapGrantRef, gta.GnttabUnmapGrantRef, gta.GnttabSetupTable,
+                gta.GnttabQuerySize)
+
+
+def _val(rng: random.Random) -> Any:
+    r = rng.random()
+    if r < 0.4:
+        return rng.randrange(-3, 40)
+    if r < 0.7:
+        return rng.choice(_GARBAGE)
+    return rng.getrandbits(rng.choice((8, 16, 32, 64)))
+
+
+def _struct(rng: random.Random, classes: tuple[type, ...]) -> Any:
+    if rng.random() < 0.1:
+        return rng.choice(_GARBAGE)
+    cls = rng.choice(classes)
+    nargs = {eva.EvtchnAllocUnbound: 2, eva.EvtchnBindInterdomain: 2, eva.EvtchnBindVirq: 2,
+             eva.EvtchnBindIpi: 1, eva.EvtchnClose: 1, eva.EvtchnSend: 1, eva.EvtchnStatus: 2,
+             eva.EvtchnBindVcpu: 2, eva.EvtchnUnmask: 1, eva.EvtchnReset: 1,
+             gta.GnttabMapGrantRef: 4, gta.GnttabUnmapGrantRef: 3, gta.GnttabSetupTable: 2,
+             gta.GnttabQuerySize: 1}[cls]
+    return cls(*[_val(rng) for _ in range(nargs)])
+
+
+def _copy_op(rng: random.Random) -> gta.GnttabCopy:
+    def ptr() -> gta.GnttabCopyPtr:
+        return gta.GnttabCopyPtr(_val(rng), _val(rng), _val(rng), _val(rng))
+    return gta.GnttabCopy(ptr(), ptr(), _val(rng), _val(rng))
+
+
+def fuzz_call(rng: random.Random) -> tuple[int, tuple[Any, ...]]:
+    """One random hypercall: a number (sometimes invalid) and arguments of any shape."""
+    nr = rng.choice(list(HC) + [99, 250, -1])
+    if nr == HC.event_channel_op:
+        return nr, (rng.randrange(-1, 15), _struct(rng, _EVTCHN_STRUCTS))
+    if nr == HC.grant_table_op:
+        cmd = rng.randrange(-1, 14)
+        ops = [(_copy_op(rng) if cmd == gta.GNTTABOP.copy else _struct(rng, _GNT_STRUCTS))
+               for _ in range(rng.randrange(0, 4))]
+        return nr, (cmd, ops, rng.choice((len(ops), _val(rng))))
+    if nr == HC.memory_op:
+        return nr, (rng.randrange(-1, 16), XenMemoryReservation(_val(rng), _val(rng), 0,
+                                                                rng.choice((0x7FF0, 0, 1))))
+    if nr == HC.vcpu_op:
+        return nr, (rng.choice((0, 1, 3, 4, 5, 11, 99, "up")), _val(rng), _val(rng))
+    if nr in (HC.domctl, HC.sysctl):
+        op = Domctl(_val(rng), _val(rng)) if nr == HC.domctl else Sysctl(_val(rng))
+        return nr, (op,)
+    if nr == HC.console_io:
+        return nr, (rng.randrange(-1, 3), _val(rng), rng.choice(("hi", "x" * 80, None, [])))
+    if nr == HC.mmu_update:
+        reqs = [(_val(rng), _val(rng)) for _ in range(rng.randrange(0, 64))]
+        return nr, (reqs, rng.choice((len(reqs), _val(rng))), None, rng.choice((0x7FF0, 0)))
+    if nr == HC.sched_op:  # block, shutdown, poll would stop the fuzzer itself
+        return nr, (rng.choice((SCHEDOP.yield_, SCHEDOP.remote_shutdown, 5, 77)),
+                    (rng.choice((0, 1, 2, 0x7FF0)), rng.randrange(0, 7)))
+    if nr == HC.set_timer_op:
+        return HC.xen_version, (rng.randrange(-1, 12), [])
+    return nr, tuple(_val(rng) for _ in range(rng.randrange(0, 4)))
+
+
+@register_workload("hypercall-fuzz", "a hostile guest issuing random, malformed and forbidden "
+                                     "hypercalls (must only ever get error codes back)",
+                   gap_us=Param(float, 5.0, "guest computation between two hypercalls (us)",
+                                0))
+def _fuzz(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action]:
+    stats = g.stats
+    gap = int(p["gap_us"] * 1000)
+    while True:
+        if gap:
+            yield Compute(gap)
+        nr, args = fuzz_call(rng)
+        rc = yield Hypercall(nr, args)
+        stats["fuzz_calls"] = stats.get("fuzz_calls", 0) + 1
+        if type(rc) is not int:
+            stats["fuzz_bad_rc"] = stats.get("fuzz_bad_rc", 0) + 1
+        elif rc < 0:
+            stats["fuzz_errors"] = stats.get("fuzz_errors", 0) + 1

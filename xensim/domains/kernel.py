@@ -1,0 +1,164 @@
+"""The event-channel side of a PV guest kernel: ports, handlers, the upcall scan.
+
+Mirrors: Linux drivers/xen/events/events_base.c (bind_evtchn_to_irqhandler,
+xen_evtchn_do_upcall, notify_remote_via_evtchn) and
+drivers/xen/grant-table.c's free list (gnttab_alloc_grant_references).
+
+One :class:`GuestKernel` per domain.  It is installed as an upcall handler
+on each of the domain's :class:`~xensim.domains.guest.GuestVcpu`; an upcall
+scans the pending ports bound to that vCPU (``guest_handle_events``, Linux's
+order) and runs each port's handler.  A handler returns the ns of kernel
+work it costs on that vCPU (charged by the upcall, which preempts the task
+that was running) and may defer effects until that work is done through
+``g.after_upcall``.
+
+Kernel-context hypercalls (:meth:`hypercall`) go through the hypervisor's
+dispatch (so they are counted per domain) and return their price, which the
+caller folds into the work it charges.  Departure: xenbus control-path work
+(device probing, xenstore requests from the guest) is counted but not
+charged to the guest's vCPU; only data-path work is.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from xensim.hypervisor import event_channel as ev
+from xensim.hypervisor.domctx import DOMID_SELF
+from xensim.hypervisor.gnttab_guest import (
+    gnttab_end_foreign_access_ref,
+    gnttab_grant_foreign_access_ref,
+)
+from xensim.hypervisor.grant_table import gnttab_setup_table
+from xensim.hypervisor.grant_table_abi import GNTST, GNTTAB_NR_RESERVED_ENTRIES, GnttabSetupTable
+from xensim.hypervisor.hypercall import HC
+
+if TYPE_CHECKING:
+    from xensim.domains.guest import GuestVcpu
+    from xensim.hypervisor.domain import Domain
+    from xensim.hypervisor.hypervisor import Hypervisor
+    from xensim.hypervisor.vcpu import VCPU
+
+PortHandler = Callable[["GuestVcpu", int], int]
+"""``handler(guest_vcpu, port) -> ns`` of kernel work for one pending port."""
+
+
+def raise_port(hyp: Hypervisor, d: Domain, port: int) -> None:
+    """Xen raising one of *d*'s ports itself (a physical IRQ: ``send_guest_pirq``)."""
+    de = d.evtchn
+    if de is not None and de.port_is_valid(port):
+        chn = de.ports[port]
+        ev._set_pending(hyp.evtchn, d, chn.notify_vcpu_id, chn)
+
+
+class GuestKernel:
+    """Kernel event handling and grant references of one domain."""
+
+    def __init__(self, hyp: Hypervisor, d: Domain) -> None:
+        self.hyp = hyp
+        self.d = d
+        self.ctx = hyp.evtchn
+        self.handlers: dict[int, PortHandler] = {}
+        self.vcpus: list[GuestVcpu] = []
+        self.free_refs: deque[int] = deque()
+        self.ref_hwm = GNTTAB_NR_RESERVED_ENTRIES
+        self.next_frame = 0x1000
+        self.irq_cost = hyp.costs["evtchn_irq"]
+        self.hc_cost = hyp.costs["hypercall"]
+        self.current: int = -1
+        """vCPU id whose upcall is running now (-1: none)."""
+        self.io: Any = None
+        """The host's :class:`~xensim.domains.iosys.IoSystem`."""
+        self.fronts: list[Any] = []
+        self.net: Any = None
+        """The guest's network stack (set by the I/O system when it has a vif)."""
+        d.info["kernel"] = self
+
+    def attach(self, g: GuestVcpu) -> None:
+        self.vcpus.append(g)
+        g.upcall_handlers.append(self.upcall)
+
+    # --- upcalls -----------------------------------------------------------------
+    def upcall(self, g: GuestVcpu) -> int:
+        de = self.d.evtchn
+        vid = g.vcpu.vcpu_id
+        if de is None or not de.shared.vcpu_info[vid].evtchn_upcall_pending:
+            return 0
+        ns = 0
+        self.current = vid
+        handlers = self.handlers
+        for port in ev.guest_handle_events(self.ctx, self.d, vid):
+            ns += self.irq_cost
+            h = handlers.get(port)
+            if h is not None:
+                ns += h(g, port)
+        self.current = -1
+        return ns
+
+    # --- kernel-context hypercalls -------------------------------------------------
+    def hypercall(self, v: VCPU | None, nr: int, *args: Any) -> tuple[int, int]:
+        """Issue a hypercall from kernel code; returns ``(rc, ns it cost)``."""
+        hyp = self.hyp
+        rc = hyp.hypercall(v or self.d.vcpus[0], nr, *args)
+        ns = self.hc_cost + hyp.hc_charge
+        hyp.hc_charge = 0
+        return rc, ns
+
+    def evtchn_op(self, cmd: int, op: Any, v: VCPU | None = None) -> int:
+        return self.hypercall(v, HC.event_channel_op, cmd, op)[0]
+
+    def bind(self, port: int, handler: PortHandler, vcpu_id: int = 0) -> None:
+        """``bind_evtchn_to_irqhandler`` (and ``bind_vcpu`` when not vCPU 0)."""
+        self.handlers[port] = handler
+        if vcpu_id:  # Linux rebind_irq_to_cpu: mask, move, unmask (re-raises if pending)
+            ev.guest_mask(self.ctx, self.d, port, True)
+            self.evtchn_op(ev.EVTCHNOP.bind_vcpu, ev.EvtchnBindVcpu(port, vcpu_id))
+            self.evtchn_op(ev.EVTCHNOP.unmask, ev.EvtchnUnmask(port))
+
+    def alloc_unbound(self, remote: int) -> int:
+        op = ev.EvtchnAllocUnbound(DOMID_SELF, remote)
+        rc = self.evtchn_op(ev.EVTCHNOP.alloc_unbound, op)
+        return op.port if rc == 0 else rc
+
+    def bind_interdomain(self, remote: int, remote_port: int) -> int:
+        op = ev.EvtchnBindInterdomain(remote, remote_port)
+        rc = self.evtchn_op(ev.EVTCHNOP.bind_interdomain, op)
+        return op.local_port if rc == 0 else rc
+
+    def close(self, port: int) -> None:
+        self.handlers.pop(port, None)
+        self.evtchn_op(ev.EVTCHNOP.close, ev.EvtchnClose(port))
+
+    def notify(self, port: int, v: VCPU | None = None) -> int:
+        """``notify_remote_via_evtchn``: returns the ns the send cost."""
+        return self.hypercall(v, HC.event_channel_op, ev.EVTCHNOP.send, ev.EvtchnSend(port))[1]
+
+    # --- grant references (the kernel's free list) --------------------------------------
+    def alloc_frame(self) -> int:
+        self.next_frame += 1
+        return self.next_frame
+
+    def grant(self, domid: int, frame: int, readonly: bool) -> int:
+        """Grant *frame* to *domid*: a ref from the free list, or -1 if the table is full."""
+        gnt = self.hyp.gnttab
+        if not self.free_refs:
+            gt = gnt.table(self.d.domid)
+            if self.ref_hwm >= gt.nr_entries:  # grow the table by one frame
+                op = GnttabSetupTable(DOMID_SELF, gt.nr_grant_frames + 1)
+                gnttab_setup_table(gnt, self.d, op)
+                if op.status != GNTST.okay:
+                    return -1
+            self.free_refs.extend(range(self.ref_hwm, gt.nr_entries))
+            self.ref_hwm = gt.nr_entries
+        ref = self.free_refs.popleft()
+        gnttab_grant_foreign_access_ref(gnt, self.d, ref, domid, frame, readonly)
+        return ref
+
+    def end_grant(self, ref: int) -> bool:
+        """Revoke *ref* and return it to the free list; False while still mapped."""
+        if gnttab_end_foreign_access_ref(self.hyp.gnttab, self.d, ref):
+            self.free_refs.append(ref)
+            return True
+        return False
