@@ -17,16 +17,24 @@ def domain_table(result: dict[str, Any], title: str = "") -> Table:
                          ("Wake p50", "right"), ("p99", "right"), ("max µs", "right"),
                          ("Jobs/miss", "right")):
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    with_io = any("io" in d for d in result["domains"].values())
+    if with_io:
+        table.add_column("I/O ops", justify="right", no_wrap=True)
+        table.add_column("I/O p50/p99 µs", justify="right", no_wrap=True)
     for name, d in result["domains"].items():
         vc = d["vcpus"]
         lat = max((v["wakeup_latency_us"] for v in vc), key=lambda x: x["p99"])
         jobs = f"{d['jobs']} / {d['deadline_misses']}" if "jobs" in d else ""
-        table.add_row(
-            name + (" (destroyed)" if d.get("destroyed") else ""), str(d["domid"]),
-            d["workload"], f"{100 * d['cpu_share']:.1f}",
-            f"{sum(v['runnable_ns'] for v in vc) / 1e9:.3f}",
-            f"{sum(v['blocked_ns'] for v in vc) / 1e9:.3f}",
-            f"{lat['p50']:.1f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}", jobs)
+        row = [name + (" (destroyed)" if d.get("destroyed") else ""), str(d["domid"]),
+               d["workload"], f"{100 * d['cpu_share']:.1f}",
+               f"{sum(v['runnable_ns'] for v in vc) / 1e9:.3f}",
+               f"{sum(v['blocked_ns'] for v in vc) / 1e9:.3f}",
+               f"{lat['p50']:.1f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}", jobs]
+        if with_io:
+            io = d.get("io")
+            row += [str(io["ops"]), f"{io['latency_us']['p50']:.0f} / "
+                                    f"{io['latency_us']['p99']:.0f}"] if io else ["", ""]
+        table.add_row(*row)
     return table
 
 
