@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shares
+from tests.hypervisor.sched.helpers import sampler
 from xensim.host import Host
 from xensim.hypervisor.sched.credit import PRI_TS_BOOST, PRI_TS_UNDER
 from xensim.hypervisor.vcpu import RunState
@@ -98,19 +99,6 @@ def test_ratelimit_zero_lets_a_boosted_vcpu_preempt_at_once(host1: Host) -> None
     assert max(io.vcpus[0].wake_latencies) == 0
 
 
-def _sampler(host: Host, every_ns: int, check) -> list[str]:  # type: ignore[no-untyped-def]
-    problems: list[str] = []
-
-    def tick(_e: object = None) -> None:
-        msg = check()
-        if msg:
-            problems.append(f"t={host.now}: {msg}")
-        host.env.timeout(every_ns).callbacks.append(tick)
-
-    tick()
-    return problems
-
-
 def test_work_conservation_no_idle_pcpu_while_a_vcpu_waits_past_a_tick() -> None:
     host = Host(pcpus=4, seed=5)
     for i in range(3):
@@ -129,7 +117,7 @@ def test_work_conservation_no_idle_pcpu_while_a_vcpu_waits_past_a_tick() -> None
                     return f"{v} waited {host.now - v.state_entry_time} ns, idle pCPUs {idle}"
         return None
 
-    problems = _sampler(host, 250_000, check)
+    problems = sampler(host, 250_000, check)
     host.run(ms=5_000)
     assert problems == []
 
@@ -170,7 +158,7 @@ def test_no_vcpu_runs_on_two_pcpus_at_once() -> None:
                 return f"{p} runs {p.curr} whose processor is {p.curr.processor}"
         return None
 
-    problems = _sampler(host, 100_000, check)
+    problems = sampler(host, 100_000, check)
     host.run(ms=2_000)
     assert problems == []
 

@@ -9,6 +9,7 @@ real host, ``cpupool-cpu-remove Pool-0 N`` frees them first.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.toolstack.cfgvalue import get_str, get_str_or_list
@@ -16,6 +17,9 @@ from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
 from xensim.toolstack.xlcfg import parse_xlcfg
+
+if TYPE_CHECKING:
+    from xensim.hypervisor.cpupool import Cpupool
 
 
 def main_cpupoollist(ctx: XlContext, args: list[str]) -> int:
@@ -71,55 +75,53 @@ def main_cpupoolcreate(ctx: XlContext, args: list[str]) -> int:
     return 0
 
 
+def _operands(args: list[str], cmd: str, n: int) -> list[str]:
+    _, ops = getopt(args, "", cmd=cmd)
+    if len(ops) != n:
+        raise XlUsageError(f"'xl {cmd}' requires exactly {n} argument{'s' if n > 1 else ''}.")
+    return ops
+
+
 def main_cpupooldestroy(ctx: XlContext, args: list[str]) -> int:
-    _, ops = getopt(args, "", cmd="cpupool-destroy")
-    if len(ops) != 1:
-        raise XlUsageError("'xl cpupool-destroy' requires exactly 1 argument.")
-    ctx.libxl.cpupool_destroy(ctx.libxl.pool_by_name(ops[0]))
+    (name,) = _operands(args, "cpupool-destroy", 1)
+    ctx.libxl.cpupool_destroy(ctx.libxl.pool_by_name(name))
     return 0
 
 
 def main_cpupoolrename(ctx: XlContext, args: list[str]) -> int:
-    _, ops = getopt(args, "", cmd="cpupool-rename")
-    if len(ops) != 2:
-        raise XlUsageError("'xl cpupool-rename' requires exactly 2 arguments.")
-    pool = ctx.libxl.pool_by_name(ops[0])
-    if any(p.name == ops[1] for p in ctx.host.hv.pools.values()):
-        raise LibxlError(f"cpupool {ops[1]!r} already exists")
-    pool.name = ops[1]
+    old, new = _operands(args, "cpupool-rename", 2)
+    pool = ctx.libxl.pool_by_name(old)
+    if any(p.name == new for p in ctx.host.hv.pools.values()):
+        raise LibxlError(f"cpupool {new!r} already exists")
+    pool.name = new
     return 0
 
 
-def _cpus(ctx: XlContext, spec: str) -> list[int]:
+def _pool_cpus(ctx: XlContext, args: list[str], cmd: str) -> tuple[Cpupool, list[int]]:
+    """The pool and the pCPUs named by ``<CPU Pool> <CPU nr>|node:<node nr>``."""
+    name, spec = _operands(args, cmd, 2)
+    pool = ctx.libxl.pool_by_name(name)
     try:
-        return sorted(parse_cpumap(spec, len(ctx.host.hv.pcpus)))
+        return pool, sorted(parse_cpumap(spec, len(ctx.host.hv.pcpus)))
     except CpumapError as exc:
         raise XlUsageError(f"invalid cpu specification {spec!r}: {exc}") from None
 
 
 def main_cpupoolcpuadd(ctx: XlContext, args: list[str]) -> int:
-    _, ops = getopt(args, "", cmd="cpupool-cpu-add")
-    if len(ops) != 2:
-        raise XlUsageError("'xl cpupool-cpu-add' requires exactly 2 arguments.")
-    pool = ctx.libxl.pool_by_name(ops[0])
-    for cpu in _cpus(ctx, ops[1]):
+    pool, cpus = _pool_cpus(ctx, args, "cpupool-cpu-add")
+    for cpu in cpus:
         ctx.libxl.cpupool_cpu_add(pool, cpu)
     return 0
 
 
 def main_cpupoolcpuremove(ctx: XlContext, args: list[str]) -> int:
-    _, ops = getopt(args, "", cmd="cpupool-cpu-remove")
-    if len(ops) != 2:
-        raise XlUsageError("'xl cpupool-cpu-remove' requires exactly 2 arguments.")
-    pool = ctx.libxl.pool_by_name(ops[0])
-    for cpu in _cpus(ctx, ops[1]):
+    pool, cpus = _pool_cpus(ctx, args, "cpupool-cpu-remove")
+    for cpu in cpus:
         ctx.libxl.cpupool_cpu_remove(pool, cpu)
     return 0
 
 
 def main_cpupoolmigrate(ctx: XlContext, args: list[str]) -> int:
-    _, ops = getopt(args, "", cmd="cpupool-migrate")
-    if len(ops) != 2:
-        raise XlUsageError("'xl cpupool-migrate' requires exactly 2 arguments.")
-    ctx.libxl.cpupool_migrate(ctx.libxl.lookup(ops[0]), ctx.libxl.pool_by_name(ops[1]))
+    dom, name = _operands(args, "cpupool-migrate", 2)
+    ctx.libxl.cpupool_migrate(ctx.libxl.lookup(dom), ctx.libxl.pool_by_name(name))
     return 0
