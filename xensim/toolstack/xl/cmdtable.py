@@ -37,6 +37,7 @@ def _table() -> list[CmdSpec]:
         xl_top,
         xl_vcpu,
         xl_vmcontrol,
+        xl_xenstore,
     )
 
     return [
@@ -179,6 +180,26 @@ def _table() -> list[CmdSpec]:
                 "Removes a CPU from a CPU pool", "<CPU Pool> <CPU nr>|node:<node nr>"),
         CmdSpec("cpupool-migrate", xl_cpupool.main_cpupoolmigrate, False, True,
                 "Moves a domain into a CPU pool", "<Domain> <CPU Pool>"),
+        CmdSpec("xenstore-ls", xl_xenstore.main_xs_ls, False, False,
+                "List a xenstore subtree as dom0 sees it (xensim: the xenstore-ls tool)",
+                "[-h] [-s] [-p] [-f] [path]",
+                "-p                      Show each node's permissions\n"
+                "-f                      Print full paths, no truncation"),
+        CmdSpec("xenstore-read", xl_xenstore.main_xs_read, False, False,
+                "Read xenstore values as dom0 (xensim: the xenstore-read tool)",
+                "[-h] [-p] [-s] key [...]",
+                "-p                      Prefix each value with its path"),
+        CmdSpec("xenstore-write", xl_xenstore.main_xs_write, False, True,
+                "Write xenstore values as dom0 (xensim: the xenstore-write tool)",
+                "[-h] [-s] key value [...]"),
+        CmdSpec("xenstore-rm", xl_xenstore.main_xs_rm, False, True,
+                "Remove xenstore nodes as dom0 (xensim: the xenstore-rm tool)",
+                "[-h] [-s] [-t] key [...]",
+                "-t                      Also remove parents left empty"),
+        CmdSpec("xenstore-list", xl_xenstore.main_xs_list, False, False,
+                "List a xenstore directory's children (xensim: the xenstore-list tool)",
+                "[-h] [-s] [-p] key [...]",
+                "-p                      Prefix each child with its directory"),
         CmdSpec("help", main_help, False, False, "Print this help", "[command]"),
     ]
 
