@@ -30,6 +30,7 @@ class CmdSpec:
 
 def _table() -> list[CmdSpec]:
     from xensim.toolstack.xl import (
+        xl_console,
         xl_cpupool,
         xl_info,
         xl_mem,
@@ -95,6 +96,11 @@ def _table() -> list[CmdSpec]:
         CmdSpec("mem-set", xl_mem.main_memset, False, True,
                 "Set the current memory usage for a domain",
                 "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"),
+        CmdSpec("console", xl_console.main_console, False, False,
+                "Attach to domain's console",
+                "[options] <Domain>\n"
+                "-t <type>       console type, pv , serial or vuart\n"
+                "-n <number>     console number"),
         CmdSpec("vcpu-list", xl_vcpu.main_vcpulist, False, False,
                 "List the VCPUs for all/some domains", "[Domain, ...]"),
         CmdSpec("vcpu-pin", xl_vcpu.main_vcpupin, True, True,
