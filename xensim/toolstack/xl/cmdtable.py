@@ -32,6 +32,7 @@ def _table() -> list[CmdSpec]:
     from xensim.toolstack.xl import (
         xl_console,
         xl_cpupool,
+        xl_devices,
         xl_info,
         xl_mem,
         xl_sched,
@@ -101,6 +102,10 @@ def _table() -> list[CmdSpec]:
                 "[options] <Domain>\n"
                 "-t <type>       console type, pv , serial or vuart\n"
                 "-n <number>     console number"),
+        CmdSpec("network-list", xl_devices.main_networklist, False, False,
+                "List virtual network interfaces for a domain", "<Domain(s)>"),
+        CmdSpec("block-list", xl_devices.main_blocklist, False, False,
+                "List virtual block devices for a domain", "<Domain(s)>"),
         CmdSpec("vcpu-list", xl_vcpu.main_vcpulist, False, False,
                 "List the VCPUs for all/some domains", "[Domain, ...]"),
         CmdSpec("vcpu-pin", xl_vcpu.main_vcpupin, True, True,
