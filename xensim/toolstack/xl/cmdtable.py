@@ -30,13 +30,16 @@ class CmdSpec:
 
 def _table() -> list[CmdSpec]:
     from xensim.toolstack.xl import (
+        xl_console,
         xl_cpupool,
+        xl_devices,
         xl_info,
         xl_mem,
         xl_sched,
         xl_top,
         xl_vcpu,
         xl_vmcontrol,
+        xl_xenstore,
     )
 
     return [
@@ -94,6 +97,15 @@ def _table() -> list[CmdSpec]:
         CmdSpec("mem-set", xl_mem.main_memset, False, True,
                 "Set the current memory usage for a domain",
                 "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"),
+        CmdSpec("console", xl_console.main_console, False, False,
+                "Attach to domain's console",
+                "[options] <Domain>\n"
+                "-t <type>       console type, pv , serial or vuart\n"
+                "-n <number>     console number"),
+        CmdSpec("network-list", xl_devices.main_networklist, False, False,
+                "List virtual network interfaces for a domain", "<Domain(s)>"),
+        CmdSpec("block-list", xl_devices.main_blocklist, False, False,
+                "List virtual block devices for a domain", "<Domain(s)>"),
         CmdSpec("vcpu-list", xl_vcpu.main_vcpulist, False, False,
                 "List the VCPUs for all/some domains", "[Domain, ...]"),
         CmdSpec("vcpu-pin", xl_vcpu.main_vcpupin, True, True,
@@ -179,6 +191,26 @@ def _table() -> list[CmdSpec]:
                 "Removes a CPU from a CPU pool", "<CPU Pool> <CPU nr>|node:<node nr>"),
         CmdSpec("cpupool-migrate", xl_cpupool.main_cpupoolmigrate, False, True,
                 "Moves a domain into a CPU pool", "<Domain> <CPU Pool>"),
+        CmdSpec("xenstore-ls", xl_xenstore.main_xs_ls, False, False,
+                "List a xenstore subtree as dom0 sees it (xensim: the xenstore-ls tool)",
+                "[-h] [-s] [-p] [-f] [path]",
+                "-p                      Show each node's permissions\n"
+                "-f                      Print full paths, no truncation"),
+        CmdSpec("xenstore-read", xl_xenstore.main_xs_read, False, False,
+                "Read xenstore values as dom0 (xensim: the xenstore-read tool)",
+                "[-h] [-p] [-s] key [...]",
+                "-p                      Prefix each value with its path"),
+        CmdSpec("xenstore-write", xl_xenstore.main_xs_write, False, True,
+                "Write xenstore values as dom0 (xensim: the xenstore-write tool)",
+                "[-h] [-s] key value [...]"),
+        CmdSpec("xenstore-rm", xl_xenstore.main_xs_rm, False, True,
+                "Remove xenstore nodes as dom0 (xensim: the xenstore-rm tool)",
+                "[-h] [-s] [-t] key [...]",
+                "-t                      Also remove parents left empty"),
+        CmdSpec("xenstore-list", xl_xenstore.main_xs_list, False, False,
+                "List a xenstore directory's children (xensim: the xenstore-list tool)",
+                "[-h] [-s] [-p] key [...]",
+                "-p                      Prefix each child with its directory"),
         CmdSpec("help", main_help, False, False, "Print this help", "[command]"),
     ]
 

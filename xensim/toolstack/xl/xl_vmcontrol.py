@@ -18,6 +18,7 @@ from xensim.toolstack.death import HANDLED
 from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
+from xensim.toolstack.xl.xl_console import console_output
 from xensim.toolstack.xlcfg import XlCfgError
 
 
@@ -161,27 +162,8 @@ def main_create(ctx: XlContext, args: list[str]) -> int:
         return 0
     d = ctx.host.create_from_config(cfg, paused="p" in o)
     if "c" in o:
-        ctx.out.write(console_text(ctx, d, cfg))
+        ctx.out.write(console_output(ctx.host.hv, d))
     return 0
-
-
-def console_text(ctx: XlContext, d: Domain, cfg: DomainConfig) -> str:
-    """What ``xl console`` would show right after boot (xensim models no guest
-    console yet: the kernel's first lines, made from the config)."""
-    kernel = cfg.kernel or ("hvmloader" if cfg.type == "hvm" else "pygrub")
-    lines = [
-        f"[    0.000000] Linux version 6.1.0-xen ({kernel}) #1 SMP xensim",
-        f"[    0.000000] Command line: {cfg.cmdline or ''}".rstrip(),
-        "[    0.000000] Booting " + ("paravirtualized kernel on Xen" if cfg.type == "pv"
-                                    else f"Xen {cfg.type.upper()} guest"),
-        "[    0.000000] Xen version: 4.19 (preserve-AD)",
-        f"[    0.010000] Memory: {cfg.memory * 1024}K available",
-        f"[    0.020000] smp: Brought up 1 node, {cfg.vcpus} CPUs",
-        f"[    0.500000] xensim workload: {cfg.workload}",
-        "",
-        f"{d.name} login: ",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def main_domid(ctx: XlContext, args: list[str]) -> int:
