@@ -186,18 +186,23 @@ def _check_table(loc: _Locator, table: str, index: int, label: str,
             raise loc.error(table, index, None, f"{label}: missing required key {key!r}")
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raises :class:`ScenarioError`."""
-    path = str(path)
+def read_toml(path: str, error: type[Exception]) -> tuple[dict[str, Any], str]:
+    """A TOML file's table and text; unreadable or malformed files raise *error*
+    with the path (scenario and sweep files share this)."""
     try:
         text = Path(path).read_text()
     except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+        raise error(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: TOML syntax error: {exc}") from None
-    return validate_scenario(raw, path, text)
+        raise error(f"{path}: TOML syntax error: {exc}") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raises :class:`ScenarioError`."""
+    raw, text = read_toml(str(path), ScenarioError)
+    return validate_scenario(raw, str(path), text)
 
 
 def validate_scenario(raw: dict[str, Any], path: str = "<scenario>",

@@ -86,12 +86,7 @@ def evtchn_2l_set_pending(si: SharedInfo, vcpu_id: int, port: int) -> bool:
         return False
     if bit_is_set(si.evtchn_mask, port):
         return False
-    vi = si.vcpu_info[vcpu_id]
-    w, _ = _bit(port)
-    if vi.evtchn_pending_sel & (1 << w):
-        return False
-    vi.evtchn_pending_sel |= 1 << w
-    return mark_events_pending(vi)
+    return _raise_selector(si, vcpu_id, port)
 
 
 def evtchn_2l_clear_pending(si: SharedInfo, port: int) -> None:
@@ -104,6 +99,12 @@ def evtchn_2l_unmask(si: SharedInfo, vcpu_id: int, port: int) -> bool:
         return False
     if not bit_is_set(si.evtchn_pending, port):
         return False
+    return _raise_selector(si, vcpu_id, port)
+
+
+def _raise_selector(si: SharedInfo, vcpu_id: int, port: int) -> bool:
+    """Set *port*'s selector bit on the vCPU; True when that newly needs an upcall
+    (a selector bit already set means the guest has not scanned that word yet)."""
     vi = si.vcpu_info[vcpu_id]
     w, _ = _bit(port)
     if vi.evtchn_pending_sel & (1 << w):

@@ -34,7 +34,6 @@ import csv
 import itertools
 import math
 import re
-import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +41,14 @@ from typing import Any
 
 from xensim.research.errors import ResearchError
 from xensim.research.stats import mean_ci
-from xensim.scenario import SCHEMA, ScenarioError, build_host, run_scenario, validate_scenario
+from xensim.scenario import (
+    SCHEMA,
+    ScenarioError,
+    build_host,
+    read_toml,
+    run_scenario,
+    validate_scenario,
+)
 
 
 class SweepError(ResearchError):
@@ -107,14 +113,7 @@ def apply_key(raw: dict[str, Any], key: str, value: Any) -> None:
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file and every cell of its grid."""
     path = str(path)
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise SweepError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"{path}: TOML syntax error: {exc}") from None
+    raw, text = read_toml(path, SweepError)
     for key in raw:
         if key not in ("sweep", "grid"):
             raise SweepError(f"{path}: unknown top-level key {key!r}; expected [sweep] "
