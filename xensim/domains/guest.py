@@ -22,6 +22,7 @@ from xensim.hypervisor.sched_op import SCHEDOP
 from xensim.hypervisor.vcpu import PauseFlag
 
 if TYPE_CHECKING:
+    from xensim.domains.platform import Platform
     from xensim.hypervisor.hypervisor import Hypervisor
     from xensim.hypervisor.time import SimTime
     from xensim.hypervisor.vcpu import VCPU
@@ -57,7 +58,28 @@ class Yield(NamedTuple):
     """SCHEDOP_yield."""
 
 
-Action = Compute | SleepUntil | Hypercall | WaitEvent | Yield
+GUEST_OPS = ("syscall", "pte_write", "page_fault", "tlb_miss", "cpuid")
+
+
+class GuestOp(NamedTuple):
+    """*n* guest-visible operations of one kind (one of :data:`GUEST_OPS`)."""
+
+    op: str
+    n: int = 1
+
+
+class IoAccess(NamedTuple):
+    """A driver's access to a device register; the program receives the value read."""
+
+    space: int
+    """IOREQ_TYPE_PIO (an ``in``/``out`` port) or IOREQ_TYPE_COPY (MMIO)."""
+    addr: int
+    size: int
+    write: bool
+    value: int = 0
+
+
+Action = Compute | SleepUntil | Hypercall | WaitEvent | Yield | GuestOp | IoAccess
 Program = Generator[Action, Any, None]
 UpcallHandler = Callable[["GuestVcpu"], int]
 """Called while an upcall is being handled; returns the handler's ns of work."""
@@ -81,10 +103,17 @@ class GuestVcpu:
         self._kick_deferred = False
         self._blocking = False
         self._wait: Callable[[], bool] | None = None
+        self.isr_queue: list[Callable[[GuestVcpu], Program]] = []
+        """Interrupt handlers that touch device registers, run after the upcall's entry
+        (an emulated device's ISR): nested programs, with interrupts masked."""
         self._hc_cost = hyp.costs["hypercall"]
-        self._upcall_cost = hyp.costs["upcall"]
+        self.platform: Platform = vcpu.domain.info.get("platform") or _pv_platform(hyp, vcpu)
+        """The domain's virtualisation mode: what each action costs."""
         vcpu.guest = self
         self.program = program(self)
+        self._on_return: Callable[[Any], None] | None = None
+        self._stack: list[tuple[Program, Callable[[Any], None] | None]] = []
+        """Suspended programs while a nested one (an expansion, an ISR) runs."""
 
     @property
     def now(self) -> SimTime:
@@ -95,10 +124,22 @@ class GuestVcpu:
         self.core.set_work(self.vcpu, 0, self._resume)
 
     # --- the program --------------------------------------------------------------
+    def _run_nested(self, gen: Program, on_return: Callable[[Any], None]) -> None:
+        """Run *gen* until it ends, then call *on_return* with its return value."""
+        self._stack.append((self.program, self._on_return))
+        self.program, self._on_return = gen, on_return
+        self._resume()
+
     def _resume(self, value: Any = None) -> None:
         try:
             action = self.program.send(value)
-        except StopIteration:
+        except StopIteration as stop:
+            if self._stack:
+                on_return = self._on_return
+                self.program, self._on_return = self._stack.pop()
+                assert on_return is not None
+                on_return(stop.value)
+                return
             self._wait = lambda: False
             self._block()
             return
@@ -118,6 +159,10 @@ class GuestVcpu:
                 self._block()
         elif t is Hypercall:
             self.hypercall(action.nr, action.args, self._resume)
+        elif t is GuestOp:
+            self._run_nested(self.platform.expand(self, action), self._resume)
+        elif t is IoAccess:
+            self.platform.io(self, action, self._resume)
         elif t is Yield:
             self.hypercall(HC.sched_op, (SCHEDOP.yield_,), self._resume)
         else:
@@ -140,23 +185,11 @@ class GuestVcpu:
         self.core.set_work(v, self._hc_cost, issue, "hypervisor")
 
     def _sleep(self, until: int) -> None:
-        """``set_timer_op(until)`` then ``SCHEDOP_block``, as Linux's idle loop does.
-
-        Both hypercalls' costs are spent as one piece of work and the two
-        calls made at its end (NOTE: one SimPy event instead of two, for
-        speed; the timer is armed one hypercall cost later than in Xen).
-        """
-        v = self.vcpu
-
-        def both() -> None:
-            self.hyp.hypercall(v, HC.set_timer_op, until)
-            self._after_block(self.hyp.hypercall(v, HC.sched_op, SCHEDOP.block))
-
-        self.core.set_work(v, 2 * self._hc_cost, both, "hypervisor")
+        self.platform.sleep(self, until)
 
     def _block(self) -> None:
         self._blocking = True
-        self.hypercall(HC.sched_op, (SCHEDOP.block,), self._after_block)
+        self.platform.block(self)
 
     def _after_block(self, rc: int = 0) -> None:
         self._blocking = False
@@ -178,11 +211,12 @@ class GuestVcpu:
             self.on_kick()
 
     # --- upcalls ------------------------------------------------------------------
-    def on_kick(self) -> None:
-        """The hypervisor delivers an upcall to this (running) vCPU."""
+    def on_kick(self) -> bool:
+        """The hypervisor delivers an upcall to this (running) vCPU; False if it
+        cannot be taken now (interrupts masked, or nothing pending)."""
         v = self.vcpu
         if self._in_upcall or not v.upcall_pending or v.pause_flags & PauseFlag.BLOCKED:
-            return
+            return False
         if v.work_done is None:
             # Kicked from inside one of this vCPU's own continuations (it sent an
             # event that came straight back): deliver on return to the guest, once
@@ -191,7 +225,7 @@ class GuestVcpu:
                 self._kick_deferred = True
                 ev = Timeout(self.hyp.env, 0)
                 ev.callbacks.append(self._deferred_kick)  # type: ignore[union-attr]
-            return
+            return True
         self._in_upcall = True
         saved = self.core.interrupt_work(v)
         v.upcall_pending = False
@@ -199,6 +233,10 @@ class GuestVcpu:
         self.stats["upcalls"] = self.stats.get("upcalls", 0) + 1
 
         def done() -> None:
+            if self.isr_queue:  # an emulated device's handler: its register accesses
+                isr = self.isr_queue.pop(0)
+                self._run_nested(isr(self), lambda _rv: done())
+                return
             while self.after_upcall:  # still "in the upcall": a self-kick waits its turn
                 todo, self.after_upcall = self.after_upcall, []
                 for fn in todo:
@@ -220,4 +258,14 @@ class GuestVcpu:
             else:
                 self.core.set_work(v, left, cont, kind)
 
-        self.core.set_work(v, self._upcall_cost + handler_ns, done, "kernel")
+        self.core.set_work(v, self.platform.interrupt_ns(self) + handler_ns, done, "kernel")
+        return True
+
+
+def _pv_platform(hyp: Hypervisor, vcpu: VCPU) -> Platform:
+    """The default mode of a domain nobody gave one (tests, dom0): PV."""
+    from xensim.domains.platform import platform_for
+
+    d = vcpu.domain
+    plat = d.info["platform"] = platform_for(hyp, d, d.guest_type)
+    return plat

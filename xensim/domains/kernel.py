@@ -74,6 +74,8 @@ class GuestKernel:
         self.fronts: list[Any] = []
         self.net: Any = None
         """The guest's network stack (set by the I/O system when it has a vif)."""
+        self.irq_handlers: dict[int, Callable[[GuestVcpu], Any]] = {}
+        """HVM: emulated interrupt line -> the driver's handler (a nested program)."""
         d.info["kernel"] = self
 
     def attach(self, g: GuestVcpu) -> None:
@@ -84,9 +86,17 @@ class GuestKernel:
     def upcall(self, g: GuestVcpu) -> int:
         de = self.d.evtchn
         vid = g.vcpu.vcpu_id
+        hvm = self.d.hvm
+        irq_ns = 0
+        if hvm is not None and hvm.irr.get(vid):
+            for irq in hvm.ack_irqs(vid):
+                irq_ns += g.platform.eoi_ns()  # type: ignore[attr-defined]
+                isr = self.irq_handlers.get(irq)
+                if isr is not None:
+                    g.isr_queue.append(isr)
         if de is None or not de.shared.vcpu_info[vid].evtchn_upcall_pending:
-            return 0
-        ns = 0
+            return irq_ns
+        ns = irq_ns
         self.current = vid
         handlers = self.handlers
         for port in ev.guest_handle_events(self.ctx, self.d, vid):

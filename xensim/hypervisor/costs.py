@@ -111,6 +111,95 @@ _DEFAULTS: tuple[Cost, ...] = (
     Cost("disk_ns_per_kib", 2_000,
          "estimate: ~500 MB/s SATA SSD transfer rate",
          "disk transfer time per KiB (pro-rated)"),
+    Cost("vmexit", cycles(2_000),
+         "published-results 2.6 (SplitX, Xeon X5570 with EPT): direct cost of one exit "
+         "~2,000 cycles; Bugnion et al. Table 4.3 give 500-1,200 cycles for the bare "
+         "round trip on 2008-2014 parts",
+         "an HVM vCPU's VM exit plus the VM entry back, before the handler's own work"),
+    Cost("hvm_io_decode", cycles(1_000),
+         "estimate: Xen decodes the trapping instruction (hvmemul) and searches its "
+         "intercept tables before handling or forwarding the access",
+         "Xen's work per I/O-port or MMIO exit, before the device's emulation"),
+    Cost("hvm_internal_device", cycles(1_500),
+         "estimate: Xen's own RTC/PIT/LAPIC emulation of one register access; the "
+         "whole in-VMM port access of published-results 2.2 (15,826 cycles on a P4) "
+         "less its world switch, scaled to a present-day part",
+         "one access to a device Xen emulates itself (RTC, PIT, LAPIC EOI)"),
+    Cost("ioreq_send", cycles(1_500),
+         "estimate: hvm_send_ioreq fills the vCPU's ioreq slot, notifies the emulator's "
+         "event channel and deschedules the vCPU",
+         "Xen forwarding one access to the device model (ioreq server)"),
+    Cost("ioreq_complete", cycles(1_000),
+         "estimate: hvm_io_assist copies the answer back and re-enters the guest",
+         "Xen finishing an access the device model answered"),
+    Cost("qemu_ioreq", 5_000,
+         "estimate: dom0's kernel wakes the qemu process through /dev/xen/evtchn, qemu "
+         "reads the ioreq page, dispatches, writes the answer and notifies Xen (an ioctl "
+         "and a hypercall); Zhang et al. (published-results 2.6) count several context "
+         "switches per emulated request",
+         "device-model CPU time per ioreq, before the device's own register work"),
+    Cost("qemu_register", 300,
+         "estimate: one emulated device register handler in qemu (a switch on the "
+         "offset and a state update)",
+         "device-model CPU time for the device work of one register access"),
+    Cost("qemu_dma_4k", 1_200,
+         "estimate: qemu maps guest memory through its mapcache (foreign mapping) and "
+         "copies 4 KiB: about twice a grant copy",
+         "device-model CPU time to DMA 4 KiB to or from guest memory (pro-rated)"),
+    Cost("qemu_net_packet", 4_000,
+         "estimate: qemu's NIC emulation passes a packet through its tap device (a "
+         "read/write syscall in dom0 and a bridge hop); Barham et al. and Gregg "
+         "(published-results 2.1, 2.6) show emulated NICs several times dearer than PV",
+         "device-model CPU time per packet sent or received through tap"),
+    Cost("qemu_disk_request", 5_000,
+         "estimate: qemu's block layer submitting one request with Linux AIO and "
+         "completing it",
+         "device-model CPU time per emulated disk request"),
+    Cost("hvm_irq_inject", cycles(1_000),
+         "estimate: Xen asserting an interrupt in the vIOAPIC/vLAPIC and injecting it "
+         "at VM entry",
+         "delivering one interrupt (emulated device or the PV callback vector) to an "
+         "HVM vCPU"),
+    Cost("hvm_cpuid_msr", cycles(800),
+         "estimate: Xen's handler for a CPUID or an MSR access it emulates (policy "
+         "lookup, a register update)",
+         "handler work of a CPUID, RDMSR or WRMSR exit"),
+    Cost("shadow_pte_write", cycles(12_733 - 2_000),
+         "published-results 2.2 (Adams & Agesen): a PTE write costs 12,733 cycles under "
+         "a trap-and-emulate VMM without EPT, less the exit itself",
+         "Xen emulating one write to a write-protected guest page table and updating "
+         "the shadow"),
+    Cost("shadow_page_fault", cycles(11_242 - 1_093 - 2_000),
+         "published-results 2.2 (Adams & Agesen): pgfault takes 11,242 cycles under a "
+         "trap-and-emulate VMM against 1,093 native, less the exit itself",
+         "Xen's shadow-fault handling (propagate or fix the shadow, reflect the fault) "
+         "per guest page fault"),
+    Cost("native_syscall", 100,
+         "estimate: lmbench's null call is ~0.1 us on a present-day Linux",
+         "a null system call entered and left in the guest kernel"),
+    Cost("pv_syscall_bounce", 600,
+         "estimate from the mechanism (no published figure, published-results 2.6): on "
+         "64-bit PV the syscall lands in Xen, which switches to the guest kernel's page "
+         "tables and bounces, and the return goes through HYPERVISOR_iret: two "
+         "transitions and a TLB refill without global kernel pages",
+         "extra price of one system call in a 64-bit PV guest"),
+    Cost("native_page_fault", cycles(1_093),
+         "published-results 2.2 (Adams & Agesen): native pgfault 1,093 cycles",
+         "a guest page fault handled by the guest kernel"),
+    Cost("pv_fault_bounce", cycles(1_000),
+         "estimate: a PV guest's page fault traps to Xen first, which builds a bounce "
+         "frame and enters the guest kernel's handler",
+         "extra price of one page fault in a PV guest"),
+    Cost("native_pte_write", cycles(30),
+         "estimate: one store plus the kernel's bookkeeping for it",
+         "a page-table write where the guest owns its page tables (HVM with HAP, PVH)"),
+    Cost("tlb_miss", cycles(30),
+         "estimate: a 4-level page walk that hits the data caches",
+         "one TLB miss walked natively (PV and shadow paging: one dimension)"),
+    Cost("tlb_miss_hap", cycles(90),
+         "estimate: a two-dimensional walk (guest and nested tables, up to 24 "
+         "references) costs a few times a native one (Bhargava et al., ASPLOS 2008: R)",
+         "one TLB miss under HAP (EPT/NPT)"),
 )
 
 

@@ -39,7 +39,8 @@ class Domain:
     __slots__ = ("domid", "name", "vcpus", "pause_count", "is_privileged", "is_dying",
                  "is_shutdown", "shutdown_code", "sched_priv", "pool", "memory_kib",
                  "max_memory_kib", "create_time", "handle", "evtchn", "grant_table",
-                 "hypercall_counts", "denied", "guest_type", "info", "__weakref__")
+                 "hypercall_counts", "vmexit_counts", "denied", "guest_type", "hvm", "info",
+                 "__weakref__")
 
     def __init__(self, domid: int, name: str, *, privileged: bool = False,
                  memory_kib: int = 0, guest_type: str = "pv") -> None:
@@ -62,9 +63,13 @@ class Domain:
         self.evtchn: Any = None
         self.grant_table: Any = None
         self.hypercall_counts: dict[str, int] = {}
+        self.vmexit_counts: dict[str, int] = {}
+        """VM exits by reason name (HVM and PVH guests only)."""
         self.denied = 0
         """Operations refused for lack of privilege (hostile guests count up here)."""
         self.guest_type = guest_type
+        self.hvm: Any = None
+        """The domain's :class:`~xensim.hypervisor.hvm.domain.HvmDomain` (HVM/PVH only)."""
         self.info: dict[str, Any] = {}
 
     @property

@@ -44,6 +44,8 @@ class PauseFlag:
     BLOCKED = 1
     DOWN = 2
     MIGRATING = 4
+    BLOCKED_IN_XEN = 8
+    """Waiting inside Xen for a device model's answer (``_VPF_blocked_in_xen``)."""
 
 
 WorkDone = Callable[[], None]

@@ -121,9 +121,8 @@ class SchedCore:
                 kinds = nxt.kind_ns
                 kinds["context_switch"] = kinds.get("context_switch", 0) + cost
             nxt.run_start = now + cost
-            if nxt.upcall_pending and nxt.guest is not None:
-                nxt.guest.on_kick()  # Xen delivers pending events on return to guest
-            else:
+            # Xen delivers pending events on return to the guest
+            if not (nxt.upcall_pending and nxt.guest is not None and nxt.guest.on_kick()):
                 self._arm_work(pcpu, nxt, now)
         if prev.pause_flags & _MIGRATING:
             self.migrate_finish(prev)
@@ -209,6 +208,17 @@ class SchedCore:
     def vcpu_unblock(self, v: VCPU) -> None:
         if v.pause_flags & _BLOCKED:
             v.pause_flags &= ~_BLOCKED
+            self.vcpu_wake(v)
+
+    def vcpu_block_in_xen(self, v: VCPU) -> None:
+        """Xen's ``wait_on_xen_event_channel``: *v* waits for an emulator, and no
+        guest event wakes it (unlike SCHEDOP_block); Xen reports it offline."""
+        v.pause_flags |= PauseFlag.BLOCKED_IN_XEN
+        self.vcpu_sleep(v)
+
+    def vcpu_unblock_in_xen(self, v: VCPU) -> None:
+        if v.pause_flags & PauseFlag.BLOCKED_IN_XEN:
+            v.pause_flags &= ~PauseFlag.BLOCKED_IN_XEN
             self.vcpu_wake(v)
 
     def vcpu_yield(self, v: VCPU) -> None:
