@@ -16,10 +16,11 @@ dom0 work item on the vbd's home vCPU, so a starved dom0 delays them too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from xensim.domains.guest import Action, Compute, send_event
 from xensim.domains.netif import host_va, unmap_all
 from xensim.domains.physdev import DiskRequest
 from xensim.domains.ring import BackRing, FrontRing, SharedRing
@@ -100,6 +101,17 @@ class BlkFront(FrontendDevice):
         self.inflight[rid] = Inflight(refs, k.hyp.env.now, nseg * SEG, done)
         self.ring.put_request(BlkRequest(rid, sector, nseg * SEG, refs))
         return self.ring.push_requests_and_check_notify()
+
+    def request(self, g: GuestVcpu, sector: int, nbytes: int,
+                done: Callable[[int, int], None]) -> Iterator[Action]:
+        """Issue one read from a task; returns False (issuing nothing) if the ring is full."""
+        yield Compute(self.kernel.hyp.costs["blkfront_request"], "kernel")
+        notify = self.submit(sector, nbytes, done)
+        if notify is None:
+            return False
+        if notify:
+            yield send_event(self.port)
+        return True
 
     def _on_event(self, g: GuestVcpu, port: int) -> int:
         if not self.connected:

@@ -46,7 +46,7 @@ class Dom0Services:
         self.hyp = hyp
         self.dom0 = dom0
         self.kernel = kernel
-        self.queues: list[deque[WorkItem]] = [deque() for _ in dom0.vcpus]
+        self.queues: list[deque[tuple[WorkItem, str]]] = [deque() for _ in dom0.vcpus]
         self.current = -1
         """dom0 vCPU executing a work item's ``finish`` now (-1: none)."""
         self.items_done = 0
@@ -62,10 +62,12 @@ class Dom0Services:
     def nr_vcpus(self) -> int:
         return len(self.queues)
 
-    def post(self, vid: int, item: WorkItem) -> None:
-        """Queue *item* on dom0 vCPU *vid*, waking it unless it is the one posting."""
+    def post(self, vid: int, item: WorkItem, kind: str = "dom0") -> None:
+        """Queue *item* on dom0 vCPU *vid*, waking it unless it is the one posting.
+
+        *kind* labels its CPU time (``qemu`` for a device model's work)."""
         q = self.queues[vid]
-        q.append(item)
+        q.append((item, kind))
         if len(q) == 1 and self.current != vid and self.kernel.current != vid:
             raise_port(self.hyp, self.dom0, self.irq_ports[vid])
 
@@ -77,9 +79,10 @@ class Dom0Services:
             if not q:
                 yield WaitEvent(q.__len__)
                 continue
-            ns, finish = q.popleft()()
+            item, kind = q.popleft()
+            ns, finish = item()
             if ns:
-                yield Compute(ns, "dom0")
+                yield Compute(ns, kind)
             if finish is not None:
                 self.current = vid
                 finish()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from simpy.events import Timeout
 
+from xensim.hypervisor.event_channel_abi import EVTCHNOP, EvtchnSend
 from xensim.hypervisor.hypercall import HC
 from xensim.hypervisor.sched_op import SCHEDOP
 from xensim.hypervisor.vcpu import PauseFlag
@@ -77,6 +78,11 @@ class IoAccess(NamedTuple):
     size: int
     write: bool
     value: int = 0
+
+
+def send_event(port: int) -> Hypercall:
+    """``EVTCHNOP_send`` on *port*, as an action."""
+    return Hypercall(HC.event_channel_op, (EVTCHNOP.send, EvtchnSend(port)))
 
 
 Action = Compute | SleepUntil | Hypercall | WaitEvent | Yield | GuestOp | IoAccess

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 DEVICE_NEEDS: dict[str, tuple[str, ...]] = {
     "ping": ("vif",), "net-stream": ("vif",), "disk": ("vbd",), "web": ("vif", "vbd"),
+    "kernel-build": ("vbd",),
 }
 """workload name -> device kinds the toolstack adds when the config lists none."""
 MTU = 1500
@@ -60,8 +61,9 @@ def seq_or_rand(text: str) -> str:
     return text
 
 
-def record(stats: dict[str, Any], latency_ns: int, nbytes: int) -> None:
-    stats["io_ops"] = stats.get("io_ops", 0) + 1
+def record(stats: dict[str, Any], latency_ns: int, nbytes: int, ops: int = 1) -> None:
+    """Count *ops* completed operations and one latency sample."""
+    stats["io_ops"] = stats.get("io_ops", 0) + ops
     stats["io_bytes"] = stats.get("io_bytes", 0) + nbytes
     stats.setdefault("io_latency_ns", []).append(latency_ns)
 
@@ -70,13 +72,10 @@ def _kernel(g: GuestVcpu) -> GuestKernel:
     return g.vcpu.domain.info["kernel"]  # type: ignore[no-any-return]
 
 
-def _connected(g: GuestVcpu) -> Iterator[Action]:
+def wait_connected(g: GuestVcpu) -> Iterator[Action]:
+    """Wait until every device driver of the guest is ready."""
     fronts = _kernel(g).fronts  # type: ignore[attr-defined]
     yield WaitEvent(lambda: all(f.connected for f in fronts))
-
-
-def _send_event(port: int) -> Hypercall:
-    return Hypercall(HC.event_channel_op, (eva.EVTCHNOP.send, eva.EvtchnSend(port)))
 
 
 def _every(g: GuestVcpu, gap: Callable[[], int], fn: Callable[[], None]) -> None:
@@ -93,16 +92,12 @@ def _every(g: GuestVcpu, gap: Callable[[], int], fn: Callable[[], None]) -> None
 
 
 def _xmit(g: GuestVcpu, pkt: Packet) -> Iterator[Action]:
-    """Send one packet from the program: stack cost, ring, notify if asked."""
-    nf = _kernel(g).net.front
-    yield Compute(g.hyp.costs["netfront_packet"], "kernel")
-    while True:
-        notify = nf.xmit(pkt)
-        if notify is not None:
-            break
-        yield WaitEvent(lambda: not nf.tx_full())
-    if notify:
-        yield _send_event(nf.port)
+    """Send one packet from the program through whichever driver the guest has."""
+    yield from _kernel(g).net.front.send(g, pkt)
+
+
+def _block_device(g: GuestVcpu) -> Any:
+    return next(f for f in _kernel(g).fronts if f.kind == "vbd")  # type: ignore[attr-defined]
 
 
 @register_workload("ping", "an external client pings this guest over its vif; the latency "
@@ -112,7 +107,7 @@ def _xmit(g: GuestVcpu, pkt: Packet) -> Iterator[Action]:
 def _ping(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action]:
     if g.vcpu.vcpu_id:
         return
-    yield from _connected(g)
+    yield from wait_connected(g)
     ext, domid, env = _kernel(g).io.ext, g.vcpu.domain.domid, g.hyp.env
     flow, period, seq = ("ping", domid), int(SECONDS(1) / p["rate"]), [0]
     inflight: dict[int, int] = {}
@@ -144,7 +139,7 @@ def _ping(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Actio
 def _stream(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action]:
     if g.vcpu.vcpu_id:
         return
-    yield from _connected(g)
+    yield from wait_connected(g)
     ext, domid, env = _kernel(g).io.ext, g.vcpu.domain.domid, g.hyp.env
     flow = ("stream", domid)
     ext.receivers[flow] = lambda pkt: record(g.stats, env.now - pkt.t0, pkt.size)
@@ -165,11 +160,10 @@ def _stream(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Act
 def _disk(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action]:
     if g.vcpu.vcpu_id:
         return
-    yield from _connected(g)
-    bf = next(f for f in _kernel(g).fronts if f.kind == "vbd")  # type: ignore[attr-defined]
+    yield from wait_connected(g)
+    bf = _block_device(g)
     depth, bs, inflight = p["depth"], p["bs"], [0]
     step, sector = max(1, bs // 512), 0
-    cost = g.hyp.costs["blkfront_request"]
 
     def done(status: int, latency: int) -> None:
         inflight[0] -= 1
@@ -178,14 +172,11 @@ def _disk(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Actio
 
     while True:
         while inflight[0] < depth and bf.can_submit():
-            yield Compute(cost, "kernel")
             sector = sector + step if p["pattern"] == "seq" else rng.randrange(1 << 24) * step
-            notify = bf.submit(sector, bs, done)
-            if notify is None:
-                break
             inflight[0] += 1
-            if notify:
-                yield _send_event(bf.port)
+            if not (yield from bf.request(g, sector, bs, done)):
+                inflight[0] -= 1
+                break
         yield WaitEvent(lambda: inflight[0] < depth and bf.can_submit())
 
 
@@ -198,10 +189,10 @@ def _disk(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Actio
 def _web(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action]:
     if g.vcpu.vcpu_id:
         return
-    yield from _connected(g)
+    yield from wait_connected(g)
     k = _kernel(g)
     ext, domid, env = k.io.ext, g.vcpu.domain.domid, g.hyp.env
-    bf = next(f for f in k.fronts if f.kind == "vbd")  # type: ignore[attr-defined]
+    bf = _block_device(g)
     flow, queue, seq = ("web", domid), deque[Packet](), [0]
     npk = -(-p["reply"] // MTU)
     got: dict[int, int] = {}
@@ -226,14 +217,9 @@ def _web(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action
         if p["cpu_ms"]:
             yield Compute(MILLISECS(p["cpu_ms"]))
         done = [False]
-        while True:
-            notify = bf.submit(rng.randrange(1 << 24) * 8, min(p["bs"], 11 * 4096),
-                               lambda st, lat, done=done: done.__setitem__(0, True))
-            if notify is not None:
-                break
+        while not (yield from bf.request(g, rng.randrange(1 << 24) * 8, min(p["bs"], 11 * 4096),
+                                         lambda st, lat, done=done: done.__setitem__(0, True))):
             yield WaitEvent(bf.can_submit)
-        if notify:
-            yield _send_event(bf.port)
         yield WaitEvent(lambda done=done: done[0])
         left = p["reply"]
         for _ in range(npk):

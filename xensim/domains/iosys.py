@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from xensim.domains.blkif import BlkBack, BlkFront
 from xensim.domains.dom0 import Dom0Services
+from xensim.domains.emul_drivers import E1000Driver, IdeDriver, Rtl8139Driver, unplug_emulated
 from xensim.domains.io_workloads import DEVICE_NEEDS
 from xensim.domains.kernel import GuestKernel
 from xensim.domains.netif import NetBack, NetFront, NetStack
@@ -32,11 +33,14 @@ from xensim.domains.xenstore import XsError, XsType
 from xensim.domains.xenstored import Dom0XsClient, Script, XenbusClient, Xenstored, xs_run
 from xensim.hypervisor import event_channel as ev
 from xensim.hypervisor.event_channel_abi import VIRQ
+from xensim.qemu_dm.e1000 import E1000
+from xensim.qemu_dm.spawn import spawn_device_model
 
 if TYPE_CHECKING:
     from xensim.domains.guest import GuestVcpu
     from xensim.hypervisor.domain import Domain
     from xensim.hypervisor.hypervisor import Hypervisor
+    from xensim.qemu_dm.process import DeviceModel
 
 VBD_FIRST_DEVID = 51712  # xvda
 
@@ -134,6 +138,12 @@ class IoSystem:
         needs = DEVICE_NEEDS.get(workload.partition(":")[0], ())
         nvifs = max(len(getattr(cfg, "vifs", ())), 1 if "vif" in needs else 0)
         ndisks = max(len(getattr(cfg, "disks", ())), 1 if "vbd" in needs else 0)
+        if d.guest_type == "hvm":
+            dm = spawn_device_model(self, d, cfg, nvifs, ndisks)
+            if not getattr(cfg, "xen_platform_pci", True):
+                self._emulated_devices(k, dm)
+                return
+            k.boot_steps.append(unplug_emulated)
         fronts: list[Any] = []
         if nvifs:
             k.net = NetStack(k)
@@ -152,6 +162,18 @@ class IoSystem:
             for f in fronts:
                 f.start()
         self.xsd.flush()
+
+    def _emulated_devices(self, k: GuestKernel, dm: DeviceModel) -> None:
+        """No PV drivers (xen_platform_pci=0): the kernel drives qemu's devices."""
+        fronts: list[Any] = [IdeDriver(k) for _ in dm.disks]
+        if dm.nics:
+            k.net = NetStack(k)
+            nic = dm.nics[0]
+            drv = (E1000Driver if isinstance(nic, E1000) else Rtl8139Driver)(k, nic, k.net)
+            fronts.append(drv)
+            k.boot_steps.append(drv.init)
+            self.bridge.ports[k.d.domid] = dm.tap_receive
+        k.fronts = fronts
 
     def _bind_timer(self, k: GuestKernel) -> None:
         """The kernel binds VIRQ_TIMER on each vCPU (its handler is the tick: no extra work)."""
@@ -182,6 +204,16 @@ class IoSystem:
     def _teardown(self, d: Domain) -> None:
         if self.svc is None or d.domid == 0:
             return
+        dm = d.info.get("device_model")
+        if dm is not None:  # the guest goes: its qemu (and stub domain) with it
+            dm.stop()
+            self.bridge.ports.pop(d.domid, None)
+            stub = d.info.get("stubdom")
+            if stub is not None and not stub.is_dying:
+                self.hyp.destroy_domain(stub)
+        target = d.info.get("dm_of")
+        if target is not None and "device_model" in target.info:
+            target.info["device_model"].crash()  # the stub domain died under its guest
         st, domid = self.xsd.store, d.domid
         for key in [k for k in self.backends if k[1] == domid]:
             dev = self.backends.pop(key)

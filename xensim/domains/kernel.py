@@ -22,7 +22,7 @@ charged to the guest's vCPU; only data-path work is.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from xensim.hypervisor import event_channel as ev
@@ -74,6 +74,9 @@ class GuestKernel:
         self.fronts: list[Any] = []
         self.net: Any = None
         """The guest's network stack (set by the I/O system when it has a vif)."""
+        self.boot_steps: list[Callable[[GuestVcpu], Iterator[Any]]] = []
+        """What vCPU 0 does before its workload: drivers' initialisation, the PV
+        drivers' unplug of emulated devices (HVM)."""
         self.irq_handlers: dict[int, Callable[[GuestVcpu], Any]] = {}
         """HVM: emulated interrupt line -> the driver's handler (a nested program)."""
         d.info["kernel"] = self
@@ -172,3 +175,13 @@ class GuestKernel:
             self.free_refs.append(ref)
             return True
         return False
+
+
+def booted(g: GuestVcpu, program: Iterator[Any]) -> Iterator[Any]:
+    """*program*, preceded on vCPU 0 by the kernel's boot steps (run when it first runs,
+    so devices set up after the vCPU's creation are included)."""
+    k: GuestKernel | None = g.vcpu.domain.info.get("kernel")
+    if k is not None and g.vcpu.vcpu_id == 0:
+        for step in k.boot_steps:
+            yield from step(g)
+    yield from program

@@ -17,9 +17,10 @@ guest's side runs in its upcall handler (kernel work on its vCPU).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from xensim.domains.guest import Action, Compute, WaitEvent, send_event
 from xensim.domains.physdev import EXTERNAL, Packet
 from xensim.domains.ring import BackRing, FrontRing, SharedRing, idx
 from xensim.domains.xenbus import BackendDevice, FrontendDevice
@@ -151,6 +152,17 @@ class NetFront(FrontendDevice):
 
     def tx_full(self) -> bool:
         return not self.connected or self.tx.full()
+
+    def send(self, g: GuestVcpu, pkt: Packet) -> Iterator[Action]:
+        """Send from a task: stack cost, the ring (waiting while it is full), notify if asked."""
+        yield Compute(self.kernel.hyp.costs["netfront_packet"], "kernel")
+        while True:
+            notify = self.xmit(pkt)
+            if notify is not None:
+                break
+            yield WaitEvent(lambda: not self.tx_full())
+        if notify:
+            yield send_event(self.port)
 
     def _gc_tx(self) -> None:
         """xennet_tx_buf_gc: reclaim sent slots; ask to be told when half the rest are done."""

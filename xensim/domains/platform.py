@@ -193,6 +193,14 @@ class HvmPlatform(Platform):
         return self._eoi_ns  # type: ignore[no-any-return]
 
 
+def mode_of(cfg: Any) -> str:
+    """The mode name of a domain config: pv, pvh, hvm, pvhvm, each -shadow without HAP."""
+    if cfg.type == "pv":
+        return "pv"
+    name = "pvh" if cfg.type == "pvh" else "pvhvm" if cfg.xen_platform_pci else "hvm"
+    return name if cfg.hap else f"{name}-shadow"
+
+
 def platform_for(hyp: Hypervisor, d: Domain, mode: str) -> Platform:
     """The platform of a domain whose ``guest_type`` is pv, pvh or hvm."""
     return Platform(hyp, d) if d.hvm is None else HvmPlatform(hyp, d, mode)

@@ -45,18 +45,22 @@ class XENVER(IntEnum):
     commandline = 9
 
 
+def console_append(hyp: Hypervisor, domid: int, text: str) -> None:
+    """Add *text* to the domain's console buffer, dropping the oldest beyond the cap."""
+    lines = hyp.consoles.setdefault(domid, [])
+    lines.append(text)
+    total = sum(len(s) for s in lines)
+    while total > CONSOLE_BUFFER_MAX and lines:
+        total -= len(lines.pop(0))
+
+
 def hc_console_io(hyp: Hypervisor, v: VCPU, cmd: int, count: Any = None,
                   buffer: Any = None) -> int:
     d = v.domain
     if cmd == CONSOLEIO.write:
         if not is_int(count) or count < 0 or not isinstance(buffer, str):
             return EFAULT
-        text = buffer[:count]
-        lines = hyp.consoles.setdefault(d.domid, [])
-        lines.append(text)
-        total = sum(len(s) for s in lines)
-        while total > CONSOLE_BUFFER_MAX and lines:
-            total -= len(lines.pop(0))
+        console_append(hyp, d.domid, buffer[:count])
         return 0
     if cmd == CONSOLEIO.read:
         if not d.is_privileged:

@@ -22,6 +22,7 @@ from xensim.hypervisor.cpupool import Cpupool
 from xensim.hypervisor.domain import DOMID_FIRST_RESERVED, DOMID_IDLE, Domain, ShutdownReason
 from xensim.hypervisor.errno import EBUSY, EEXIST, EINVAL, ENOMEM, ENOSPC
 from xensim.hypervisor.event_channel import send_guest_vcpu_virq
+from xensim.hypervisor.hvm.domain import HvmDomain
 from xensim.hypervisor.hypercall import do_hypercall
 from xensim.hypervisor.interdomain import setup_interdomain
 from xensim.hypervisor.pcpu import PCPU
@@ -208,8 +209,13 @@ class Hypervisor:
                       online_vcpus: int | None = None, privileged: bool = False,
                       pool: Cpupool | None = None, guest_type: str = "pv",
                       hard_affinity: list[frozenset[int]] | None = None,
-                      soft_affinity: list[frozenset[int]] | None = None) -> Domain:
-        """*hard_affinity* / *soft_affinity* give one pCPU set per vCPU (None: all / none)."""
+                      soft_affinity: list[frozenset[int]] | None = None,
+                      hap: bool = True) -> Domain:
+        """*hard_affinity* / *soft_affinity* give one pCPU set per vCPU (None: all / none).
+
+        A ``pvh`` or ``hvm`` domain is an HVM container (XEN_DOMCTL_CDF_hvm) and gets
+        its :class:`~xensim.hypervisor.hvm.domain.HvmDomain`, paged with HAP or, when
+        *hap* is false, with shadow page tables (XEN_DOMCTL_CDF_hap unset)."""
         # Built paused, with its vCPUs inserted in the pool's scheduler.
         if nr_vcpus < 1:
             raise HypervisorError(EINVAL, "a domain needs at least one vCPU")
@@ -220,6 +226,8 @@ class Hypervisor:
         pool = pool or self.pools[0]
         d = Domain(self._alloc_domid(), name, privileged=privileged,
                    memory_kib=memory_kib, guest_type=guest_type)
+        if guest_type != "pv":
+            HvmDomain(self, d, "hap" if hap else "shadow")
         d.handle = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         d.create_time = self.env.now
         d.pause_count = 1

@@ -28,8 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from simpy.events import Timeout
 
+from xensim.domains import classroom as _classroom  # noqa: F401  (registers its workloads)
 from xensim.domains.guest import GuestVcpu
 from xensim.domains.iosys import IoSystem
+from xensim.domains.kernel import booted
+from xensim.domains.platform import mode_of, platform_for
 from xensim.domains.workloads import WorkloadError, make_program, parse_workload
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.hypervisor.domain import ShutdownReason
@@ -143,9 +146,10 @@ class Libxl:
         try:
             d = hyp.create_domain(cfg.name, maxvcpus, cfg.memory * 1024, online_vcpus=cfg.vcpus,
                                   privileged=privileged, pool=pool, guest_type=cfg.type,
-                                  hard_affinity=hard, soft_affinity=soft)
+                                  hard_affinity=hard, soft_affinity=soft, hap=cfg.hap)
         except HypervisorError as exc:
             raise LibxlError(f"failed to create domain {cfg.name}: {exc}") from None
+        d.info["platform"] = platform_for(hyp, d, mode_of(cfg))
         d.max_memory_kib = max(cfg.maxmem, cfg.memory) * 1024  # XEN_DOMCTL_max_mem
         if pool.sched.name in WEIGHT_CAP_SCHEDULERS:
             try:
@@ -157,7 +161,7 @@ class Libxl:
         stats = self.guest_stats.setdefault(d.domid, [])
         guests = []
         for v in d.vcpus:
-            guest = GuestVcpu(hyp, v, lambda g: make_program(workload, g, rng))
+            guest = GuestVcpu(hyp, v, lambda g: booted(g, make_program(workload, g, rng)))
             guest.boot()
             stats.append(guest.stats)
             guests.append(guest)

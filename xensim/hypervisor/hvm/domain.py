@@ -87,24 +87,29 @@ class HvmDomain:
         count_exit(self.d, ExitReason.IO_INSTRUCTION if req.type == IOREQ_TYPE_PIO
                    else ExitReason.EPT_VIOLATION)
         req.vcpu_id = v.vcpu_id
-        for dev in self.devices:
-            if dev.space == req.type and dev.first <= req.addr <= dev.last:
-                value = dev.access(req)
-                core.set_work(v, self._exit_ns + self._internal_ns, lambda: then(value),
-                              "vmexit")
-                return
+        dev = next((dev for dev in self.devices
+                    if dev.space == req.type and dev.first <= req.addr <= dev.last), None)
+        if dev is not None:
+            value = dev.access(req)
+            core.set_work(v, self._exit_ns + self._internal_ns, lambda: then(value), "vmexit")
+            return
+        srv, buffered = self._server_for(req)
+        if srv is None:
+            nobody = 0 if req.is_write else (1 << 8 * req.size) - 1
+            core.set_work(v, self._exit_ns, lambda: then(nobody), "vmexit")
+            return
+        if buffered:
+            core.set_work(v, self._exit_ns, lambda: self._post(v, srv, req, then), "vmexit")
+        else:
+            core.set_work(v, self._exit_ns + self._send_ns,
+                          lambda: self._send(v, srv, req, then), "vmexit")
+
+    def _server_for(self, req: Ioreq) -> tuple[IoreqServer | None, bool]:
         for srv in self.servers:
             claimed, buffered = srv.claims(req)
-            if not claimed or not srv.enabled:
-                continue
-            if buffered:
-                core.set_work(v, self._exit_ns, lambda: self._post(v, srv, req, then), "vmexit")
-            else:
-                core.set_work(v, self._exit_ns + self._send_ns,
-                              lambda: self._send(v, srv, req, then), "vmexit")
-            return
-        nobody = 0 if req.is_write else (1 << 8 * req.size) - 1
-        core.set_work(v, self._exit_ns, lambda: then(nobody), "vmexit")
+            if claimed and srv.enabled:
+                return srv, buffered
+        return None, False
 
     def _post(self, v: VCPU, srv: IoreqServer, req: Ioreq, then: Then) -> None:
         if srv.send_buffered(req):

@@ -1,0 +1,59 @@
+"""What every emulated device is to the device model: register ranges and a handler.
+
+A device answers one register access with ``(value, ns, effect)``: the
+value a read returns, the device model's CPU time for the access beyond
+the per-ioreq cost, and an optional effect applied once that time is
+spent (start a DMA, send a packet, raise an interrupt).  Devices reach
+the rest of the host only through their :class:`DeviceModel`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple
+
+from xensim.hypervisor.hvm.ioreq import Ioreq
+
+if TYPE_CHECKING:
+    from xensim.qemu_dm.process import DeviceModel
+
+Effect = Callable[[], None]
+
+
+class Range(NamedTuple):
+    space: int
+    first: int
+    last: int
+    buffered: bool = False
+
+
+class Answer(NamedTuple):
+    value: int
+    ns: int
+    effect: Effect | None = None
+
+
+class EmulatedDevice:
+    """Base of qemu's devices: *ranges* claimed, an ISA/PCI interrupt line."""
+
+    name = "device"
+    irq = -1
+
+    def __init__(self, dm: DeviceModel) -> None:
+        self.dm = dm
+        self.costs = dm.costs
+        self.reg_ns = dm.costs["qemu_register"]
+        self.accesses = 0
+
+    def ranges(self) -> list[Range]:
+        raise NotImplementedError
+
+    def access(self, req: Ioreq) -> Answer:
+        raise NotImplementedError
+
+    def set_irq(self, level: int) -> None:
+        """Drive the interrupt line (a dm_op hypercall from the device model)."""
+        self.dm.set_irq_level(self.irq, level)
+
+    def unplug(self) -> None:
+        """The guest's PV drivers took over (xen-platform unplug): stop for good."""

@@ -1,0 +1,194 @@
+"""One device-model process: the ioreq server of one HVM guest.
+
+Mirrors qemu-xen's xen-hvm.c main loop as libxl spawns it
+(libxl__spawn_local_dm, or libxl__spawn_stub_dm for a stub domain).  At
+start it creates an ioreq server for its guest, claims its devices' port
+and MMIO ranges and binds the per-vCPU notification.  Each ioreq Xen
+forwards becomes a work item on the host domain's vCPU that runs qemu
+(time kind ``qemu``): ``qemu_ioreq`` for the round trip, plus the device's
+own work; the answer is written back and Xen notified when that work is
+done, so the guest vCPU waits for qemu to be *scheduled* as well as to
+compute.  Buffered writes are drained in one item.
+
+Disk and network I/O of emulated devices go through the host's physical
+devices from qemu (AIO on the image, the tap device on the bridge), and
+their completions are again qemu work.  Interrupts are raised with a dm_op
+hypercall (charged as one hypercall).
+
+If the process stops (``xl destroy`` of the guest, or its crash through
+:meth:`crash`), the ioreq server goes and the guest is crashed, honouring
+its ``on_crash`` action, as libxl does when qemu dies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from xensim.domains.physdev import DiskRequest, Packet
+from xensim.hypervisor.console_io import console_append
+from xensim.hypervisor.domain import ShutdownReason
+from xensim.hypervisor.hvm.ioreq import Ioreq, IoreqServer
+from xensim.qemu_dm.device import EmulatedDevice
+from xensim.qemu_dm.e1000 import E1000
+from xensim.qemu_dm.ide import IdeDisk
+from xensim.qemu_dm.rtl8139 import Rtl8139
+from xensim.qemu_dm.uart import Uart16550
+from xensim.qemu_dm.vga import Vga
+from xensim.qemu_dm.xen_platform import XenPlatform
+
+if TYPE_CHECKING:
+    from xensim.domains.dom0 import Dom0Services
+    from xensim.domains.iosys import IoSystem
+    from xensim.hypervisor.domain import Domain
+
+DM_VERSIONS = ("qemu-xen", "qemu-xen-traditional")
+NIC_MODELS: dict[str, type[E1000] | type[Rtl8139]] = {"e1000": E1000, "rtl8139": Rtl8139}
+Completion = Callable[[], "tuple[int, Any]"]
+
+
+class DeviceModel:
+    """qemu for one guest, running on *svc*'s domain (dom0 or a stub domain)."""
+
+    def __init__(self, io: IoSystem, guest: Domain, svc: Dom0Services, *,
+                 version: str = "qemu-xen", nic_models: list[str] | None = None,
+                 platform_pci: bool = True, disks: int = 1) -> None:
+        if version not in DM_VERSIONS:
+            raise ValueError(f"device_model_version must be one of {DM_VERSIONS}")
+        if guest.hvm is None:
+            raise ValueError(f"{guest.name} is not an HVM guest")
+        self.io = io
+        self.hyp = io.hyp
+        self.costs = io.hyp.costs
+        self.guest = guest
+        self.svc = svc
+        self.version = version
+        self.vid = guest.domid % svc.nr_vcpus
+        """The host vCPU qemu's main loop runs on."""
+        self.alive = True
+        self.ioreqs = 0
+        self.hypercalls = 0
+        self.devices: list[EmulatedDevice] = [Uart16550(self), Vga(self)]
+        if platform_pci:
+            self.devices.append(XenPlatform(self))
+        self.disks = [IdeDisk(self) for _ in range(min(disks, 1))]
+        self.nics: list[E1000 | Rtl8139] = [
+            NIC_MODELS[m](self, i) for i, m in enumerate(nic_models or [])]
+        self.devices += self.disks + self.nics
+        self.server: IoreqServer = guest.hvm.create_server(svc.dom0, self._on_ioreq,
+                                                           self._on_buffered)
+        for dev in self.devices:
+            self._map(dev)
+        self._dma_4k = self.costs["qemu_dma_4k"]
+        self._hc = self.costs["hypercall"]
+        guest.info["device_model"] = self
+
+    def _map(self, dev: EmulatedDevice) -> None:
+        for r in dev.ranges():
+            self.server.map_range(r.space, r.first, r.last, r.buffered)
+
+    def device(self, name: str) -> EmulatedDevice | None:
+        return next((d for d in self.devices if d.name == name), None)
+
+    # --- the ioreq loop ------------------------------------------------------------------
+    def _find(self, req: Ioreq) -> EmulatedDevice | None:
+        for dev in self.devices:
+            for r in dev.ranges():
+                if r.space == req.type and r.first <= req.addr <= r.last:
+                    return dev
+        return None
+
+    def _on_ioreq(self, srv: IoreqServer, req: Ioreq) -> None:
+        self.post(lambda: self._serve(req))
+
+    def _serve(self, req: Ioreq) -> tuple[int, Callable[[], None]]:
+        self.ioreqs += 1
+        dev = self._find(req)
+        value, ns, effect = (dev.access(req) if dev is not None
+                             else ((1 << 8 * req.size) - 1, 0, None))
+
+        def answer() -> None:
+            if not self.alive:
+                return
+            if effect is not None:
+                effect()
+            self.guest.hvm.complete(self.server, req.vcpu_id, value)
+
+        return self.costs["qemu_ioreq"] + ns, answer
+
+    def _on_buffered(self, srv: IoreqServer) -> None:
+        self.post(self._drain_buffered)
+
+    def _drain_buffered(self) -> tuple[int, Callable[[], None] | None]:
+        ns, effects = self.costs["qemu_ioreq"], []
+        while self.server.buffered:
+            req = self.server.buffered.popleft()
+            self.ioreqs += 1
+            dev = self._find(req)
+            if dev is not None:
+                _, dns, effect = dev.access(req)
+                ns += dns
+                if effect is not None:
+                    effects.append(effect)
+        return ns, (lambda: [e() for e in effects] and None) if effects else None
+
+    def post(self, item: Completion) -> None:
+        """Queue qemu work on its host vCPU (dropped once the process is gone)."""
+        if self.alive:
+            self.svc.post(self.vid, lambda: item() if self.alive else (0, None), "qemu")
+
+    # --- what devices reach through the device model --------------------------------------
+    def dma_ns(self, nbytes: int) -> int:
+        return -(-nbytes * self._dma_4k // 4096)
+
+    def set_irq_level(self, irq: int, level: int) -> None:
+        """dm_op set_isa_irq_level: a hypercall from qemu, then Xen routes it."""
+        self.hypercalls += 1
+        self.guest.hvm.set_irq_level(irq, level)
+
+    def disk_read(self, lba: int, nbytes: int, done: Completion) -> None:
+        """AIO on the disk image: submit now, complete as qemu work after the disk."""
+        disk = self.io.disk
+        disk.submit(DiskRequest(lba, nbytes, lambda: self.post(done)))
+
+    def tap_send(self, pkt: Packet) -> None:
+        self.io.bridge.forward(pkt)
+
+    def tap_receive(self, pkt: Packet) -> None:
+        """A packet for the guest arrived on the tap device."""
+        if self.nics:
+            nic = self.nics[0]
+            self.post(lambda: nic.receive(pkt))
+
+    def console_write(self, line: str) -> None:
+        console_append(self.hyp, self.guest.domid, line + "\n")
+
+    def unplug(self, kinds: list[str]) -> list[str]:
+        """The platform device asked to remove emulated disks/NICs: unmap them."""
+        gone = [d for d in self.devices if d.name in kinds]
+        for dev in gone:
+            dev.unplug()
+            self.devices.remove(dev)
+        self.server.ports.clear()
+        self.server.mmio.clear()
+        for dev in self.devices:
+            self._map(dev)
+        self.disks = [d for d in self.disks if d in self.devices]
+        self.nics = [n for n in self.nics if n in self.devices]
+        return [d.name for d in gone]
+
+    # --- the end ---------------------------------------------------------------------------
+    def stop(self) -> None:
+        """The process exits: the ioreq server is destroyed."""
+        if self.alive:
+            self.alive = False
+            self.guest.hvm.destroy_server(self.server)
+
+    def crash(self) -> None:
+        """qemu died under a live guest: libxl crashes the guest (``on_crash``)."""
+        if not self.alive:
+            return
+        self.stop()
+        self.hyp.log(f"device model for domain {self.guest.domid} died")
+        if not self.guest.is_dying and not self.guest.is_shutdown:
+            self.hyp.domain_shutdown(self.guest, ShutdownReason.CRASH)
