@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
+from xensim.compare import cli as compare_cli
 from xensim.research import cli as research_cli
 from xensim.research.errors import ResearchError
 from xensim.scenario import ScenarioError, load_scenario, run_scenario
@@ -146,6 +147,8 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None],
      research_cli.setup_plot, research_cli.cmd_plot),
     ("sweep", "run a scenario over a parameter grid and seeds; tables with 95% CIs",
      research_cli.setup_sweep, research_cli.cmd_sweep),
+    ("compare", "run one workload under PV, PVH, HVM, HVM with PV drivers and shadow "
+                "paging; where the time went", compare_cli.setup_parser, compare_cli.cmd_compare),
     ("host", "start, inspect or stop a persistent simulated host (for xl)", _setup_host,
      cmd_host),
     ("xl", "run an xl command against a simulated host (same as the xl script)", _setup_xl,
@@ -172,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     args: Any = build_parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except (ScenarioError, ResearchError) as exc:
+    except (ScenarioError, ResearchError, compare_cli.CompareError) as exc:
         print(f"xensim: error: {exc}", file=sys.stderr)
         return 2
     except HostNameError as exc:

@@ -24,6 +24,11 @@ KINDS = ("gantt", "share", "latency")
 FORMATS = (".png", ".svg", ".pdf")
 
 
+def require_matplotlib() -> None:
+    """Raise the install hint now if the ``plot`` extra is missing."""
+    _figure(1, 1)
+
+
 def _figure(w: float, h: float) -> Figure:
     try:
         from matplotlib.figure import Figure

@@ -1,0 +1,38 @@
+"""The modes ``xensim compare`` knows: each is a set of xl.cfg keys laid over the guest.
+
+=============  =====================================================================
+mode           what the guest is
+=============  =====================================================================
+pv             a 64-bit PV guest: netfront/blkfront, no exits, ``mmu_update``
+pvh            an HVM container without a device model: PV I/O, HAP paging
+hvm            HVM with emulated devices only (``xen_platform_pci = 0``): IDE, NIC
+pvhvm          HVM with PV drivers (the default HVM guest): unplugs the emulated
+               devices at boot and does its I/O through netfront/blkfront
+hvm-shadow     HVM with emulated devices and shadow paging (``hap = 0``)
+=============  =====================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MODES: dict[str, dict[str, Any]] = {
+    "pv": {"type": "pv"},
+    "pvh": {"type": "pvh"},
+    "hvm": {"type": "hvm", "xen_platform_pci": 0},
+    "pvhvm": {"type": "hvm", "xen_platform_pci": 1},
+    "hvm-shadow": {"type": "hvm", "xen_platform_pci": 0, "hap": 0},
+}
+DEFAULT_MODES = tuple(MODES)
+BREAKDOWN = ("guest", "hypervisor", "dom0", "device_model")
+"""Where CPU time can go, in the order the table and chart show it."""
+
+
+def parse_modes(text: str) -> list[str]:
+    """``pv,hvm`` -> ["pv", "hvm"]; an unknown name is an error listing the known ones."""
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in names if m not in MODES]
+    if bad or not names:
+        raise ValueError(f"unknown mode {', '.join(bad) or '(none)'}; "
+                         f"modes: {', '.join(MODES)}")
+    return names
