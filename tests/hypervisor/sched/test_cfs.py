@@ -297,6 +297,53 @@ def test_n_hogs_on_m_pcpus_share_fairly(hogs: int, pcpus: int, ms: int, tol: flo
         assert _cfs(host).stats["balance"] > ms // 100  # the rotation that makes it fair
 
 
+def test_a_new_vcpu_starts_one_virtual_slice_after_min_vruntime() -> None:
+    """START_DEBIT: creating a guest cannot be used to jump the queue."""
+    host = _host(1)
+    host.create("hog", workload="cpu")
+    host.run(ms=100)
+    new = host.create("new", workload="cpu", paused=True)
+    host.toolstack.domain_unpause(new)
+    se = new.vcpus[0].sched_priv
+    rq = se.rq
+    # Its slice if it ran now, in its own virtual time: 6 ms x 1024 / the queue's load.
+    assert se.on_rq and rq.load >= 2048
+    assert se.vruntime == rq.min_vruntime + 6 * MS * 1024 // rq.load
+
+
+def test_a_migrating_vcpu_keeps_its_lag_not_its_vruntime() -> None:
+    """migrate_task_rq_fair.  cpu0's two hogs advance its min_vruntime at half the
+    rate of cpu1's lone hog; a vCPU moved from cpu0 to cpu1 without re-basing its
+    vruntime would sit 0.5 s left of everyone there and run alone for 0.5 s."""
+    host = _host(2)
+    a = host.create("a", workload="cpu", vcpus=2, cpus="0")
+    host.create("b", workload="cpu", cpus="1")
+    host.run(ms=1_000)
+    assert host.xl("vcpu-pin a 1 1")[0] == 0
+    host.reset_metrics()
+    host.run(ms=200)
+    assert a.vcpus[1].processor.cpu_id == 1
+    assert shares(host)["b"] == pytest.approx(0.5, abs=0.02)
+
+
+def test_a_waking_vcpu_goes_to_an_idle_pcpu_soft_affinity_first() -> None:
+    host = Host(pcpus=3, scheduler="cfs", seed=1, trace=True)
+    host.create("hog", workload="cpu", cpus="0")
+    io = host.create("io", workload=LIGHT_WAKER, cpus="0")
+    soft = host.create("soft", workload=LIGHT_WAKER, cpus_soft="2")
+    host.run(ms=100)
+    assert host.xl("vcpu-pin io 0 all")[0] == 0  # now cpu1 and cpu2 idle in its reach
+    host.reset_metrics()
+    host.run(ms=1_000)
+    # Not back onto its last pCPU, where the hog runs: the hog keeps all of cpu0.
+    assert shares(host)["hog"] > 0.999
+    cpus: dict[int, set[int]] = {io.domid: set(), soft.domid: set()}
+    for r in host.hv.trace.records:
+        if r.event == "switch" and r.t >= host.start_ns and r.domid in cpus:
+            cpus[r.domid].add(r.cpu)
+    assert cpus[io.domid] and 0 not in cpus[io.domid] and cpus[soft.domid] == {2}
+
+
 def _check_invariants(host: Host) -> str | None:
     """No vCPU on two pCPUs; every running or queued vCPU within its hard affinity
     (except on a pCPU about to reschedule, as one does at once after a ``vcpu-pin``)."""
