@@ -50,8 +50,9 @@ if TYPE_CHECKING:
     from xensim.toolstack.domconfig import DomainConfig
 
 
-WEIGHT_CAP_SCHEDULERS = ("credit", "credit2")
-"""Policies that take ``cpu_weight``/``cap`` from xl.cfg (libxl_domain_sched_params)."""
+WEIGHT_CAP_SCHEDULERS = ("credit", "credit2", "cfs")
+"""Policies that take ``cpu_weight``/``cap`` from xl.cfg (libxl_domain_sched_params);
+cfs maps the weight onto CFS shares (256 -> 1024) and accepts only cap 0."""
 
 GUEST_SHUTDOWN_ACK_NS = MILLISECS(200)
 """How long a guest kernel takes to notice ``control/shutdown`` and act on it

@@ -1,9 +1,11 @@
 """Scheduling: a generic core and policies behind one small ops interface.
 
 Mirrors: xen/common/sched/core.c (generic) and private.h (``struct
-sched_ops``).  Importing this package registers Xen's policies by name.
+sched_ops``).  Importing this package registers Xen's policies, and
+Linux's CFS, by name.
 """
 
+from xensim.hypervisor.sched import cfs as _cfs  # noqa: F401  (registers "cfs")
 from xensim.hypervisor.sched import credit as _credit  # noqa: F401  (registers "credit")
 from xensim.hypervisor.sched import credit2 as _credit2  # noqa: F401  (registers "credit2")
 from xensim.hypervisor.sched import null as _null  # noqa: F401  (registers "null")
