@@ -102,7 +102,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def write_outputs(args: argparse.Namespace, result: dict[str, Any], key: str = "modes") -> None:
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(result, f, indent=2, sort_keys=True)
+            json.dump(result, f, indent=2)  # modes in the order asked
             f.write("\n")
     if args.plot:
         from xensim.compare.chart import stacked

@@ -78,6 +78,8 @@ class Nic:
     """The physical NIC: transmit serialised at link rate, receive interrupts dom0."""
 
     BATCH = 64
+    TXQUEUELEN = 1000
+    """Packets the transmit queue holds (Linux's default txqueuelen); beyond, tail drop."""
 
     def __init__(self, env: Environment, costs: CostModel, svc: Dom0Services,
                  ext: ExternalNet) -> None:
@@ -93,9 +95,14 @@ class Nic:
         self.rx_scheduled = False
         self.bridge: Bridge | None = None
         self.tx_packets = self.rx_packets = 0
+        self.tx_dropped = 0
+        self._max_backlog = self.TXQUEUELEN * 1500 * self.ns_per_kib // 1024
 
     def transmit(self, pkt: Packet) -> None:
         now = self.env.now
+        if self.tx_free - now > self._max_backlog:  # the qdisc is full: a UDP blast drops
+            self.tx_dropped += 1
+            return
         start = max(now, self.tx_free)
         self.tx_free = start + pkt.size * self.ns_per_kib // 1024
         self.tx_packets += 1
