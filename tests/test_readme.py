@@ -35,3 +35,11 @@ def test_demo_table_in_readme_matches_a_run() -> None:
         row = re.search(r"│ %s\s+│\s+%d │[^│]+│\s+([\d.]+) │" % (re.escape(name), d["domid"]), text)
         assert row, name
         assert float(row.group(1)) == round(100 * d["cpu_share"], 1), name
+
+
+def test_cost_table_lists_every_primitive_at_its_default() -> None:
+    from xensim.hypervisor.costs import CostModel
+
+    readme = (ROOT / "README.md").read_text()
+    for name, ns, _source, _desc in CostModel().rows():
+        assert f"| `{name}` | {ns} |" in readme, f"README's cost table lacks {name} = {ns}"
