@@ -30,7 +30,7 @@ def test_headers_are_xls() -> None:
 def test_network_list_before_and_after_the_handshake(host: Host) -> None:
     rc, out, err = host.xl("network-list pv-guest")
     assert (rc, err) == (0, "")
-    assert out == NIC_HEADER + ("0   0  00:16:3e:00:01:00     0     1     -1    -1/-1          "
+    assert out == NIC_HEADER + ("0   0  00:16:3e:00:00:01     0     1     -1    -1/-1          "
                                 "/local/domain/0/backend/vif/1/0\n")
     host.run(ms=50)
     store = host.toolstack.io.xsd.store
@@ -38,7 +38,7 @@ def test_network_list_before_and_after_the_handshake(host: Host) -> None:
     evtch, tx, rx = (store.read(0, f"{fe}/{k}")
                      for k in ("event-channel", "tx-ring-ref", "rx-ring-ref"))
     row = host.xl("network-list 1")[1].splitlines()[1]
-    assert row == ("0   0  00:16:3e:00:01:00     0     4 %6s %5s/%-11s "
+    assert row == ("0   0  00:16:3e:00:00:01     0     4 %6s %5s/%-11s "
                    "/local/domain/0/backend/vif/1/0" % (evtch, tx, rx))
 
 
