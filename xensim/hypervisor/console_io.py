@@ -56,7 +56,9 @@ def hc_console_io(hyp: Hypervisor, v: VCPU, cmd: int, count: Any = None,
         lines.append(text)
         total = sum(len(s) for s in lines)
         while total > CONSOLE_BUFFER_MAX and lines:
-            total -= len(lines.pop(0))
+            gone = len(lines.pop(0))
+            total -= gone
+            hyp.console_dropped[d.domid] = hyp.console_dropped.get(d.domid, 0) + gone
         return 0
     if cmd == CONSOLEIO.read:
         if not d.is_privileged:

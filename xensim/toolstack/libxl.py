@@ -46,6 +46,7 @@ from xensim.hypervisor.sched.ops import SchedParamError
 from xensim.hypervisor.time import MILLISECS
 from xensim.hypervisor.vcpu import PauseFlag
 from xensim.toolstack import libxl_device as dev
+from xensim.toolstack.consoled import Consoled
 from xensim.toolstack.libxl_error import (
     ERROR_FAIL,
     ERROR_INVAL,
@@ -92,6 +93,8 @@ class Libxl:
         self.death = DeathWatcher(self)
         self.io = IoSystem(hyp)
         """PV I/O: dom0's services and devices, guests' frontends (see domains/iosys.py)."""
+        self.consoled = Consoled(hyp)
+        """Guests' consoles as streams (``xl console`` follows them)."""
         self.device_ops: list[dev.DeviceOp] = []
         """Device adds and removes still waiting on a backend."""
         hyp.teardown_hooks.append(self._cancel_device_ops)
