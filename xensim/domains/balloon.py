@@ -49,6 +49,9 @@ RETRY_MAX_NS = SECONDS(32)
 class Balloon:
     """One kernel's balloon: the target it was given and the worker that follows it."""
 
+    WATCH = ("memory/target", "balloon")
+    """The watch (path relative to the domain's home, token) it needs from xenbus."""
+
     def __init__(self, kernel: GuestKernel, xs: XsClient) -> None:
         self.kernel = kernel
         self.d = kernel.d
@@ -65,7 +68,10 @@ class Balloon:
         kernel.evtchn_op(ev.EVTCHNOP.bind_ipi, op)
         self.port = op.port
         kernel.handlers[self.port] = self._work
-        xs.watch("memory/target", "balloon", lambda _p: xs_run(xs, self._read_target()))
+
+    def target_changed(self, _path: str) -> None:
+        """The callback of the kernel's watch on ``memory/target`` (set at boot)."""
+        xs_run(self.xs, self._read_target())
 
     def credit(self) -> int:
         """Pages still to reclaim (positive) or to give back (negative)."""

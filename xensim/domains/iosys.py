@@ -16,8 +16,11 @@ removed, its xenstore connection released, so nothing of the guest is left
 (see tests/domains/test_pv_io.py and :meth:`IoSystem.leaks`).
 
 Every kernel also gets a balloon driver (:mod:`xensim.domains.balloon`) and,
-once it has a device, its VIRQ_TIMER bound; a guest with no device is a
-kernel that only scans ports, so CPU-only scenarios stay cheap.
+once it has a device, its VIRQ_TIMER bound.  Like the boot-time probe, the
+watches a kernel sets while booting (xenbus's on ``device``, the balloon's
+on ``memory/target``) are registered directly, without their first event:
+so a guest with no device makes no xenstore traffic until something
+changes, and CPU-only scenarios run exactly as before.
 """
 
 from __future__ import annotations
@@ -110,7 +113,9 @@ class IoSystem:
         self.be_bus = BackendBus(self, self.xs0, self._make_backend)
         self.backends = self.be_bus.devices
         self.be_bus.watch()
-        Balloon(k0, self.xs0)
+        balloon = Balloon(k0, self.xs0)
+        self.xsd.dom0_watches[Balloon.WATCH[1]] = balloon.target_changed
+        self.store.watch(0, *Balloon.WATCH, fire=False)
 
     def _on_dom_exc(self, g: GuestVcpu, port: int) -> int:
         self.dom_exc += 1  # xenstored/libxl would look for the shut-down domain here
@@ -146,8 +151,11 @@ class IoSystem:
         bus = k.bus = FrontendBus(self, k, xs)
         for front in bus.boot():
             front.start()
-        bus.watch()
-        Balloon(k, xs)
+        balloon = Balloon(k, xs)
+        for (path, token), cb in ((FrontendBus.WATCH, bus.changed),
+                                  (Balloon.WATCH, balloon.target_changed)):
+            xs.watches[token] = cb  # set while the kernel boots: no first event to send
+            self.store.watch(d.domid, path, token, fire=False)
         self.xsd.flush()
 
     def make_front(self, k: GuestKernel, xs: XenbusClient, kind: str, devid: int, *,

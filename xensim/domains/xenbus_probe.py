@@ -16,7 +16,8 @@ end of the device go.  Events for nodes below a device the bus already knows
 own node, or a new device, is looked up.
 
 A guest's devices present at creation are found by its kernel's boot-time
-enumeration, which reads xenstore directly (the boot is not simulated).
+enumeration, which reads xenstore directly, and its watch is set the same
+way (the boot is not simulated).
 """
 
 from __future__ import annotations
@@ -105,7 +106,10 @@ class BackendBus:
 
 
 class FrontendBus:
-    """One guest kernel's frontends, by (kind, devid), and its watch on ``device``."""
+    """One guest kernel's frontends, by (kind, devid); :meth:`changed` is the callback
+    of its watch on ``device`` (set at boot)."""
+
+    WATCH = ("device", "fe-bus")
 
     def __init__(self, io: IoSystem, kernel: GuestKernel, xs: XenbusClient) -> None:
         self.io = io
@@ -126,9 +130,6 @@ class FrontendBus:
             for devid in sorted((int(x) for x in devids if x.isdigit())):
                 found.append(self._add(kind, devid, hotplugged=False))
         return found
-
-    def watch(self) -> None:
-        self.xs.watch("device", "fe-bus", self.changed)
 
     def changed(self, path: str) -> None:
         parts = path.split("/")
