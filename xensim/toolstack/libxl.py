@@ -178,8 +178,6 @@ class Libxl:
             guests.append(guest)
         d.info["workload"] = cfg.workload
         d.info["config"] = cfg
-        d.info["nets"] = len(cfg.vifs)
-        d.info["vbds"] = len(cfg.disks)
         devices = [dev.nic_nodes(d.domid, devid, vif) for devid, vif in enumerate(vifs)]
         devices += [dev.disk_nodes(devid, disk) for devid, disk in disks]
         memory = {"memory/static-max": str(d.max_memory_kib),
