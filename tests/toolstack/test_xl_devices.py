@@ -85,7 +85,7 @@ def test_network_attach_then_detach_by_devid_and_by_mac(host: Host) -> None:
                                       "1   0  00:16:3e:00:01:01     1     4"]
     store = host.toolstack.io.xsd.store
     assert store.read(0, "/local/domain/0/backend/vif/1/1/ip") == "10.0.0.7"
-    top = {r.split()[0]: r.split() for r in host.xl("top -b -i 1")[1].splitlines()[2:]}
+    top = {r.split()[0]: r.split() for r in host.xl("top -b -i 1")[1].splitlines()[1:]}
     assert (top["pv-guest"][9], top["pv-guest"][12]) == ("2", "1")  # NETS, VBDS
     assert host.xl("network-detach pv-guest 1") == (0, "", "")
     assert host.xl("network-detach pv-guest 00:16:3E:00:00:01") == (0, "", "")
