@@ -245,7 +245,8 @@ class IoSystem:
                 if p.startswith(f"/local/domain/{domid}") or f"/{domid}/" in p + "/"
                 and "/backend/" in p]
         out += [f"watch {w.path}" for w in st.watches.watches
-                if w.domid == domid or f"/local/domain/{domid}/" in w.path + "/"]
+                if w.domid == domid or f"/local/domain/{domid}/" in w.path + "/"
+                or (f"/{domid}/" in w.path + "/" and "/backend/" in w.path)]
         out += [f"backend {k}" for k in self.backends if k[1] == domid]
         out += [f"page {k}" for k in self.pages if k[0] == domid]
         if domid in self.xsd.conns or domid in self.bridge.ports:
