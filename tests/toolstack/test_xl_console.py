@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,36 @@ def test_hvm_primary_console_is_serial(host: Host, tmp_path: Path) -> None:
     assert rc == 0 and "Booting Xen HVM guest" in out
     assert host.xl("console h")[1] == out
     assert host.xl("console -t pv h") == (1, "", XENCONSOLE_NO_TTY)
+
+
+def test_the_poll_protocol_follows_the_stream_past_the_domains_death(host: Host) -> None:
+    """What the xl client uses to follow a console: a first look, then what is new."""
+    rc, out, err = host.xl("console --poll=-1 pv-guest")
+    first = json.loads(out)
+    assert (rc, err) == (0, "") and first["domid"] == 1 and first["alive"]
+    assert first["text"] == host.xl("console 1")[1] and first["pos"] == 0
+    d = host.domain("pv-guest")
+    hc_console_io(host.hv, d.vcpus[0], CONSOLEIO.write, 3, "ab\n")
+    new = json.loads(host.xl("console --poll=0 1")[1])
+    assert new == {"text": "ab\n", "pos": 3, "alive": True}
+    assert json.loads(host.xl("console --poll=3 1")[1]) == {"text": "", "pos": 3,
+                                                             "alive": True}
+    assert host.xl("shutdown pv-guest")[0] == 0
+    host.run(ms=500)  # the guest powers off and on_poweroff destroys it
+    assert host.hv.domains.get(1) is None
+    last = json.loads(host.xl("console --poll=3 1")[1])
+    assert last["text"].endswith("] reboot: Power down\n") and not last["alive"]
+    assert json.loads(host.xl("console --poll=0 77")[1]) == {"text": "", "pos": 0,
+                                                              "alive": False}
+
+
+def test_stream_positions_survive_the_buffer_cap(host: Host) -> None:
+    d = host.domain("pv-guest")
+    consoled = host.toolstack.consoled
+    for i in range(40):  # 40 x 1000 characters, the hypervisor keeps the last 16384
+        hc_console_io(host.hv, d.vcpus[0], CONSOLEIO.write, 1000, str(i % 10) * 1000)
+    assert consoled.position(1) == 40_000 and host.hv.console_dropped[1] > 0
+    text, pos, alive = consoled.read(1, 39_000)
+    assert (text, pos, alive) == ("9" * 1000, 40_000, True)
+    text, _, _ = consoled.read(1, 0)  # fell behind: what is left
+    assert len(text) <= 16384 and text.endswith("9" * 1000)

@@ -12,6 +12,15 @@ grants, no indirect descriptors, up to 11 segments of 4 KiB per request.
 
 Disk completions are interrupts to dom0: their unmap-and-respond work is a
 dom0 work item on the vbd's home vCPU, so a starved dom0 delays them too.
+
+Hot-unplug (see :mod:`~xensim.domains.xenbus`): blkfront stops issuing
+requests and stays Closing until blkback has answered every request in
+flight, so a detach waits for them; when the device node goes, responses
+still on the ring complete normally and requests never answered (a forced
+removal) fail with BLKIF_RSP_ERROR, their callbacks run, and their grants
+are ended.  Departure: blkback does not wait for the disk to finish
+requests of a frontend that vanished; it unmaps at once (no data moves in
+the model, so nothing is corrupted).
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from xensim.domains.guest import Action, Compute, send_event
 from xensim.domains.netif import host_va, unmap_all
 from xensim.domains.physdev import DiskRequest
 from xensim.domains.ring import BackRing, FrontRing, SharedRing
-from xensim.domains.xenbus import BackendDevice, FrontendDevice
+from xensim.domains.xenbus import BackendDevice, FrontendDevice, XenbusState
 from xensim.hypervisor.grant_table_abi import GNTMAP, GNTST, GNTTABOP, GnttabMapGrantRef
 from xensim.hypervisor.hypercall import HC
 
@@ -38,6 +47,7 @@ BLK_RING_SIZE = 32  # __CONST_RING_SIZE(blkif, 4096)
 MAX_SEGMENTS = 11  # BLKIF_MAX_SEGMENTS_PER_REQUEST
 SEG = 4096
 BLKIF_RSP_OKAY, BLKIF_RSP_ERROR = 0, -1
+EXTENDED = 1 << 28  # a vdev beyond xvdp or with more than 15 partitions
 
 
 @dataclass(slots=True)
@@ -56,12 +66,30 @@ class Inflight:
     done: Callable[[int, int], None] | None
 
 
+def vbd_name(devid: int) -> str:
+    """The disk's name in the guest (Linux blkfront's xlbd_major_info naming):
+    51712 -> xvda, 51729 -> xvdb1, 768 -> hda, 2048 -> sda."""
+    if devid & EXTENDED:
+        prefix, disk, part = "xvd", (devid & ~EXTENDED) >> 8, devid & 0xFF
+    else:
+        major, minor = devid >> 8, devid & 0xFF
+        prefix = {202: "xvd", 3: "hd", 22: "hd", 8: "sd"}.get(major, "xvd")
+        shift = 6 if prefix == "hd" else 4
+        disk, part = minor >> shift, minor & ((1 << shift) - 1)
+        if major == 22:
+            disk += 2
+    letters = ""
+    disk += 1
+    while disk:
+        disk, r = divmod(disk - 1, 26)
+        letters = chr(ord("a") + r) + letters
+    return prefix + letters + (str(part) if part else "")
+
+
 class BlkFront(FrontendDevice):
-    def __init__(self, io: IoSystem, kernel: GuestKernel, xs: XenbusClient, devid: int) -> None:
-        super().__init__(xs, "vbd", kernel.d.domid, devid)
-        self.io = io
-        self.kernel = kernel
-        self.port = 0
+    def __init__(self, io: IoSystem, kernel: GuestKernel, xs: XenbusClient, devid: int, *,
+                 hotplugged: bool = False) -> None:
+        super().__init__(io, kernel, xs, "vbd", devid, hotplugged=hotplugged)
         self.ring: FrontRing = None  # type: ignore[assignment]
         self.inflight: dict[int, Inflight] = {}
         self.next_id = 0
@@ -70,9 +98,7 @@ class BlkFront(FrontendDevice):
     def setup(self) -> dict[str, str]:
         k = self.kernel
         sring = SharedRing(BLK_RING_SIZE)
-        frame = k.alloc_frame()
-        self.io.pages[(k.d.domid, frame)] = sring
-        ref = k.grant(0, frame, False)
+        ref = self.share_page(sring)
         self.ring = FrontRing(sring)
         self.port = k.alloc_unbound(0)
         k.bind(self.port, self._on_event)
@@ -90,11 +116,11 @@ class BlkFront(FrontendDevice):
             return None
         k = self.kernel
         nseg = min(MAX_SEGMENTS, max(1, -(-nbytes // SEG)))
-        refs = [k.grant(0, k.alloc_frame(), False) for _ in range(nseg)]
+        refs = [self.grant(k.alloc_frame()) for _ in range(nseg)]
         if min(refs) < 0:
             for r in refs:
                 if r >= 0:
-                    k.end_grant(r)
+                    self.end_grant(r)
             return None
         rid = self.next_id
         self.next_id += 1
@@ -114,34 +140,61 @@ class BlkFront(FrontendDevice):
         return True
 
     def _on_event(self, g: GuestVcpu, port: int) -> int:
-        if not self.connected:
+        if self.released:
             return 0
-        ring, k = self.ring, self.kernel
-        now = k.hyp.env.now
-        n = 0
+        done = self._reap()
+        for cb, status, lat in done:
+            g.after_upcall.append(lambda cb=cb, st=status, lat=lat: cb(st, lat))
+        if self.state == XenbusState.Closing:
+            g.after_upcall.append(self.drained)
+        return len(done) * self.cost
+
+    def _reap(self) -> list[tuple[Callable[[int, int], None], int, int]]:
+        """Take every response off the ring, end its grants; the callbacks to run."""
+        ring = self.ring
+        now = self.kernel.hyp.env.now
+        out = []
         while True:
             while ring.unconsumed_responses():
                 rid, status = ring.get_response()
                 req = self.inflight.pop(rid, None)
                 if req is None:
                     continue
-                n += 1
                 for ref in req.refs:
-                    k.end_grant(ref)
+                    self.end_grant(ref)
                 if req.done is not None:
-                    cb, lat = req.done, now - req.t0
-                    g.after_upcall.append(lambda cb=cb, st=status, lat=lat: cb(st, lat))
+                    out.append((req.done, status, now - req.t0))
             if not ring.final_check_for_responses():
                 break
-        return n * self.cost
+        return out
+
+    def idle(self) -> bool:
+        return not self.inflight
+
+    def teardown(self) -> None:
+        """Answered requests complete; the rest fail (their grants go in release)."""
+        if self.ring is None:
+            return
+        done = self._reap()
+        now = self.kernel.hyp.env.now
+        for req in self.inflight.values():
+            if req.done is not None:
+                done.append((req.done, BLKIF_RSP_ERROR, now - req.t0))
+        self.inflight.clear()
+        for cb, status, lat in done:
+            cb(status, lat)
+
+    def on_connect(self) -> None:
+        self.kernel.printk(f"blkfront: {vbd_name(self.devid)}: barrier or flush: disabled; "
+                           "persistent grants: disabled; indirect descriptors: disabled; "
+                           "bounce buffer: disabled;")
 
 
 class BlkBack(BackendDevice):
     ring_keys = ("ring-ref", "event-channel")
 
     def __init__(self, io: IoSystem, xs: Dom0XsClient, domid: int, devid: int) -> None:
-        super().__init__(xs, "vbd", domid, devid)
-        self.io = io
+        super().__init__(io, xs, "vbd", domid, devid)
         self.svc = io.svc
         self.k0 = io.kernel0
         self.home = domid % self.svc.nr_vcpus
@@ -182,6 +235,9 @@ class BlkBack(BackendDevice):
         if self.port:
             self.k0.close(self.port)
             self.port = 0
+
+    def held_handles(self) -> int:
+        return len(self.ring_handle) + sum(len(hs) for hs in self.mapped.values())
 
     def _on_event(self, g: GuestVcpu, port: int) -> int:
         if self.connected and not self.sched and self.ring.unconsumed_requests():

@@ -1,48 +1,72 @@
 """The host's PV I/O system: dom0's services and devices, and each guest's frontends.
 
 Mirrors what libxl and the dom0 kernel do together: at dom0's boot its
-kernel binds its IPI/VIRQ ports, xenstored starts, the backend drivers
-watch ``backend/vif`` and ``backend/vbd``, and the physical NIC (behind a
-bridge) and disk come up.  At a guest's creation the toolstack introduces
-it to xenstore (home path, store port), writes each device's frontend and
-backend directories (libxl__device_vif_add / disk add) and the guest
-kernel's frontends negotiate with the backends through xenstored.  At
-destruction the backends are closed and unmapped, their directories and
-the guest's home removed, its xenstore connection released, so nothing of
-the guest is left (see tests/domains/test_pv_io.py).
+kernel binds its IPI/VIRQ ports, xenstored starts, the backend bus watches
+``backend/vif`` and ``backend/vbd``, and the physical NIC (behind the bridge
+xenbr0) and disk come up.  At a guest's creation the toolstack introduces it
+to xenstore (home path, store port), writes each device's frontend and
+backend directories (libxl__device_generic_add; what goes in them is the
+toolstack's business, see :mod:`xensim.toolstack.libxl_device`) and the
+guest kernel's boot-time probe binds a frontend to each; the frontends then
+negotiate with the backends through xenstored.  Devices added or removed
+later (``xl network-attach``...) go through the same directories: the buses
+of :mod:`xensim.domains.xenbus_probe` notice them.  At destruction the
+backends are closed and unmapped, their directories and the guest's home
+removed, its xenstore connection released, so nothing of the guest is left
+(see tests/domains/test_pv_io.py and :meth:`IoSystem.leaks`).
 
-Which guests get devices: those whose config lists ``vif``/``disk``
-entries, plus one of each kind a workload needs (:data:`DEVICE_NEEDS`).
-A guest with neither gets a kernel that only scans ports (and a xenstore
-connection), so CPU-only scenarios run as fast as before.
+Every kernel also gets a balloon driver (:mod:`xensim.domains.balloon`) and,
+once it has a device, its VIRQ_TIMER bound.  Like the boot-time probe, the
+watches a kernel sets while booting (xenbus's on ``device``, the balloon's
+on ``memory/target``) are registered directly, without their first event:
+so a guest with no device makes no xenstore traffic until something
+changes, and CPU-only scenarios run exactly as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from xensim.domains.balloon import Balloon
 from xensim.domains.blkif import BlkBack, BlkFront
 from xensim.domains.dom0 import Dom0Services
 from xensim.domains.emul_drivers import E1000Driver, IdeDriver, Rtl8139Driver, unplug_emulated
-from xensim.domains.io_workloads import DEVICE_NEEDS
 from xensim.domains.kernel import GuestKernel
 from xensim.domains.netif import NetBack, NetFront, NetStack
 from xensim.domains.physdev import Bridge, Disk, ExternalNet, Nic
-from xensim.domains.xenbus import BackendDevice, XenbusState, backend_path, frontend_path
-from xensim.domains.xenstore import XsError, XsType
-from xensim.domains.xenstored import Dom0XsClient, Script, XenbusClient, Xenstored, xs_run
+from xensim.domains.xenbus import (
+    BackendDevice,
+    FrontendDevice,
+    XenbusState,
+    backend_path,
+    frontend_path,
+)
+from xensim.domains.xenbus_probe import BackendBus, FrontendBus
+from xensim.domains.xenstore import XsError
+from xensim.domains.xenstored import Dom0XsClient, XenbusClient, Xenstored
 from xensim.hypervisor import event_channel as ev
 from xensim.hypervisor.event_channel_abi import VIRQ
+from xensim.hypervisor.grant_table_abi import GTF
 from xensim.qemu_dm.e1000 import E1000
-from xensim.qemu_dm.spawn import spawn_device_model
 
 if TYPE_CHECKING:
     from xensim.domains.guest import GuestVcpu
+    from xensim.domains.xenstore import XenStore
     from xensim.hypervisor.domain import Domain
     from xensim.hypervisor.hypervisor import Hypervisor
     from xensim.qemu_dm.process import DeviceModel
 
-VBD_FIRST_DEVID = 51712  # xvda
+
+@dataclass(frozen=True)
+class DeviceNodes:
+    """One device's xenstore entries besides the generic ones (backend, state...)."""
+
+    kind: str
+    devid: int
+    front: dict[str, str] = field(default_factory=dict)
+    back: dict[str, str] = field(default_factory=dict)
 
 
 class IoSystem:
@@ -60,9 +84,15 @@ class IoSystem:
         self.nic: Nic = None  # type: ignore[assignment]
         self.bridge: Bridge = None  # type: ignore[assignment]
         self.disk: Disk = None  # type: ignore[assignment]
+        self.be_bus: BackendBus = None  # type: ignore[assignment]
         self.backends: dict[tuple[str, int, int], BackendDevice] = {}
+        """The backend bus's devices: (kind, domid, devid) -> netback/blkback."""
         self.dom_exc = 0
         hyp.teardown_hooks.append(self._teardown)
+
+    @property
+    def store(self) -> XenStore:
+        return self.xsd.store
 
     # --- dom0 -------------------------------------------------------------------------
     def boot_dom0(self, d: Domain, guests: list[GuestVcpu]) -> None:
@@ -83,45 +113,27 @@ class IoSystem:
         op = ev.EvtchnBindVirq(VIRQ.DOM_EXC, 0)
         if k0.evtchn_op(ev.EVTCHNOP.bind_virq, op) == 0:
             k0.handlers[op.port] = self._on_dom_exc
-        for kind in ("vif", "vbd"):
-            self.xs0.watch(f"/local/domain/0/backend/{kind}", f"backend:{kind}",
-                           lambda path, kind=kind: self._backend_event(kind, path))
+        self.be_bus = BackendBus(self, self.xs0, self._make_backend)
+        self.backends = self.be_bus.devices
+        self.be_bus.watch()
+        balloon = Balloon(k0, self.xs0)
+        self.xsd.dom0_watches[Balloon.WATCH[1]] = balloon.target_changed
+        self.store.watch(0, *Balloon.WATCH, fire=False)
 
     def _on_dom_exc(self, g: GuestVcpu, port: int) -> int:
         self.dom_exc += 1  # xenstored/libxl would look for the shut-down domain here
         return 0
 
-    def _backend_event(self, kind: str, path: str) -> None:
-        parts = path.split("/")
-        if len(parts) == 6:  # the watch's first firing: enumerate what exists already
-            xs_run(self.xs0, self._enumerate(kind, path))
-            return
-        if len(parts) < 8 or not parts[6].isdigit() or not parts[7].isdigit():
-            return
-        domid, devid = int(parts[6]), int(parts[7])
-        d = self.hyp.domains.get(domid)
-        key = (kind, domid, devid)
-        if d is None or d.is_dying or key in self.backends:
-            return
+    def _make_backend(self, kind: str, domid: int, devid: int) -> BackendDevice:
         cls = NetBack if kind == "vif" else BlkBack
-        dev = self.backends[key] = cls(self, self.xs0, domid, devid)
-        dev.probe()
-
-    def _enumerate(self, kind: str, top: str) -> Script:
-        """xenbus_probe_devices: list backend/<kind>/<domid>/<devid> and probe each."""
-        typ, doms = yield (XsType.DIRECTORY, [top])
-        if typ == XsType.ERROR:
-            return
-        for domid in doms:
-            typ, devs = yield (XsType.DIRECTORY, [f"{top}/{domid}"])
-            if typ != XsType.ERROR:
-                for devid in devs:
-                    self._backend_event(kind, f"{top}/{domid}/{devid}")
+        return cls(self, self.xs0, domid, devid)
 
     # --- guests -------------------------------------------------------------------------
-    def domain_created(self, d: Domain, cfg: Any, workload: str,
-                       guests: list[GuestVcpu]) -> None:
-        """Called by libxl once the domain and its vCPUs' guest models exist."""
+    def domain_created(self, d: Domain, guests: list[GuestVcpu],
+                       devices: Sequence[DeviceNodes] = (), nodes: dict[str, str] | None = None,
+                       ) -> None:
+        """Called by libxl once the domain and its vCPUs' guest models exist: introduce it,
+        write *nodes* (paths relative to its home) and its *devices*, boot its kernel."""
         if d.is_privileged and self.svc is None:
             self.boot_dom0(d, guests)
             return
@@ -134,37 +146,39 @@ class IoSystem:
         conn = self.xsd.introduce(d)
         if conn is None:
             return
+        for path, value in (nodes or {}).items():
+            self.store.write(0, f"/local/domain/{d.domid}/{path}", value)
+        for dev in devices:
+            self.write_device(d.domid, dev)
         xs = XenbusClient(k, conn)
-        needs = DEVICE_NEEDS.get(workload.partition(":")[0], ())
-        nvifs = max(len(getattr(cfg, "vifs", ())), 1 if "vif" in needs else 0)
-        ndisks = max(len(getattr(cfg, "disks", ())), 1 if "vbd" in needs else 0)
-        if d.guest_type == "hvm":
-            dm = spawn_device_model(self, d, cfg, nvifs, ndisks)
-            if not getattr(cfg, "xen_platform_pci", True):
-                self._emulated_devices(k, dm)
-                return
-            k.boot_steps.append(unplug_emulated)
-        fronts: list[Any] = []
-        if nvifs:
-            k.net = NetStack(k)
-        for devid in range(nvifs):
-            self._write_device(d, "vif", devid, {"mac": _mac(d.domid, devid)},
-                               {"bridge": "xenbr0", "script": "vif-bridge"})
-            fronts.append(NetFront(self, k, xs, devid, k.net))
-        for i in range(ndisks):
-            devid = VBD_FIRST_DEVID + 16 * i
-            self._write_device(d, "vbd", devid, {"virtual-device": str(devid)},
-                               {"mode": "r", "sectors": str(1 << 24), "sector-size": "512"})
-            fronts.append(BlkFront(self, k, xs, devid))
-        k.fronts = fronts
-        if fronts:
-            self._bind_timer(k)
-            for f in fronts:
-                f.start()
+        bus = k.bus = FrontendBus(self, k, xs)
+        for front in bus.boot():
+            front.start()
+        balloon = Balloon(k, xs)
+        for (path, token), cb in ((FrontendBus.WATCH, bus.changed),
+                                  (Balloon.WATCH, balloon.target_changed)):
+            xs.watches[token] = cb  # set while the kernel boots: no first event to send
+            self.store.watch(d.domid, path, token, fire=False)
         self.xsd.flush()
 
-    def _emulated_devices(self, k: GuestKernel, dm: DeviceModel) -> None:
-        """No PV drivers (xen_platform_pci=0): the kernel drives qemu's devices."""
+    def make_front(self, k: GuestKernel, xs: XenbusClient, kind: str, devid: int, *,
+                   hotplugged: bool) -> FrontendDevice:
+        """The driver for a device the guest's bus found (its first also binds the timer)."""
+        if not k.timer_bound:
+            self._bind_timer(k)
+        if kind == "vbd":
+            return BlkFront(self, k, xs, devid, hotplugged=hotplugged)
+        if k.net is None:
+            k.net = NetStack(k)
+        return NetFront(self, k, xs, devid, k.net, hotplugged=hotplugged)
+
+    def attach_device_model(self, d: Domain, dm: DeviceModel) -> None:
+        """An HVM guest's qemu is up: without PV drivers (``xen_platform_pci = 0``) its
+        kernel drives qemu's devices; with them it unplugs those at boot."""
+        k: GuestKernel = d.info["kernel"]
+        if dm.platform_pci:
+            k.boot_steps.append(unplug_emulated)
+            return
         fronts: list[Any] = [IdeDriver(k) for _ in dm.disks]
         if dm.nics:
             k.net = NetStack(k)
@@ -177,28 +191,39 @@ class IoSystem:
 
     def _bind_timer(self, k: GuestKernel) -> None:
         """The kernel binds VIRQ_TIMER on each vCPU (its handler is the tick: no extra work)."""
+        k.timer_bound = True
         for v in k.d.vcpus:
             op = ev.EvtchnBindVirq(VIRQ.TIMER, v.vcpu_id)
             if k.evtchn_op(ev.EVTCHNOP.bind_virq, op, v) == 0:
                 k.handlers[op.port] = _tick
 
-    def _write_device(self, d: Domain, kind: str, devid: int, fe_extra: dict[str, str],
-                      be_extra: dict[str, str]) -> None:
-        """libxl's device add: both directories in one transaction, state Initialising."""
-        st, domid = self.xsd.store, d.domid
-        fe, be = frontend_path(kind, domid, devid), backend_path(kind, domid, devid)
+    # --- the toolstack's side of a device ------------------------------------------------
+    def write_device(self, domid: int, dev: DeviceNodes) -> None:
+        """libxl__device_generic_add: both directories in one transaction, state
+        Initialising; the frontend's owned by the guest, the backend's by dom0."""
+        st = self.store
+        fe, be = frontend_path(dev.kind, domid, dev.devid), backend_path(dev.kind, domid, dev.devid)
         init = str(int(XenbusState.Initialising))
         tx = st.transaction_start(0)
         st.mkdir(0, fe, tx)
         st.set_perms(0, fe, [f"n{domid}", "r0"], tx)
-        for key, val in {"backend": be, "backend-id": "0", "state": init, **fe_extra}.items():
+        for key, val in {"backend": be, "backend-id": "0", "state": init, **dev.front}.items():
             st.write(0, f"{fe}/{key}", val, tx)
         st.mkdir(0, be, tx)
         st.set_perms(0, be, ["n0", f"r{domid}"], tx)
         for key, val in {"frontend": fe, "frontend-id": str(domid), "online": "1",
-                         "state": init, **be_extra}.items():
+                         "state": init, **dev.back}.items():
             st.write(0, f"{be}/{key}", val, tx)
         st.transaction_end(0, tx, True)
+
+    def remove_device(self, domid: int, kind: str, devid: int) -> None:
+        """libxl__device_destroy: both directories go, and parents left empty."""
+        st = self.store
+        tx = st.transaction_start(0)
+        for path in (frontend_path(kind, domid, devid), backend_path(kind, domid, devid)):
+            path_cleanup(st, path, tx)
+        st.transaction_end(0, tx, True)
+        self.xsd.flush()
 
     # --- destruction --------------------------------------------------------------------
     def _teardown(self, d: Domain) -> None:
@@ -214,10 +239,10 @@ class IoSystem:
         target = d.info.get("dm_of")
         if target is not None and "device_model" in target.info:
             target.info["device_model"].crash()  # the stub domain died under its guest
-        st, domid = self.xsd.store, d.domid
+        st, domid = self.store, d.domid
         for key in [k for k in self.backends if k[1] == domid]:
-            dev = self.backends.pop(key)
-            dev.destroy()
+            dev = self.backends[key]
+            dev.unregister()
             for state in (XenbusState.Closing, XenbusState.Closed):
                 _quiet(st.write, 0, dev.be + "/state", str(int(state)))
         for kind in ("vif", "vbd"):
@@ -226,8 +251,14 @@ class IoSystem:
         for key in [p for p in self.pages if p[0] == domid]:
             del self.pages[key]
 
-    def leaks(self, domid: int) -> list[str]:
-        """Anything of *domid* still held anywhere (empty after a clean destroy)."""
+    # --- accounting -------------------------------------------------------------------------
+    def leaks(self, domid: int, kind: str | None = None, devid: int | None = None) -> list[str]:
+        """Anything of *domid* still held anywhere: empty after a clean destroy.  With
+        *kind* and *devid*, for a live domain: what a removed device left behind (its
+        xenstore nodes and watches, backend, frontend) and any grant, port, mapping or
+        shared page of the guest that no remaining device accounts for."""
+        if kind is not None and devid is not None:
+            return self._device_leaks(domid, kind, devid)
         hyp, out = self.hyp, []
         if domid in hyp.evtchn.doms:
             out.append("event-channel table")
@@ -239,16 +270,53 @@ class IoSystem:
         for gt in hyp.gnttab.tables.values():
             out += [f"d{gt.domid} maps gref {m.ref} of d{domid}"
                     for _, m in gt.live_mappings() if m.domid == domid]
-        st = self.xsd.store
+        st = self.store
         out += [p for p in st.db.nodes
                 if p.startswith(f"/local/domain/{domid}") or f"/{domid}/" in p + "/"
                 and "/backend/" in p]
         out += [f"watch {w.path}" for w in st.watches.watches
-                if w.domid == domid or f"/local/domain/{domid}/" in w.path + "/"]
+                if w.domid == domid or f"/local/domain/{domid}/" in w.path + "/"
+                or (f"/{domid}/" in w.path + "/" and "/backend/" in w.path)]
         out += [f"backend {k}" for k in self.backends if k[1] == domid]
         out += [f"page {k}" for k in self.pages if k[0] == domid]
         if domid in self.xsd.conns or domid in self.bridge.ports:
             out.append("xenstore connection or bridge port")
+        return out
+
+    def _device_leaks(self, domid: int, kind: str, devid: int) -> list[str]:
+        hyp, st = self.hyp, self.store
+        fe, be = frontend_path(kind, domid, devid), backend_path(kind, domid, devid)
+        out = [p for p in st.db.nodes if p in (fe, be) or p.startswith((fe + "/", be + "/"))]
+        out += [f"watch {w.path} ({w.token})" for w in st.watches.watches
+                if w.path.startswith((fe + "/", be + "/")) or w.path in (fe, be)]
+        if (kind, domid, devid) in self.backends:
+            out.append(f"backend {(kind, domid, devid)}")
+        d = hyp.domains.get(domid)
+        k: GuestKernel | None = d.info.get("kernel") if d is not None else None
+        if k is None:
+            return out
+        fronts = [f for f in k.fronts if not f.released]
+        out += [f"frontend {kind} {devid}" for f in fronts if (f.kind, f.devid) == (kind, devid)]
+        held = set().union(*(f.refs for f in fronts)) | set(k.deferred_refs)
+        gt = hyp.gnttab.tables[domid]
+        out += [f"gref {r} of d{domid} granted by no device" for r in range(gt.nr_entries)
+                if gt.shared[r].flags & GTF.permit_access and r not in held]
+        backs = [b for b in self.backends.values() if b.domid == domid]
+        maps = sum(1 for _, m in hyp.gnttab.tables[0].live_mappings() if m.domid == domid)
+        if maps != sum(b.held_handles() for b in backs):
+            out.append(f"d0 maps {maps} grants of d{domid}, its backends hold "
+                       f"{sum(b.held_handles() for b in backs)}")
+        conn = self.xsd.conns.get(domid)
+        ports = {f.port for f in fronts if f.port} | ({conn.guest_port} if conn else set())
+        out += [f"d{domid} port {c.port} bound to no device" for c in hyp.evtchn.dom(d).in_use()
+                if c.state in (ev.ECS.INTERDOMAIN, ev.ECS.UNBOUND) and c.port not in ports]
+        ports0 = {b.port for b in backs if b.port} | ({conn.dom0_port} if conn else set())
+        out += [f"d0 port {c.port} -> d{domid} bound to no device"
+                for c in hyp.evtchn.dom(hyp.domains[0]).in_use()
+                if c.state == ev.ECS.INTERDOMAIN and c.remote_domid == domid
+                and c.port not in ports0]
+        frames = {fr for f in fronts for fr in f.frames}
+        out += [f"page {p}" for p in self.pages if p[0] == domid and p[1] not in frames]
         return out
 
 
@@ -263,5 +331,20 @@ def _quiet(fn: Any, *args: Any) -> None:
         pass
 
 
-def _mac(domid: int, devid: int) -> str:
-    return f"00:16:3e:{(domid >> 8) & 0xFF:02x}:{domid & 0xFF:02x}:{devid & 0xFF:02x}"
+def path_cleanup(st: XenStore, path: str, tx: int) -> None:
+    """libxl__xs_path_cleanup (``xenstore-rm -t``): remove *path*, then each parent
+    left empty (no value, no children)."""
+    try:
+        st.rm(0, path, tx)
+    except XsError:
+        return
+    while True:
+        path = path.rpartition("/")[0]
+        if not path:
+            return
+        try:
+            if st.read(0, path, tx) or st.directory(0, path, tx):
+                return
+            st.rm(0, path, tx)
+        except XsError:
+            return

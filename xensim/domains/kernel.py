@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from xensim.hypervisor import event_channel as ev
+from xensim.hypervisor.console_io import CONSOLEIO
 from xensim.hypervisor.domctx import DOMID_SELF
 from xensim.hypervisor.gnttab_guest import (
     gnttab_end_foreign_access_ref,
@@ -34,6 +35,7 @@ from xensim.hypervisor.gnttab_guest import (
 from xensim.hypervisor.grant_table import gnttab_setup_table
 from xensim.hypervisor.grant_table_abi import GNTST, GNTTAB_NR_RESERVED_ENTRIES, GnttabSetupTable
 from xensim.hypervisor.hypercall import HC
+from xensim.hypervisor.time import SECONDS
 
 if TYPE_CHECKING:
     from xensim.domains.guest import GuestVcpu
@@ -43,6 +45,9 @@ if TYPE_CHECKING:
 
 PortHandler = Callable[["GuestVcpu", int], int]
 """``handler(guest_vcpu, port) -> ns`` of kernel work for one pending port."""
+
+DEFERRED_GRANT_RETRY_NS = SECONDS(1)
+"""How often Linux retries revoking a grant its grantee still had mapped (HZ)."""
 
 
 def raise_port(hyp: Hypervisor, d: Domain, port: int) -> None:
@@ -72,6 +77,8 @@ class GuestKernel:
         self.io: Any = None
         """The host's :class:`~xensim.domains.iosys.IoSystem`."""
         self.fronts: list[Any] = []
+        """Its frontend devices (kept by its xenbus frontend bus, :attr:`bus`)."""
+        self.bus: Any = None
         self.net: Any = None
         """The guest's network stack (set by the I/O system when it has a vif)."""
         self.boot_steps: list[Callable[[GuestVcpu], Iterator[Any]]] = []
@@ -79,6 +86,10 @@ class GuestKernel:
         drivers' unplug of emulated devices (HVM)."""
         self.irq_handlers: dict[int, Callable[[GuestVcpu], Any]] = {}
         """HVM: emulated interrupt line -> the driver's handler (a nested program)."""
+        self.timer_bound = False
+        """VIRQ_TIMER bound on every vCPU (done when the first device appears)."""
+        self.deferred_refs: list[int] = []
+        """Grants still mapped by their grantee when revoked: retried every second."""
         d.info["kernel"] = self
 
     def attach(self, g: GuestVcpu) -> None:
@@ -175,6 +186,34 @@ class GuestKernel:
             self.free_refs.append(ref)
             return True
         return False
+
+    def end_grant_deferred(self, ref: int) -> None:
+        """Revoke *ref* now or, if the grantee still maps it, every second until it lets
+        go (Linux's gnttab_end_foreign_access with its deferred list): a device being
+        torn down must not hand a page back to the free list while a backend uses it."""
+        if self.end_grant(ref):
+            return
+        self.deferred_refs.append(ref)
+        if len(self.deferred_refs) == 1:
+            self.hyp.env.timeout(DEFERRED_GRANT_RETRY_NS).callbacks.append(  # type: ignore[union-attr]
+                self._retry_deferred)
+
+    def _retry_deferred(self, _ev: object) -> None:
+        if self.d.is_dying:  # the whole table goes with the domain
+            self.deferred_refs.clear()
+            return
+        self.deferred_refs = [r for r in self.deferred_refs if not self.end_grant(r)]
+        if self.deferred_refs:
+            self.hyp.env.timeout(DEFERRED_GRANT_RETRY_NS).callbacks.append(  # type: ignore[union-attr]
+                self._retry_deferred)
+
+    # --- the console ---------------------------------------------------------------------
+    def printk(self, text: str) -> None:
+        """A kernel message on the guest's console, stamped like dmesg (``[ 12.345678]``)
+        and written with CONSOLEIO_write, so ``xl console`` sees it appear."""
+        t = self.hyp.env.now - self.d.create_time
+        line = "[%5d.%06d] %s\n" % (t // 1_000_000_000, t % 1_000_000_000 // 1000, text)
+        self.hypercall(None, HC.console_io, CONSOLEIO.write, len(line), line)
 
 
 def booted(g: GuestVcpu, program: Iterator[Any]) -> Iterator[Any]:

@@ -12,6 +12,11 @@ scatter-gather, packets up to a page), no rate limiting.
 
 Backend work runs as dom0 work items on the vif's "home" dom0 vCPU; the
 guest's side runs in its upcall handler (kernel work on its vCPU).
+
+Hot-unplug (see :mod:`~xensim.domains.xenbus`): netfront closes at once
+(packets still on its tx ring are dropped, as xennet_release_tx_bufs does),
+netback leaves the bridge when it disconnects, and the guest's stack moves
+to its next vif, if any.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class NetStack:
     def __init__(self, kernel: GuestKernel) -> None:
         self.kernel = kernel
         self.front: NetFront | None = None
+        """The vif the stack sends on (the first one still attached)."""
         self.sockets: dict[str, Callable[[Packet], None]] = {}
         self.backlog: deque[Packet] = deque()
         self.cost = kernel.hyp.costs["netfront_packet"]
@@ -85,6 +91,12 @@ class NetStack:
         elif notify:
             self.kernel.notify(nf.port, g.vcpu if g is not None else None)
 
+    def remove(self, nf: NetFront) -> None:
+        """*nf* is going away: send on the guest's next vif from now on, if it has one."""
+        if self.front is nf:
+            self.front = next((f for f in self.kernel.fronts if isinstance(f, NetFront)
+                               and f is not nf and not f.released), None)
+
     def flush_backlog(self, g: GuestVcpu) -> None:
         nf = self.front
         notify = False
@@ -100,12 +112,9 @@ class NetStack:
 
 class NetFront(FrontendDevice):
     def __init__(self, io: IoSystem, kernel: GuestKernel, xs: XenbusClient, devid: int,
-                 stack: NetStack) -> None:
-        super().__init__(xs, "vif", kernel.d.domid, devid)
-        self.io = io
-        self.kernel = kernel
+                 stack: NetStack, *, hotplugged: bool = False) -> None:
+        super().__init__(io, kernel, xs, "vif", devid, hotplugged=hotplugged)
         self.stack = stack
-        self.port = 0
         self.tx: FrontRing = None  # type: ignore[assignment]
         self.rx: FrontRing = None  # type: ignore[assignment]
         self.cost = kernel.hyp.costs["netfront_packet"]
@@ -113,13 +122,11 @@ class NetFront(FrontendDevice):
         stack.front = stack.front or self
 
     def setup(self) -> dict[str, str]:
-        k, domid = self.kernel, self.kernel.d.domid
+        k = self.kernel
         refs = []
         for name in ("tx", "rx"):
             sring = SharedRing(NET_RING_SIZE)
-            frame = k.alloc_frame()
-            self.io.pages[(domid, frame)] = sring
-            refs.append(k.grant(0, frame, False))
+            refs.append(self.share_page(sring))
             setattr(self, name, FrontRing(sring))
         self.port = k.alloc_unbound(0)
         k.bind(self.port, self._on_event)
@@ -130,7 +137,7 @@ class NetFront(FrontendDevice):
     def _post_rx_buffers(self) -> bool:
         k, rx = self.kernel, self.rx
         while not rx.full():
-            ref = k.grant(0, k.alloc_frame(), False)
+            ref = self.grant(k.alloc_frame())
             if ref < 0:
                 break
             rx.put_request(ref)
@@ -143,7 +150,7 @@ class NetFront(FrontendDevice):
         self._gc_tx()
         if self.tx.full():
             return None
-        ref = self.kernel.grant(0, 0x100000, True)
+        ref = self.grant(0x100000, True)
         if ref < 0:
             return None
         self.tx.put_request((ref, pkt))
@@ -166,17 +173,17 @@ class NetFront(FrontendDevice):
 
     def _gc_tx(self) -> None:
         """xennet_tx_buf_gc: reclaim sent slots; ask to be told when half the rest are done."""
-        tx, s, k = self.tx, self.tx.sring, self.kernel
+        tx, s = self.tx, self.tx.sring
         while True:
             prod = s.rsp_prod
             while tx.rsp_cons != prod:
-                k.end_grant(tx.get_response())
+                self.end_grant(tx.get_response())
             s.rsp_event = idx(prod + (idx(s.req_prod - prod) >> 1) + 1)
             if s.rsp_prod == prod:
                 break
 
     def _on_event(self, g: GuestVcpu, port: int) -> int:
-        if not self.connected:
+        if self.released:
             return 0
         self._gc_tx()
         rx, k = self.rx, self.kernel
@@ -184,7 +191,7 @@ class NetFront(FrontendDevice):
         while True:
             while rx.unconsumed_responses():
                 ref, pkt = rx.get_response()
-                k.end_grant(ref)
+                self.end_grant(ref)
                 if pkt is not None:
                     pkts.append(pkt)
             if not rx.final_check_for_responses():
@@ -199,13 +206,15 @@ class NetFront(FrontendDevice):
             g.after_upcall.append(lambda: self.stack.flush_backlog(g))
         return ns
 
+    def teardown(self) -> None:
+        self.stack.remove(self)
+
 
 class NetBack(BackendDevice):
     ring_keys = ("tx-ring-ref", "rx-ring-ref", "event-channel")
 
     def __init__(self, io: IoSystem, xs: Dom0XsClient, domid: int, devid: int) -> None:
-        super().__init__(xs, "vif", domid, devid)
-        self.io = io
+        super().__init__(io, xs, "vif", domid, devid)
         self.svc = io.svc
         self.k0 = io.kernel0
         self.home = domid % self.svc.nr_vcpus
@@ -241,18 +250,21 @@ class NetBack(BackendDevice):
             return False
         self.port = port
         self.k0.bind(port, self._on_event, self.home)
-        self.io.bridge.ports[self.domid] = self.deliver
+        self.io.bridge.attach(self.domid, self.deliver)
         return True
 
     def disconnect(self) -> None:
         self.connected = False
-        self.io.bridge.ports.pop(self.domid, None)
+        self.io.bridge.detach(self.domid, self.deliver)
         unmap_all(self.k0, self.v0, self.handles)
         self.handles = []
         if self.port:
             self.k0.close(self.port)
             self.port = 0
         self.rx_queue.clear()
+
+    def held_handles(self) -> int:
+        return len(self.handles)
 
     # --- events and work ----------------------------------------------------------
     def _on_event(self, g: GuestVcpu, port: int) -> int:

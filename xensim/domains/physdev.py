@@ -132,13 +132,36 @@ class Nic:
 
 
 class Bridge:
-    """dom0's software bridge: vifs by domid, everything else to the NIC."""
+    """dom0's software bridge: vifs by domid, everything else to the NIC.
 
-    def __init__(self, nic: Nic) -> None:
+    A guest may have several vifs on the bridge (hot-plugged ones too); packets
+    for it go to the first still attached, so detaching one vif never cuts off
+    another.
+    """
+
+    def __init__(self, nic: Nic, name: str = "xenbr0") -> None:
         self.nic = nic
+        self.name = name
         nic.bridge = self
         self.ports: dict[int, Callable[[Packet], None]] = {}
+        """domid -> the port packets for that guest go to (its first attached vif)."""
+        self._vifs: dict[int, list[Callable[[Packet], None]]] = {}
         self.dropped = 0
+
+    def attach(self, domid: int, port: Callable[[Packet], None]) -> None:
+        vifs = self._vifs.setdefault(domid, [])
+        vifs.append(port)
+        self.ports[domid] = vifs[0]
+
+    def detach(self, domid: int, port: Callable[[Packet], None]) -> None:
+        vifs = self._vifs.get(domid, [])
+        if port in vifs:
+            vifs.remove(port)
+        if vifs:
+            self.ports[domid] = vifs[0]
+        else:
+            self._vifs.pop(domid, None)
+            self.ports.pop(domid, None)
 
     def forward(self, pkt: Packet) -> None:
         if pkt.dst == EXTERNAL:

@@ -14,8 +14,10 @@ connection is two message queues standing for the ring page plus its event
 channel; xenstored always notifies after writing replies (the xenstore ring
 protocol has no notification avoidance).  dom0's own clients (backends,
 xenwatch) reach xenstored locally, like a unix socket: a work item, no port.
-Departure: the toolstack's own writes at domain creation and destruction
-are applied directly (the toolstack's time is not simulated).
+Departure: the toolstack's own requests (libxl's writes at domain creation,
+device hot-plug and destruction, and the watches it waits on) are applied
+directly (the toolstack's time is not simulated); its watch callbacks run
+just after the change that fired them, never inside it.
 
 :func:`xs_run` drives a small generator "script" of requests, each
 receiving the ``(type, payload)`` reply, so multi-step protocols such as a
@@ -89,6 +91,8 @@ class Xenstored:
         self.conns: dict[int, XsConn] = {}
         self.by_port: dict[int, XsConn] = {}
         self.dom0_watches: dict[str, WatchFn] = {}
+        self.toolstack_watches: dict[str, WatchFn] = {}
+        """libxl's own watches (dom0 user space, not simulated): token -> callback."""
         self.dirty: dict[int, None] = {}
         self.cost = self.hyp.costs["xenstored_request"]
         self.irq_cost = self.hyp.costs["evtchn_irq"]
@@ -133,7 +137,25 @@ class Xenstored:
             return self.cost, finish
         self.svc.post(XENSTORED_VCPU, start)
 
+    # --- the toolstack's watches ------------------------------------------------------
+    def watch_toolstack(self, path: str, token: str, cb: WatchFn) -> None:
+        """libxl__ev_xswatch_register: fires once now, then on each change at or below."""
+        self.toolstack_watches[token] = cb
+        self.store.watch(0, path, token)
+
+    def unwatch_toolstack(self, path: str, token: str) -> None:
+        self.toolstack_watches.pop(token, None)
+        w = self.store.watches.find(0, path, token)
+        if w is not None:
+            self.store.watches.remove(w)
+
     def _deliver(self, domid: int, path: str, token: str) -> None:
+        if domid == 0 and token in self.toolstack_watches:
+            cb = self.toolstack_watches[token]
+            ev = self.hyp.env.timeout(0)  # after the change that fired it, not inside it
+            ev.callbacks.append(lambda _e: cb(path) if token in self.toolstack_watches  # type: ignore[union-attr]
+                                else None)
+            return
         if domid == 0:
             cb = self.dom0_watches.get(token)
             if cb is not None:  # xenwatch runs the callback, as dom0 kernel work
@@ -223,6 +245,11 @@ class XenbusClient:
     def watch(self, path: str, token: str, cb: WatchFn) -> None:
         self.watches[token] = cb
         self.request(XsType.WATCH, [path, token], 0, _ignore)
+
+    def unwatch(self, path: str, token: str) -> None:
+        """XS_UNWATCH; events already queued for *token* are dropped on arrival."""
+        self.watches.pop(token, None)
+        self.request(XsType.UNWATCH, [path, token], 0, _ignore)
 
     def _on_port(self, g: GuestVcpu, port: int) -> int:
         rsp = self.conn.rsp

@@ -51,7 +51,9 @@ def console_append(hyp: Hypervisor, domid: int, text: str) -> None:
     lines.append(text)
     total = sum(len(s) for s in lines)
     while total > CONSOLE_BUFFER_MAX and lines:
-        total -= len(lines.pop(0))
+        gone = len(lines.pop(0))
+        total -= gone
+        hyp.console_dropped[domid] = hyp.console_dropped.get(domid, 0) + gone
 
 
 def hc_console_io(hyp: Hypervisor, v: VCPU, cmd: int, count: Any = None,

@@ -95,6 +95,10 @@ _DEFAULTS: tuple[Cost, ...] = (
     Cost("blkfront_request", 1_500,
          "estimate: guest block layer plus blkfront per request",
          "guest kernel work per block request issued or completed"),
+    Cost("balloon_page", 1_000,
+         "estimate: Linux's balloon driver allocates (or frees) and scrubs one 4 KiB page "
+         "and updates the p2m, and Xen frees (or allocates) it: about a microsecond",
+         "guest kernel plus Xen work per page given back or reclaimed by the balloon"),
     Cost("nic_ns_per_kib", 8_192,
          "1 Gbit/s Ethernet: 8 ns per byte on the wire",
          "serialisation time of 1 KiB on the physical NIC (pro-rated)"),

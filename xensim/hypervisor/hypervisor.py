@@ -84,6 +84,9 @@ class Hypervisor:
         """Subsystems set up a new domain's state here (ports, grant table...)."""
         self.consoles: dict[int, list[str]] = {}
         """Each domain's console output (console_io writes; ``xl console`` reads)."""
+        self.console_dropped: dict[int, int] = {}
+        """Characters each console has lost off its front to the cap, so a reader can
+        tell its position in the stream: dropped + what is kept = all ever written."""
         self.hc_charge = 0
         """Extra ns the hypercall being handled costs beyond entry/exit (see :meth:`charge`)."""
         self.evtchn: Any = None
@@ -272,6 +275,7 @@ class Hypervisor:
         d.pool.n_dom -= 1
         del self.domains[d.domid]
         self.consoles.pop(d.domid, None)
+        self.console_dropped.pop(d.domid, None)
         self.log(f"Destroyed domain {d.domid} ({d.name})")
 
     def domain_shutdown(self, d: Domain, reason: ShutdownReason) -> None:

@@ -66,6 +66,7 @@ class DeviceModel:
         self.vid = guest.domid % svc.nr_vcpus
         """The host vCPU qemu's main loop runs on."""
         self.alive = True
+        self.platform_pci = platform_pci
         self.ioreqs = 0
         self.hypercalls = 0
         self.devices: list[EmulatedDevice] = [Uart16550(self), Vga(self)]

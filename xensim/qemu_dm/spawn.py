@@ -27,12 +27,11 @@ DEFAULT_NIC_MODEL = "rtl8139"
 STUBDOM_MEMORY_MIB = {"qemu-xen": 128, "qemu-xen-traditional": 32}
 
 
-def nic_models(cfg: Any, nvifs: int) -> list[str]:
+def nic_models(vifs: list[Any]) -> list[str]:
     """The emulated model of each vif; a model xensim does not emulate is an error."""
-    vifs = list(getattr(cfg, "vifs", ()))
     models = []
-    for i in range(nvifs):
-        model = (vifs[i].model if i < len(vifs) else None) or DEFAULT_NIC_MODEL
+    for i, vif in enumerate(vifs):
+        model = vif.model or DEFAULT_NIC_MODEL
         if model not in NIC_MODELS:
             raise ValueError(f"vif {i}: model={model} is not emulated by xensim's device "
                              f"model (it has {', '.join(NIC_MODELS)})")
@@ -40,10 +39,12 @@ def nic_models(cfg: Any, nvifs: int) -> list[str]:
     return models
 
 
-def spawn_device_model(io: IoSystem, d: Domain, cfg: Any, nvifs: int,
+def spawn_device_model(io: IoSystem, d: Domain, cfg: Any, vifs: list[Any],
                        ndisks: int) -> DeviceModel:
+    """qemu for *d* with an emulated NIC per vif and an IDE disk if it has disks;
+    ValueError if a vif asks for a NIC model xensim does not emulate."""
     version = getattr(cfg, "device_model_version", "qemu-xen")
-    models = nic_models(cfg, nvifs)
+    models = nic_models(vifs)
     svc = io.svc
     if getattr(cfg, "device_model_stubdomain_override", False):
         svc = _stub_domain(io, d, version)

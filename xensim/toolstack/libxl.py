@@ -4,20 +4,27 @@ Mirrors: tools/libs/light (libxl_domain_create_new, libxl_domain_destroy,
 libxl_domain_pause, libxl_domain_shutdown/reboot, libxl_domain_rename,
 libxl_set_vcpuaffinity, libxl_set_vcpuonline, libxl_set_memory_target,
 libxl_domain_setmaxmem, libxl_domain_sched_params_set,
-libxl_sched_credit_params_set).
+libxl_sched_credit_params_set, libxl_device_nic_add/remove,
+libxl_device_disk_add/safe_remove/destroy).
 It turns a domain configuration into hypervisor operations in libxl's
 order: check resources, build the domain (paused), apply scheduler
 parameters and affinity, start the guest, unpause unless asked not to.
 Errors are :class:`LibxlError` with the message xl prints.
 
 Shutdown and reboot: libxl writes ``control/shutdown`` in xenstore and the
-guest's kernel answers with ``SCHEDOP_shutdown``.  xensim has no xenstore
-yet, so the guest's answer is modelled: it acknowledges after
+guest's kernel answers with ``SCHEDOP_shutdown``.  The guest's answer is
+modelled (it prints ``reboot: Power down`` on its console and) acknowledges after
 :data:`GUEST_SHUTDOWN_ACK_NS` of simulated time (later if it is paused,
 since a paused kernel reads nothing).  An HVM guest without PV drivers
 (``xen_platform_pci = 0``) has no control interface, as in Xen, unless the
 caller falls back to the ACPI power button.  What follows the shutdown is
 the job of :mod:`xensim.toolstack.death`.
+
+Memory: ``mem-set`` only sets a target (``memory/target`` in xenstore, and
+Xen's maxmem to it); the guest's balloon driver moves its reservation there
+over simulated time (:mod:`xensim.domains.balloon`).  Devices: added and
+removed asynchronously, see :mod:`xensim.toolstack.libxl_device`; the
+methods return the operation, which xl waits on.
 """
 
 from __future__ import annotations
@@ -34,12 +41,24 @@ from xensim.domains.iosys import IoSystem
 from xensim.domains.kernel import booted
 from xensim.domains.platform import mode_of, platform_for
 from xensim.domains.workloads import WorkloadError, make_program, parse_workload
+from xensim.domains.xenstore import XsError
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.hypervisor.domain import ShutdownReason
 from xensim.hypervisor.hypervisor import HypervisorError
 from xensim.hypervisor.sched.ops import SchedParamError
 from xensim.hypervisor.time import MILLISECS
 from xensim.hypervisor.vcpu import PauseFlag
+from xensim.qemu_dm.spawn import spawn_device_model
+from xensim.toolstack import libxl_device as dev
+from xensim.toolstack.consoled import Consoled
+from xensim.toolstack.libxl_error import (
+    ERROR_FAIL,
+    ERROR_INVAL,
+    ERROR_NOMEM,
+    ERROR_NOPARAVIRT,
+    LibxlError,
+)
+from xensim.toolstack.libxl_error import log_error as _log_error
 
 if TYPE_CHECKING:
     from xensim.hypervisor.cpupool import Cpupool
@@ -47,7 +66,9 @@ if TYPE_CHECKING:
     from xensim.hypervisor.hypervisor import Hypervisor
     from xensim.hypervisor.pcpu import PCPU
     from xensim.hypervisor.vcpu import VCPU
+    from xensim.toolstack.diskspec import DiskSpec
     from xensim.toolstack.domconfig import DomainConfig
+    from xensim.toolstack.vifspec import VifSpec
 
 
 WEIGHT_CAP_SCHEDULERS = ("credit", "credit2", "cfs")
@@ -58,25 +79,10 @@ GUEST_SHUTDOWN_ACK_NS = MILLISECS(200)
 """How long a guest kernel takes to notice ``control/shutdown`` and act on it
 (a watch firing, then an orderly ``poweroff``: modelled as one fixed delay)."""
 
-ERROR_FAIL = -3
-ERROR_INVAL = -6
-ERROR_NOPARAVIRT = -8
-ERROR_NOMEM = -5
-"""libxl error codes (libxl_types.idl ``libxl_error``) that xl prints as ``rc=``."""
+LIBXL_MIN_DOM0_MEM_KIB = 128 * 1024
+"""libxl refuses to balloon dom0 below this (LIBXL_MIN_DOM0_MEM)."""
 
-
-class LibxlError(Exception):
-    """A failed toolstack operation; the message is what xl prints."""
-
-    def __init__(self, message: str, rc: int = ERROR_FAIL) -> None:
-        super().__init__(message)
-        self.rc = rc
-
-
-def _log_error(where: str, domid: int | None, msg: str) -> str:
-    """libxl's LOGD(ERROR, ...) line as xl shows it on stderr."""
-    dom = f"Domain {domid}:" if domid is not None else ""
-    return f"libxl: error: {where}: {dom}{msg}"
+__all__ = ["GUEST_SHUTDOWN_ACK_NS", "Libxl", "LibxlError", "WEIGHT_CAP_SCHEDULERS"]
 
 
 class Libxl:
@@ -92,6 +98,11 @@ class Libxl:
         self.death = DeathWatcher(self)
         self.io = IoSystem(hyp)
         """PV I/O: dom0's services and devices, guests' frontends (see domains/iosys.py)."""
+        self.consoled = Consoled(hyp)
+        """Guests' consoles as streams (``xl console`` follows them)."""
+        self.device_ops: list[dev.DeviceOp] = []
+        """Device adds and removes still waiting on a backend."""
+        hyp.teardown_hooks.append(self._cancel_device_ops)
 
     # --- lookup -----------------------------------------------------------------------
     def lookup(self, ident: str | int) -> Domain:
@@ -136,6 +147,11 @@ class Libxl:
             hard = [m & pool.cpu_ids for m in hard]
             if not all(hard):
                 raise LibxlError(f"{cfg.name}: cpus selects no pCPU of cpupool {pool.name}")
+        try:
+            vifs, disks = dev.config_devices(self.io, cfg, workload.name) \
+                if self.io.svc is not None else ([], [])
+        except ValueError as exc:
+            raise LibxlError(str(exc)) from None
         need_kib = cfg.memory * 1024
         if need_kib > hyp.free_memory_kib:
             raise LibxlError(
@@ -168,9 +184,22 @@ class Libxl:
             guests.append(guest)
         d.info["workload"] = cfg.workload
         d.info["config"] = cfg
-        d.info["nets"] = len(cfg.vifs)
-        d.info["vbds"] = len(cfg.disks)
-        self.io.domain_created(d, cfg, workload.name, guests)
+        dm = None
+        if d.guest_type == "hvm" and self.io.svc is not None:  # libxl__spawn_local_dm
+            try:
+                dm = spawn_device_model(self.io, d, cfg, vifs, len(disks))
+            except ValueError as exc:
+                hyp.destroy_domain(d)
+                raise LibxlError(f"{cfg.name}: {exc}") from None
+        devices = [dev.nic_nodes(d.domid, devid, vif) for devid, vif in enumerate(vifs)]
+        devices += [dev.disk_nodes(devid, disk) for devid, disk in disks]
+        if dm is not None and not cfg.xen_platform_pci:
+            devices = []  # no PV drivers in the guest: it drives qemu's devices
+        memory = {"memory/static-max": str(d.max_memory_kib),
+                  "memory/target": str(d.memory_kib)}  # libxl__build_post
+        self.io.domain_created(d, guests, devices, memory)
+        if dm is not None:
+            self.io.attach_device_model(d, dm)
         if not paused:
             hyp.core.domain_unpause(d)
         for hook in self.create_hooks:
@@ -217,6 +246,10 @@ class Libxl:
         if d.pause_count > 0:  # a paused kernel cannot see the request yet
             self._guest_ack_later(d, reason)
             return
+        kernel = d.info.get("kernel")
+        if kernel is not None:
+            kernel.printk("reboot: Restarting system" if reason == ShutdownReason.REBOOT
+                          else "reboot: Power down")
         self.hyp.domain_shutdown(d, reason)
 
     def domain_rename(self, d: Domain, new_name: str) -> None:
@@ -271,32 +304,86 @@ class Libxl:
 
     # --- memory -----------------------------------------------------------------------
     def set_memory_target(self, d: Domain, target_kib: int) -> None:
-        """``mem-set``: balloon to *target_kib*, within maxmem and free host memory."""
-        hyp = self.hyp
-        if target_kib > d.max_memory_kib:
+        """``mem-set``: write the balloon target (and make it Xen's maxmem); the guest's
+        balloon driver gets there over time.  Refused above ``memory/static-max`` (the
+        config's maxmem) and, for dom0, below LIBXL_MIN_DOM0_MEM."""
+        static_max = self._memory_node(d, "static-max", d.max_memory_kib)
+        if target_kib > static_max:
             raise LibxlError(_log_error("libxl_mem.c", d.domid,
-                                        f"memory_dynamic_max must be less than or equal to "
-                                        f"memory_static_max ({target_kib} > "
-                                        f"{d.max_memory_kib} KiB)"), ERROR_INVAL)
-        if target_kib <= 0:
-            raise LibxlError(_log_error("libxl_mem.c", d.domid, "invalid memory target"),
-                             ERROR_INVAL)
-        grow = target_kib - d.memory_kib
-        if grow > hyp.free_memory_kib:
-            raise LibxlError(_log_error("libxl_mem.c", d.domid,
-                                        f"not enough free memory to balloon up by {grow} KiB "
-                                        f"({hyp.free_memory_kib} KiB free)"), ERROR_NOMEM)
-        d.memory_kib = target_kib
-        hyp.log(f"Domain {d.domid} ({d.name}): memory target {target_kib // 1024} MiB")
+                                        "memory_dynamic_max must be less than or equal to "
+                                        "memory_static_max"), ERROR_INVAL)
+        if d.domid == 0 and target_kib < LIBXL_MIN_DOM0_MEM_KIB:
+            raise LibxlError(_log_error("libxl_mem.c", 0, f"New target {target_kib} for dom0 "
+                                        "is below the minimum threshold"), ERROR_INVAL)
+        d.max_memory_kib = target_kib  # enforce: xc_domain_setmaxmem
+        self._write_memory_node(d, "target", target_kib)
+        self.hyp.log(f"Domain {d.domid} ({d.name}): memory target {target_kib // 1024} MiB")
 
     def domain_setmaxmem(self, d: Domain, max_kib: int) -> None:
-        """``mem-max``: the ceiling ``mem-set`` may balloon up to."""
-        if max_kib < d.memory_kib:
+        """``mem-max``: Xen's ceiling for the domain (the balloon cannot grow past it);
+        ``memory/static-max`` stays as it is, as in libxl."""
+        if max_kib < self._memory_node(d, "target", d.memory_kib):
             raise LibxlError(_log_error("libxl_mem.c", d.domid,
-                                        f"memory_static_max must be greater than or equal to "
-                                        f"memory_dynamic_max ({max_kib} < {d.memory_kib} KiB)"),
-                             ERROR_INVAL)
+                                        "memory_static_max must be greater than or or equal "
+                                        "to memory_dynamic_max"), ERROR_INVAL)
         d.max_memory_kib = max_kib
+
+    def _memory_node(self, d: Domain, name: str, default: int) -> int:
+        """``memory/<name>`` in KiB; dom0's are filled in on first use, from what Xen
+        reports (libxl__fill_dom0_memory_info)."""
+        if self.io.xsd is None:
+            return default
+        path = f"/local/domain/{d.domid}/memory/{name}"
+        try:
+            return int(self.io.store.read(0, path))
+        except XsError:
+            if d.domid != 0:
+                raise LibxlError(_log_error("libxl_mem.c", d.domid,
+                                            f"Cannot get memory info from {path}")) from None
+        self._write_memory_node(d, "target", d.memory_kib)
+        self._write_memory_node(d, "static-max", d.max_memory_kib)
+        return default
+
+    def _write_memory_node(self, d: Domain, name: str, kib: int) -> None:
+        if self.io.xsd is not None:
+            self.io.store.write(0, f"/local/domain/{d.domid}/memory/{name}", str(kib))
+            self.io.xsd.flush()
+
+    # --- devices ----------------------------------------------------------------------
+    def device_nic_add(self, d: Domain, vif: VifSpec) -> dev.DeviceOp:
+        """``network-attach``: done once the backend is in InitWait and vif-bridge ran."""
+        self._devices_ok(d)
+        return dev.add_nic(self, d, vif)
+
+    def device_disk_add(self, d: Domain, disk: DiskSpec) -> dev.DeviceOp:
+        """``block-attach``."""
+        self._devices_ok(d)
+        try:
+            return dev.add_disk(self, d, disk)
+        except ValueError as exc:
+            raise LibxlError(str(exc), ERROR_INVAL) from None
+
+    def device_nic_remove(self, d: Domain, devid: int) -> dev.DeviceOp:
+        """``network-detach``: waits for the guest, then forces after the timeout."""
+        return dev.DeviceRemove(self, d, "vif", devid, dev.Force.AUTO)
+
+    def device_disk_remove(self, d: Domain, devid: int, *, force: bool = False) -> dev.DeviceOp:
+        """``block-detach``: safe_remove (fails if the guest does not let go in time), or
+        with *force* destroy (the guest's frontend directory goes first)."""
+        return dev.DeviceRemove(self, d, "vbd", devid, dev.Force.ON if force else dev.Force.OFF)
+
+    def device_list(self, d: Domain, kind: str) -> dict[int, dict[str, str]]:
+        """The domain's devices of *kind* ("vif" or "vbd") by devid, frontend keys each."""
+        return dev.devices(self.io, d.domid, kind) if self.io.xsd is not None else {}
+
+    def _devices_ok(self, d: Domain) -> None:
+        if self.io.xsd is None or d.domid == 0 or d.is_dying:
+            raise LibxlError(_log_error("libxl_device.c", d.domid, "xensim: this domain has no "
+                                        "PV frontends (Domain-0 and dying domains have none)"))
+
+    def _cancel_device_ops(self, d: Domain) -> None:
+        for op in [op for op in self.device_ops if op.d is d]:
+            op.cancel()
 
     # --- scheduling -------------------------------------------------------------------
     def sched_params(self, d: Domain, params: dict[str, Any] | None = None,

@@ -295,7 +295,9 @@ class XenStore:
 
     # ---- watches ---------------------------------------------------------------------
     @_counted
-    def watch(self, domid: int, path: str, token: str) -> None:
+    def watch(self, domid: int, path: str, token: str, fire: bool = True) -> None:
+        """XS_WATCH.  *fire* False skips the first firing: for a watch a kernel sets
+        while it boots, whose first event the (unsimulated) boot handles itself."""
         relative = path[:1] not in ("/", "@")
         name = self.canonical(domid, path, allow_special=True)
         if self.watches.find(domid, name, token) is not None:
@@ -303,7 +305,7 @@ class XenStore:
         if self.watches.count(domid) > self.watches.quota:
             raise XsError("E2BIG")
         prefix = len(home_path(domid)) + 1 if relative else 0
-        self.watches.add(Watch(domid, name, token, prefix))
+        self.watches.add(Watch(domid, name, token, prefix), fire)
 
     @_counted
     def unwatch(self, domid: int, path: str, token: str) -> None:

@@ -58,9 +58,10 @@ class WatchTable:
                 return w
         return None
 
-    def add(self, w: Watch) -> None:
+    def add(self, w: Watch, fire: bool = True) -> None:
         self.watches.append(w)
-        self.deliver(w.domid, w.event_path(w.path), w.token)
+        if fire:
+            self.deliver(w.domid, w.event_path(w.path), w.token)
 
     def remove(self, w: Watch) -> None:
         self.watches.remove(w)

@@ -5,8 +5,9 @@ current directory to the daemon of host NAME (``$XENSIM_HOST``, else
 ``default``), starting that host with default settings first if nothing
 answers, so ``xl create configs/pv-guest.cfg`` works on a fresh install.
 What needs no host (``help``, ``COMMAND --help``, unknown commands) is
-answered locally.  ``top`` loops here, fetching samples from the daemon,
-so the daemon never blocks on one client's refresh delay.
+answered locally.  ``top`` and ``console`` loop here, fetching samples or
+new console output from the daemon, so the daemon never blocks on one
+client's refresh delay or terminal.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from xensim.toolstack.hostd.client import HostdError, ensure_running, request
 from xensim.toolstack.hostd.runtime import HostNameError, HostPaths
+from xensim.toolstack.xl import console_client
 from xensim.toolstack.xl.cmdtable import lookup, print_usage
 from xensim.toolstack.xl.context import XlUsageError
 from xensim.toolstack.xl.main import split_globals, start_command
@@ -69,6 +71,8 @@ def run(paths: HostPaths, argv: list[str]) -> int:
     if spec is not None and spec.name == "top" and "--snapshot" not in rest and \
             "-S" not in rest and not flags["N"]:
         return top(paths, rest[1:])
+    if spec is not None and spec.name == "console" and not flags["N"]:
+        return console_client.follow(paths, argv[:len(argv) - len(rest)], rest[1:])
     reply = request(paths, {"op": "xl", "argv": argv, "cwd": os.getcwd()})
     sys.stdout.write(reply.get("stdout", ""))
     sys.stderr.write(reply.get("stderr", ""))

@@ -102,10 +102,22 @@ def _table() -> list[CmdSpec]:
                 "[options] <Domain>\n"
                 "-t <type>       console type, pv , serial or vuart\n"
                 "-n <number>     console number"),
+        CmdSpec("network-attach", xl_devices.main_networkattach, True, True,
+                "Create a new virtual network device",
+                "<Domain> [type=<type>] [mac=<mac>] [bridge=<bridge>] [ip=<ip>] "
+                "[script=<script>] [backend=<BackDomain>] [vifname=<name>] [rate=<rate>] "
+                "[model=<model>] [accel=<accel>]"),
         CmdSpec("network-list", xl_devices.main_networklist, False, False,
                 "List virtual network interfaces for a domain", "<Domain(s)>"),
+        CmdSpec("network-detach", xl_devices.main_networkdetach, False, True,
+                "Destroy a domain's virtual network device", "<Domain> <DevId|mac>"),
+        CmdSpec("block-attach", xl_devices.main_blockattach, True, True,
+                "Create a new virtual block device", "<Domain> <disk-spec-component(s)>..."),
         CmdSpec("block-list", xl_devices.main_blocklist, False, False,
                 "List virtual block devices for a domain", "<Domain(s)>"),
+        CmdSpec("block-detach", xl_devices.main_blockdetach, False, True,
+                "Destroy a domain's virtual block device", "[option] <Domain> <DevId>",
+                "-f, --force        do not wait for the domain to release the device"),
         CmdSpec("vcpu-list", xl_vcpu.main_vcpulist, False, False,
                 "List the VCPUs for all/some domains", "[Domain, ...]"),
         CmdSpec("vcpu-pin", xl_vcpu.main_vcpupin, True, True,

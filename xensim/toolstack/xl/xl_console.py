@@ -1,13 +1,20 @@
-"""``xl console``: what the guest has written to its console so far.
+"""``xl console``: the guest's console, followed live through the host daemon.
 
 Mirrors: tools/xl/xl_console.c (``-t pv|serial|vuart``, ``-n NUM``; an
 unknown type prints the supported ones) and libxl_console.c, which execs
-xenconsole on the console's tty.  xensim has no xenconsoled and no ttys:
-the console is the kernel's boot banner (made from the domain's config,
-the text ``create -c`` shows) followed by whatever the guest wrote with
-the ``console_io`` hypercall (``hyp.consoles``).  The command prints that
-and exits 0, in-process and in the live daemon alike: the output is not
-streamed, so there is no session to leave with Ctrl-] and none is needed.
+xenconsole on the console's tty.  xensim has no ttys: the console is the
+kernel's boot banner (made from the domain's config, the text ``create -c``
+shows) followed by whatever the guest wrote with the ``console_io``
+hypercall (the kernel's own messages, such as a hot-plugged disk's
+``blkfront:`` line or ``reboot: Power down``).
+
+Through the daemon, the ``xl`` client follows the console as xenconsole
+does (see :mod:`xensim.toolstack.xl.console_client`): it fetches what is
+there, then polls with the hidden ``--poll=POS`` (a JSON answer: the text
+after stream position POS, the new position, whether the domain lives),
+until Ctrl-], the domain's death, or a signal.  In-process
+(``host.xl("console d")``) and with ``create -c`` the command prints the
+console so far and returns: nothing there can wait for more.
 
 Which consoles exist: a PV guest has PV console 0 only; an HVM guest's
 primary console is its emulated serial port, which shows the same text.
@@ -17,6 +24,7 @@ node is missing from xenstore.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from xensim.toolstack.xl.context import XlContext
@@ -42,6 +50,9 @@ def boot_text(d: Domain, cfg: DomainConfig) -> str:
         f"[    0.010000] Memory: {cfg.memory * 1024}K available",
         f"[    0.020000] smp: Brought up 1 node, {cfg.vcpus} CPUs",
         f"[    0.500000] xensim workload: {cfg.workload}",
+        *(f"[    0.600000] blkfront: {disk.vdev}: barrier or flush: disabled; persistent "
+          "grants: disabled; indirect descriptors: disabled; bounce buffer: disabled;"
+          for disk in cfg.disks),
         "",
         f"{d.name} login: ",
     ]
@@ -56,16 +67,22 @@ def console_output(hyp: Hypervisor, d: Domain) -> str:
 
 
 def main_console(ctx: XlContext, args: list[str]) -> int:
-    opts, ops = getopt(args, "n:t:", cmd="console", reqargs=1)
-    ctype, num = None, 0
+    opts, ops = getopt(args, "n:t:P:", {"poll": "P"}, cmd="console", reqargs=1)
+    ctype, num, poll = None, 0, None
     for o, val in opts:
         if o == "t":
             if val not in CONSOLE_TYPES:
                 ctx.err.write(f"console type supported are: {', '.join(CONSOLE_TYPES)}\n")
                 return 1
             ctype = val
+        elif o == "P":
+            poll = _atoi(val)
         else:
-            num = int(val) if val and val.lstrip("-").isdigit() else 0  # atoi
+            num = _atoi(val)
+    if poll is not None and poll >= 0:  # the client following a console it already opened
+        text, pos, alive = ctx.libxl.consoled.read(_atoi(ops[0]), poll)
+        ctx.out.write(json.dumps({"text": text, "pos": pos, "alive": alive}))
+        return 0
     d = ctx.libxl.lookup(ops[0])
     cfg = d.info.get("config")
     hvm = cfg is not None and cfg.type == "hvm"
@@ -76,5 +93,18 @@ def main_console(ctx: XlContext, args: list[str]) -> int:
     if (ctype or primary) != primary or num != 0:
         ctx.err.write("xenconsole: Could not read tty from store: No such file or directory\n")
         return 1
-    ctx.out.write(console_output(ctx.host.hv, d))
+    text = console_output(ctx.host.hv, d)
+    if poll is None:
+        ctx.out.write(text)
+    else:  # the client's first look: everything so far, and where the stream ends
+        ctx.out.write(json.dumps({"domid": d.domid, "text": text, "alive": True,
+                                  "pos": ctx.libxl.consoled.position(d.domid)}))
     return 0
+
+
+def _atoi(val: str | None) -> int:
+    text = (val or "").strip()
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("+-")
+    n = len(digits) - len(digits.lstrip("0123456789"))
+    return sign * int(digits[:n]) if n else 0

@@ -6,8 +6,8 @@ so the ``xl`` client can fetch it from the daemon with the hidden
 and previous samples.  CPU(%) is the CPU time gained between two samples
 over the *simulated* time between them; the first frame shows 0.0, as
 xentop does.  Columns, widths and the default sort (by name, ignoring
-case) follow xentop; NETTX/NETRX and the VBD counters are 0 until the
-split drivers exist.
+case) follow xentop; NETS and VBDS count the devices in xenstore now
+(hot-plugged ones too), while NETTX/NETRX and the VBD counters stay 0.
 
 In-process (``host.xl("top -b -i 3 -d 1")``) the delay between frames
 passes in simulated time; through the daemon the client sleeps in wall
@@ -101,8 +101,8 @@ def snapshot(host: Any) -> dict[str, Any]:
             "cpu_ns": sum(times), "vcpu_ns": times,
             "vcpu_online": [not v.pause_flags & PauseFlag.DOWN for v in d.vcpus],
             "mem_kib": d.memory_kib, "maxmem_kib": d.max_memory_kib,
-            "vcpus": len(d.vcpus), "nets": d.info.get("nets", 0),
-            "vbds": d.info.get("vbds", 0),
+            "vcpus": len(d.vcpus), "nets": len(host.toolstack.device_list(d, "vif")),
+            "vbds": len(host.toolstack.device_list(d, "vbd")),
         })
     return {"t_ns": now, "xen_version": "4.19", "nr_cpus": len(hv.pcpus),
             "total_kib": hv.total_memory_kib, "free_kib": hv.free_memory_kib,
