@@ -23,8 +23,8 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from xensim.domains.guest import Action, Compute, GuestOp, GuestVcpu, WaitEvent
-from xensim.domains.io_workloads import record, wait_connected
+from xensim.domains.guest import Action, Compute, GuestOp, GuestVcpu
+from xensim.domains.io_workloads import read_and_wait, record, wait_connected
 from xensim.domains.workloads import Param, register_workload
 from xensim.hypervisor.time import MICROSECS, MILLISECS
 
@@ -80,19 +80,11 @@ def _kernel_build(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterat
         return
     yield from wait_connected(g)
     disk = next((f for f in g.vcpu.domain.info["kernel"].fronts if f.kind == "vbd"), None)
-    done = [True]
-
-    def read_done(status: int, latency: int) -> None:
-        done[0] = True
-
     while True:
         t0 = g.now
         if disk is not None and p["read"]:
-            done[0] = False
-            while not (yield from disk.request(g, rng.randrange(1 << 24) * 8,
-                                               min(p["read"], 11 * 4096), read_done)):
-                yield WaitEvent(disk.can_submit)
-            yield WaitEvent(lambda: done[0])
+            yield from read_and_wait(g, disk, rng.randrange(1 << 24) * 8,
+                                     min(p["read"], 11 * 4096))
         yield GuestOp("pte_write", p["ptes"])
         yield GuestOp("syscall", p["syscalls"])
         yield GuestOp("page_fault", p["faults"])

@@ -96,6 +96,15 @@ def _xmit(g: GuestVcpu, pkt: Packet) -> Iterator[Action]:
     yield from _kernel(g).net.front.send(g, pkt)
 
 
+def read_and_wait(g: GuestVcpu, disk: Any, sector: int, nbytes: int) -> Iterator[Action]:
+    """Read synchronously: submit (waiting for room) and block until it completes."""
+    done = [False]
+    while not (yield from disk.request(g, sector, nbytes,
+                                       lambda st, lat: done.__setitem__(0, True))):
+        yield WaitEvent(disk.can_submit)
+    yield WaitEvent(lambda: done[0])
+
+
 def _block_device(g: GuestVcpu) -> Any:
     return next(f for f in _kernel(g).fronts if f.kind == "vbd")  # type: ignore[attr-defined]
 
@@ -216,11 +225,7 @@ def _web(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action
         req = queue.popleft()
         if p["cpu_ms"]:
             yield Compute(MILLISECS(p["cpu_ms"]))
-        done = [False]
-        while not (yield from bf.request(g, rng.randrange(1 << 24) * 8, min(p["bs"], 11 * 4096),
-                                         lambda st, lat, done=done: done.__setitem__(0, True))):
-            yield WaitEvent(bf.can_submit)
-        yield WaitEvent(lambda done=done: done[0])
+        yield from read_and_wait(g, bf, rng.randrange(1 << 24) * 8, min(p["bs"], 11 * 4096))
         left = p["reply"]
         for _ in range(npk):
             chunk = min(MTU, left)

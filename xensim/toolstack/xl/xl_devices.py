@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from xensim.toolstack.diskspec import DiskSpecError, parse_diskspec
 from xensim.toolstack.libxl import LibxlError
@@ -110,6 +111,21 @@ def _wait(ctx: XlContext, op: DeviceOp, failed: str) -> int:
     return rc
 
 
+def _add(ctx: XlContext, label: str, spec: Any, add: Callable[[], DeviceOp],
+         failed: str) -> int:
+    """The attach commands' common end: ``-N`` prints the parsed device, else libxl
+    adds it and xl waits for the result."""
+    if ctx.dryrun:
+        ctx.out.write(f"{label}: " + json.dumps(spec.to_dict(), indent=4) + "\n")
+        return 0
+    try:
+        op = add()
+    except LibxlError as exc:
+        ctx.err.write(f"{exc}\n{failed}\n")
+        return 1
+    return _wait(ctx, op, failed)
+
+
 def main_networkattach(ctx: XlContext, args: list[str]) -> int:
     _, ops = getopt(args, "", cmd="network-attach", reqargs=1)
     d = ctx.libxl.lookup(ops[0])
@@ -120,15 +136,8 @@ def main_networkattach(ctx: XlContext, args: list[str]) -> int:
         return 1
     for w in warnings:
         ctx.err.write(f"{w}\n")
-    if ctx.dryrun:
-        ctx.out.write("vif: " + json.dumps(vif.to_dict(), indent=4) + "\n")
-        return 0
-    try:
-        op = ctx.libxl.device_nic_add(d, vif)
-    except LibxlError as exc:
-        ctx.err.write(f"{exc}\nlibxl_device_nic_add failed.\n")
-        return 1
-    return _wait(ctx, op, "libxl_device_nic_add failed.")
+    return _add(ctx, "vif", vif, lambda: ctx.libxl.device_nic_add(d, vif),
+                "libxl_device_nic_add failed.")
 
 
 def _atoi(text: str) -> int:
@@ -173,15 +182,8 @@ def main_blockattach(ctx: XlContext, args: list[str]) -> int:
         ctx.err.write(f"command line: config parsing error in disk specification: {exc} "
                       f"in `{spec}'\n")
         return 1
-    if ctx.dryrun:
-        ctx.out.write("disk: " + json.dumps(disk.to_dict(), indent=4) + "\n")
-        return 0
-    try:
-        op = ctx.libxl.device_disk_add(d, disk)
-    except LibxlError as exc:
-        ctx.err.write(f"{exc}\nlibxl_device_disk_add failed.\n")
-        return 1
-    return _wait(ctx, op, "libxl_device_disk_add failed.")
+    return _add(ctx, "disk", disk, lambda: ctx.libxl.device_disk_add(d, disk),
+                "libxl_device_disk_add failed.")
 
 
 def main_blockdetach(ctx: XlContext, args: list[str]) -> int:
