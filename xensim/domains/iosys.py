@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from xensim.domains.blkif import BlkBack, BlkFront
 from xensim.domains.dom0 import Dom0Services
 from xensim.domains.emul_drivers import E1000Driver, IdeDriver, Rtl8139Driver, unplug_emulated
+from xensim.domains.hosted_io import hosted_devices
 from xensim.domains.io_workloads import DEVICE_NEEDS
 from xensim.domains.kernel import GuestKernel
 from xensim.domains.netif import NetBack, NetFront, NetStack
@@ -71,14 +72,16 @@ class IoSystem:
         for g in guests:
             k0.attach(g)
         self.svc = Dom0Services(hyp, d, k0)
-        self.xsd = Xenstored(self.svc, k0)
-        self.xsd.introduce(d)
-        self.xs0 = Dom0XsClient(self.xsd)
         env, costs = hyp.env, hyp.costs
         self.ext = ExternalNet(env, costs)
         self.nic = Nic(env, costs, self.svc, self.ext)
         self.bridge = Bridge(self.nic)
         self.disk = Disk(env, costs)
+        if hyp.kind.hosted:  # a Linux host: no xenstore, no backends to watch for
+            return
+        self.xsd = Xenstored(self.svc, k0)
+        self.xsd.introduce(d)
+        self.xs0 = Dom0XsClient(self.xsd)
         self._bind_timer(k0)
         op = ev.EvtchnBindVirq(VIRQ.DOM_EXC, 0)
         if k0.evtchn_op(ev.EVTCHNOP.bind_virq, op) == 0:
@@ -131,17 +134,18 @@ class IoSystem:
         k.io = self
         for g in guests:
             k.attach(g)
+        if self.hyp.kind.hosted:
+            hosted_devices(self, k, cfg, *_device_counts(cfg, workload))
+            return
         conn = self.xsd.introduce(d)
         if conn is None:
             return
         xs = XenbusClient(k, conn)
-        needs = DEVICE_NEEDS.get(workload.partition(":")[0], ())
-        nvifs = max(len(getattr(cfg, "vifs", ())), 1 if "vif" in needs else 0)
-        ndisks = max(len(getattr(cfg, "disks", ())), 1 if "vbd" in needs else 0)
+        nvifs, ndisks = _device_counts(cfg, workload)
         if d.guest_type == "hvm":
             dm = spawn_device_model(self, d, cfg, nvifs, ndisks)
             if not getattr(cfg, "xen_platform_pci", True):
-                self._emulated_devices(k, dm)
+                self.emulated_devices(k, dm)
                 return
             k.boot_steps.append(unplug_emulated)
         fronts: list[Any] = []
@@ -163,7 +167,7 @@ class IoSystem:
                 f.start()
         self.xsd.flush()
 
-    def _emulated_devices(self, k: GuestKernel, dm: DeviceModel) -> None:
+    def emulated_devices(self, k: GuestKernel, dm: DeviceModel) -> None:
         """No PV drivers (xen_platform_pci=0): the kernel drives qemu's devices."""
         fronts: list[Any] = [IdeDriver(k) for _ in dm.disks]
         if dm.nics:
@@ -207,7 +211,9 @@ class IoSystem:
         dm = d.info.get("device_model")
         if dm is not None:  # the guest goes: its qemu (and stub domain) with it
             dm.stop()
-            self.bridge.ports.pop(d.domid, None)
+        self.bridge.ports.pop(d.domid, None)
+        if self.xsd is None:  # a hosted kind: no xenstore, grants or backends
+            return
             stub = d.info.get("stubdom")
             if stub is not None and not stub.is_dying:
                 self.hyp.destroy_domain(stub)
@@ -250,6 +256,14 @@ class IoSystem:
         if domid in self.xsd.conns or domid in self.bridge.ports:
             out.append("xenstore connection or bridge port")
         return out
+
+
+def _device_counts(cfg: Any, workload: str) -> tuple[int, int]:
+    """(vifs, disks): those the config lists, or one of each kind the workload needs."""
+    needs = DEVICE_NEEDS.get(workload.partition(":")[0], ())
+    nvifs = max(len(getattr(cfg, "vifs", ())), 1 if "vif" in needs else 0)
+    ndisks = max(len(getattr(cfg, "disks", ())), 1 if "vbd" in needs else 0)
+    return nvifs, ndisks
 
 
 def _tick(g: GuestVcpu, port: int) -> int:

@@ -30,12 +30,14 @@ from simpy.events import Timeout
 
 from xensim.domains import classroom as _classroom  # noqa: F401  (registers its workloads)
 from xensim.domains.guest import GuestVcpu
+from xensim.domains.hosted import hosted_platform
 from xensim.domains.iosys import IoSystem
 from xensim.domains.kernel import booted
 from xensim.domains.platform import mode_of, platform_for
 from xensim.domains.workloads import WorkloadError, make_program, parse_workload
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.hypervisor.domain import ShutdownReason
+from xensim.hypervisor.hostkind import check_guest
 from xensim.hypervisor.hypervisor import HypervisorError
 from xensim.hypervisor.sched.ops import SchedParamError
 from xensim.hypervisor.time import MILLISECS
@@ -125,6 +127,9 @@ class Libxl:
             workload = parse_workload(spec)
         except WorkloadError as exc:
             raise LibxlError(f"{cfg.name}: {exc}") from None
+        why = None if privileged else check_guest(hyp.kind, cfg.type, cfg.guest_arch)
+        if why is not None:
+            raise LibxlError(f"{cfg.name}: {why}", ERROR_INVAL)
         pool = self.pool_by_name(cfg.pool)
         nr_cpus = len(hyp.pcpus)
         try:
@@ -150,7 +155,8 @@ class Libxl:
                                   hard_affinity=hard, soft_affinity=soft, hap=cfg.hap)
         except HypervisorError as exc:
             raise LibxlError(f"failed to create domain {cfg.name}: {exc}") from None
-        d.info["platform"] = platform_for(hyp, d, mode_of(cfg))
+        d.info["platform"] = (hosted_platform(hyp, d, cfg.guest_arch) if hyp.kind.hosted
+                              else platform_for(hyp, d, mode_of(cfg)))
         d.max_memory_kib = max(cfg.maxmem, cfg.memory) * 1024  # XEN_DOMCTL_max_mem
         if pool.sched.name in WEIGHT_CAP_SCHEDULERS:
             try:
