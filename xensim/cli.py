@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from xensim.compare import cli as compare_cli
+from xensim.hypervisor.hostkind import HOST_KINDS, host_kind
 from xensim.research import cli as research_cli
 from xensim.research.errors import ResearchError
 from xensim.scenario import ScenarioError, load_scenario, run_scenario
@@ -77,12 +78,13 @@ def cmd_host(args: argparse.Namespace) -> int:
         try:
             pid = client.start_daemon(paths, pcpus=args.pcpus, memory=args.memory,
                                       scheduler=args.scheduler, speed=args.speed,
-                                      seed=args.seed)
+                                      seed=args.seed, hypervisor=args.hypervisor)
         except client.HostdError as exc:
             print(f"xensim: {exc}", file=sys.stderr)
             return 1
         print(f"host {paths.name!r} started: pid {pid}, {args.pcpus} pCPUs, {args.memory} MiB, "
-              f"{args.scheduler}, speed {args.speed}x (socket {paths.socket})")
+              f"{args.hypervisor}, {args.scheduler or host_kind(args.hypervisor).scheduler}, "
+              f"speed {args.speed}x (socket {paths.socket})")
         return 0
     if args.action == "stop":
         if not client.stop_daemon(paths):
@@ -113,7 +115,10 @@ def _setup_host(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pcpus", type=int, default=4, help="physical CPUs (start; default 4)")
     p.add_argument("--memory", type=int, default=16384, metavar="MiB",
                    help="host memory (start; default 16384)")
-    p.add_argument("--scheduler", default="credit", help="Pool-0 policy (start)")
+    p.add_argument("--hypervisor", default="xen", choices=tuple(HOST_KINDS),
+                   help="host kind (start): xen, kvm (Linux+KVM, CFS, no dom0) or qemu-tcg")
+    p.add_argument("--scheduler", default=None,
+                   help="Pool-0 policy (start; default credit, or cfs for kvm/qemu-tcg)")
     p.add_argument("--speed", type=float, default=1.0, metavar="X",
                    help="simulated seconds per wall second (start; default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (start)")

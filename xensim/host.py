@@ -1,6 +1,8 @@
-"""A simulated Xen host for scripts and notebooks: the object every face drives.
+"""A simulated Xen (or KVM, or QEMU) host for scripts and notebooks: the object every face drives.
 
 ``Host(pcpus=4, scheduler="credit")`` boots a hypervisor with Domain-0;
+``Host(hypervisor="kvm")`` a Linux host with KVM, whose domain 0 is the
+host itself (named ``host``) and whose vCPUs CFS schedules;
 ``host.create(...)`` builds a guest the way ``xl create`` does;
 ``host.run(ms=...)`` advances simulated time as fast as the CPU allows;
 ``host.metrics()`` returns the run's results.  ``host.xl("list")`` runs an
@@ -16,6 +18,7 @@ from typing import Any
 from simpy import Environment
 
 from xensim.hypervisor.domain import Domain
+from xensim.hypervisor.hostkind import host_kind
 from xensim.hypervisor.hypervisor import Hypervisor
 from xensim.hypervisor.time import MILLISECS, SimTime
 from xensim.metrics import collect
@@ -56,19 +59,25 @@ def config_from_keys(name: str, source: str = "<python>", **keys: Any) -> Domain
 class Host:
     """One simulated machine: hypervisor, Domain-0 and the toolstack over them."""
 
-    def __init__(self, pcpus: int = 4, scheduler: str = "credit", *,
+    def __init__(self, pcpus: int = 4, scheduler: str | None = None, *,
                  sched: dict[str, Any] | None = None, memory: int = 16384, seed: int = 0,
                  costs: dict[str, int] | None = None, trace: bool = False,
-                 dom0_vcpus: int | None = None, dom0_memory: int = 1024) -> None:
+                 dom0_vcpus: int | None = None, dom0_memory: int = 1024,
+                 hypervisor: str = "xen") -> None:
+        """*hypervisor* is the host kind: ``xen``, ``kvm`` or ``qemu-tcg`` (see
+        :mod:`xensim.hypervisor.hostkind`); *scheduler* defaults to the kind's own
+        (credit for Xen, cfs for the host Linux of kvm and qemu-tcg)."""
+        kind = host_kind(hypervisor)
         self.env = Environment()
-        self.hv = Hypervisor(self.env, pcpus, scheduler=scheduler, sched_params=sched,
-                             costs=costs, memory_mib=memory, seed=seed, trace=trace)
+        self.hv = Hypervisor(self.env, pcpus, scheduler=scheduler or kind.scheduler,
+                             sched_params=sched, costs=costs, memory_mib=memory, seed=seed,
+                             trace=trace, kind=hypervisor)
         self.toolstack = Libxl(self.hv)
         self.start_ns: SimTime = 0
         self.all_domains: list[Domain] = []
         """Every domain ever created here, restarts included (for metrics)."""
         self.toolstack.create_hooks.append(self.all_domains.append)
-        self.dom0 = self._create(config_from_keys(DOM0_NAME, vcpus=dom0_vcpus or pcpus,
+        self.dom0 = self._create(config_from_keys(kind.dom0_name, vcpus=dom0_vcpus or pcpus,
                                                   memory=dom0_memory), privileged=True)
 
     def _create(self, cfg: DomainConfig, *, paused: bool = False,

@@ -19,6 +19,7 @@ from typing import Any
 from xensim.domains.workloads import WorkloadError, parse_workload
 from xensim.host import Host, xl_value
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
+from xensim.hypervisor.hostkind import GUEST_ARCHES, HOST_KINDS
 from xensim.hypervisor.sched.ops import SchedParamError, get_scheduler_class
 from xensim.hypervisor.time import MILLISECS
 from xensim.toolstack.domconfig import DomainConfig
@@ -89,6 +90,12 @@ def _scheduler(v: Any) -> str | None:
     return None
 
 
+def _hypervisor(v: Any) -> str | None:
+    if v not in HOST_KINDS:
+        return f"one of {', '.join(HOST_KINDS)}"
+    return None
+
+
 def _workload(v: Any) -> str | None:
     if not isinstance(v, str):
         return "a workload spec string such as \"cpu\" or \"duty:busy_ms=5,idle_ms=20\""
@@ -100,14 +107,16 @@ def _workload(v: Any) -> str | None:
 
 
 SCHEMA: dict[str, dict[str, Check]] = {
-    "host": {"pcpus": _int(1, 4096), "scheduler": _scheduler, "seed": _int(0),
+    "host": {"pcpus": _int(1, 4096), "scheduler": _scheduler, "hypervisor": _hypervisor,
+             "seed": _int(0),
              "memory": _int(64), "dom0_vcpus": _int(1), "dom0_memory": _int(64),
              "sched": _table, "costs": _table},
     "domain": {"name": _str(), "vcpus": _int(1, 512), "maxvcpus": _int(1, 512),
                "memory": _int(1), "workload": _workload, "cpu_weight": _int(1, 65535),
                "cap": _int(0), "cpus": _cpumap, "cpus_soft": _cpumap,
                "type": _str(("pv", "pvh", "hvm")), "pool": _str(), "config": _str(),
-               "vif": _str_list, "disk": _str_list, "maxmem": _int(1)},
+               "vif": _str_list, "disk": _str_list, "maxmem": _int(1),
+               "guest_arch": _str(GUEST_ARCHES), "qemu_args": _str()},
     "pool": {"name": _str(), "scheduler": _scheduler, "cpus": _cpumap, "sched": _table},
     "action": {"at_ms": _number(0), "command": _str()},
     "run": {"duration_ms": _number(0, strict=True), "warmup_ms": _number(0)},
@@ -273,7 +282,8 @@ def build_host(sc: Scenario, seed: int | None = None, trace: bool = False) -> Ho
     """The host a scenario describes, with its domains created and started."""
     h = sc.host
     try:
-        host = Host(pcpus=h.get("pcpus", 4), scheduler=h.get("scheduler", "credit"),
+        host = Host(pcpus=h.get("pcpus", 4), scheduler=h.get("scheduler"),
+                    hypervisor=h.get("hypervisor", "xen"),
                     sched=h.get("sched"), memory=h.get("memory", 16384),
                     seed=h.get("seed", 0) if seed is None else seed,
                     costs=h.get("costs"), trace=trace, dom0_vcpus=h.get("dom0_vcpus"),

@@ -16,8 +16,10 @@ from xensim.research.plots import save
 
 COLOURS = {"guest": "#4c72b0", "hypervisor": "#dd8452", "dom0": "#55a868",
            "device_model": "#c44e52"}
-LABELS = {"guest": "guest", "hypervisor": "Xen (hypercalls, exits)", "dom0": "dom0 backends",
-          "device_model": "device model (qemu)"}
+LABELS = {"modes": {"guest": "guest", "hypervisor": "Xen (hypercalls, exits)",
+                    "dom0": "dom0 backends", "device_model": "device model (qemu)"},
+          "kinds": {"guest": "guest", "hypervisor": "Xen / KVM / TCG helpers",
+                    "dom0": "dom0 / host tasks (vhost)", "device_model": "QEMU"}}
 
 
 def stacked(result: dict[str, Any], out: str | Path, key: str = "modes") -> None:
@@ -35,7 +37,7 @@ def stacked(result: dict[str, Any], out: str | Path, key: str = "modes") -> None
             m = result[key][n]
             per_kop = m["cpu_ns"][part] / 1e6 / max(m["ops"], 1) * 1000
             heights.append(per_kop)
-        ax.bar(names, heights, bottom=bottom, label=LABELS[part], color=COLOURS[part])
+        ax.bar(names, heights, bottom=bottom, label=LABELS[key][part], color=COLOURS[part])
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     ax.set_ylabel("CPU ms per 1000 ops")
     ax.set_title(f"{result['workload']}: where the CPU time went")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from xensim.compare.kinds import DEFAULT_KINDS, parse_kinds
 from xensim.compare.measure import Setup, compare
 from xensim.compare.modes import DEFAULT_MODES, parse_modes
 from xensim.toolstack.libxl import LibxlError
@@ -26,6 +27,9 @@ def setup_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--domain", metavar="NAME", help="the scenario's domain to study")
     p.add_argument("--modes", default=",".join(DEFAULT_MODES),
                    help=f"comma-separated (default {','.join(DEFAULT_MODES)})")
+    p.add_argument("--kinds", metavar="LIST",
+                   help=f"compare host kinds instead of Xen modes, comma-separated from "
+                        f"{','.join(DEFAULT_KINDS)}")
     p.add_argument("--seconds", type=float, default=0.5,
                    help="simulated seconds measured per mode (default 0.5)")
     p.add_argument("--pcpus", type=int, help="host pCPUs (default 2)")
@@ -82,8 +86,9 @@ def _from_scenario(setup: Setup, path: str, name: str | None) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    key = "kinds" if args.kinds else "modes"
     try:
-        modes = parse_modes(args.modes)
+        names = parse_kinds(args.kinds) if args.kinds else parse_modes(args.modes)
     except ValueError as exc:
         raise CompareError(str(exc)) from None
     setup = setup_from_args(args)
@@ -92,10 +97,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
         require_matplotlib()
     try:
-        result = compare(setup, modes)
+        result = compare(setup, names, key)
     except (LibxlError, XlCfgError, OSError) as exc:
         raise CompareError(str(exc)) from None
-    write_outputs(args, result)
+    write_outputs(args, result, key)
     return 0
 
 

@@ -15,6 +15,10 @@ The breakdown adds up every vCPU's time by kind (see ``VCPU.kind_ns``):
   physical drivers);
 - ``device_model``: qemu, in dom0 or in the stub domain.
 
+On the kvm and qemu-tcg kinds the same columns hold KVM (or TCG's
+helpers), the host's tasks other than QEMU, and QEMU: see
+:mod:`xensim.compare.kinds`.
+
 Counts are over the measured window: hypercalls (by every domain
 involved), VM exits (the guest's), event-channel sends (hypercall sends
 plus Xen's ioreq notifications and qemu's answers) and grant operations
@@ -27,6 +31,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from xensim.compare.kinds import KINDS
 from xensim.compare.modes import MODES
 from xensim.host import Host, xl_value
 from xensim.toolstack.domconfig import DomainConfig
@@ -73,7 +78,7 @@ def _counts(host: Host, doms: list[Domain]) -> dict[str, int]:
         "hypercalls": sum(sum(d.hypercall_counts.values()) for d in doms),
         "vmexits": sum(guest.vmexit_counts.values()),
         "evtchn_sends": sum(ev[d.domid]["sends"] for d in doms)
-                        + (dm.server.sent + dm.ioreqs if dm is not None else 0),
+                        + (dm.notifications if dm is not None else 0),
         "grant_ops": sum(gt[d.domid][k] for d in doms for k in ("maps", "unmaps", "copies")),
     }
 
@@ -105,24 +110,38 @@ def _breakdown(doms: list[Domain]) -> dict[str, int]:
     return out
 
 
-def build(setup: Setup, mode: str) -> tuple[Host, Domain]:
-    host = Host(pcpus=setup.pcpus, seed=setup.seed, costs=setup.costs)
+def build(setup: Setup, mode: str, hypervisor: str = "xen",
+          mode_keys: dict[str, Any] | None = None) -> tuple[Host, Domain]:
+    """The host and the studied guest: *mode* of :data:`MODES`, or a kind's
+    *hypervisor* and *mode_keys* (:data:`~xensim.compare.kinds.KINDS`)."""
+    host = Host(pcpus=setup.pcpus, seed=setup.seed, costs=setup.costs, hypervisor=hypervisor)
     if setup.dom0_weight is not None:
         host.toolstack.sched_params(host.dom0, {"weight": setup.dom0_weight})
-    keys = {**setup.guest_keys, **MODES[mode], "workload": setup.workload}
+    mode_keys = MODES[mode] if mode_keys is None else mode_keys
+    keys = {**setup.guest_keys, **mode_keys, "workload": setup.workload}
     if setup.config_file is not None:
         overrides = [f"{k}={xl_value(v)}" for k, v in {**keys, "name": GUEST}.items()]
         guest = host.create_from_config(DomainConfig.from_file(setup.config_file, overrides))
     else:
         guest = host.create(GUEST, **keys)
+    hog_type = "hvm" if host.hv.kind.hosted else "pv"
     for i in range(setup.hogs):
-        host.create(f"hog{i}", workload="cpu")
+        host.create(f"hog{i}", workload="cpu", type=hog_type)
     return host, guest
 
 
 def measure(setup: Setup, mode: str) -> dict[str, Any]:
     """Run *setup* under *mode*; the JSON shape of ``modes.<mode>``."""
-    host, guest = build(setup, mode)
+    return _measure(setup, *build(setup, mode))
+
+
+def measure_kind(setup: Setup, kind: str) -> dict[str, Any]:
+    """Run *setup* on host kind *kind*; the same shape, under ``kinds.<kind>``."""
+    k = KINDS[kind]
+    return _measure(setup, *build(setup, kind, k.hypervisor, k.keys))
+
+
+def _measure(setup: Setup, host: Host, guest: Domain) -> dict[str, Any]:
     total_ms = setup.seconds * 1000
     warm_ms = max(50.0, total_ms / 5)
     host.run(ms=warm_ms)
@@ -154,8 +173,10 @@ def _pct(sorted_values: list[int], q: float) -> float:
         min(98, max(0, round(q * 100) - 1))])
 
 
-def compare(setup: Setup, modes: list[str]) -> dict[str, Any]:
-    """Every mode of *modes*, same workload and seed; the ``xensim compare`` JSON."""
+def compare(setup: Setup, modes: list[str], key: str = "modes") -> dict[str, Any]:
+    """Every mode of *modes* (or host kind, with *key* ``kinds``), same workload and
+    seed; the ``xensim compare`` JSON."""
+    run = measure_kind if key == "kinds" else measure
     return {
         "workload": setup.workload,
         "seconds": setup.seconds,
@@ -163,5 +184,5 @@ def compare(setup: Setup, modes: list[str]) -> dict[str, Any]:
         "seed": setup.seed,
         "hogs": setup.hogs,
         "dom0_weight": setup.dom0_weight,
-        "modes": {m: measure(setup, m) for m in modes},
+        key: {m: run(setup, m) for m in modes},
     }

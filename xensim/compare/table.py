@@ -9,7 +9,12 @@ from rich.table import Table
 
 from xensim.compare.modes import BREAKDOWN
 
-_LABELS = {"guest": "guest", "hypervisor": "Xen", "dom0": "dom0", "device_model": "qemu"}
+_LABELS = {"modes": {"guest": "guest", "hypervisor": "Xen", "dom0": "dom0",
+                     "device_model": "qemu"},
+           "kinds": {"guest": "guest", "hypervisor": "Xen/KVM/TCG", "dom0": "dom0/host",
+                     "device_model": "qemu"}}
+"""Column names: across kinds the hypervisor column is Xen, KVM or TCG's helpers and
+dom0 is the host's own tasks (see :mod:`xensim.compare.kinds`)."""
 
 
 def _fmt(x: float) -> str:
@@ -22,11 +27,11 @@ def render(result: dict[str, Any], key: str = "modes", title: str | None = None)
         f"{result['workload']}: {seconds:g} s measured, {result['pcpus']} pCPUs, "
         f"seed {result['seed']}" + (f", {result['hogs']} CPU hogs" if result["hogs"] else "")
         + (f", dom0 weight {result['dom0_weight']}" if result["dom0_weight"] else "")))
-    table.add_column("mode")
+    table.add_column(key[:-1])
     for col in ("ops/s", "p50 us", "p99 us"):
         table.add_column(col, justify="right")
     for part in BREAKDOWN:
-        table.add_column(f"{_LABELS[part]} ms", justify="right")
+        table.add_column(f"{_LABELS[key][part]} ms", justify="right")
     for col in ("hypercalls", "VM exits", "evtchn", "grant ops"):
         table.add_column(col, justify="right")
     for name, m in result[key].items():

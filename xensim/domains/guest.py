@@ -115,6 +115,7 @@ class GuestVcpu:
         self._hc_cost = hyp.costs["hypercall"]
         self.platform: Platform = vcpu.domain.info.get("platform") or _pv_platform(hyp, vcpu)
         """The domain's virtualisation mode: what each action costs."""
+        self._price = self.platform.compute_ns
         vcpu.guest = self
         self.program = program(self)
         self._on_return: Callable[[Any], None] | None = None
@@ -151,7 +152,9 @@ class GuestVcpu:
             return
         t = type(action)
         if t is Compute:
-            self.core.set_work(self.vcpu, action.ns, self._resume, action.kind)
+            price = self._price
+            ns = action.ns if price is None else price(action.ns, action.kind)
+            self.core.set_work(self.vcpu, ns, self._resume, action.kind)
         elif t is SleepUntil:
             until = action.t
             self._wait = lambda: self.now >= until

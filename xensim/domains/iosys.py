@@ -101,14 +101,16 @@ class IoSystem:
         for g in guests:
             k0.attach(g)
         self.svc = Dom0Services(hyp, d, k0)
-        self.xsd = Xenstored(self.svc, k0)
-        self.xsd.introduce(d)
-        self.xs0 = Dom0XsClient(self.xsd)
         env, costs = hyp.env, hyp.costs
         self.ext = ExternalNet(env, costs)
         self.nic = Nic(env, costs, self.svc, self.ext)
         self.bridge = Bridge(self.nic)
         self.disk = Disk(env, costs)
+        if hyp.kind.hosted:  # a Linux host: no xenstore, no backends to watch for
+            return
+        self.xsd = Xenstored(self.svc, k0)
+        self.xsd.introduce(d)
+        self.xs0 = Dom0XsClient(self.xsd)
         self._bind_timer(k0)
         op = ev.EvtchnBindVirq(VIRQ.DOM_EXC, 0)
         if k0.evtchn_op(ev.EVTCHNOP.bind_virq, op) == 0:
@@ -143,6 +145,8 @@ class IoSystem:
         k.io = self
         for g in guests:
             k.attach(g)
+        if self.hyp.kind.hosted:  # no xenstore: libxl gives it its devices directly
+            return
         conn = self.xsd.introduce(d)
         if conn is None:
             return
@@ -178,7 +182,11 @@ class IoSystem:
         k: GuestKernel = d.info["kernel"]
         if dm.platform_pci:
             k.boot_steps.append(unplug_emulated)
-            return
+        else:
+            self.emulated_devices(k, dm)
+
+    def emulated_devices(self, k: GuestKernel, dm: DeviceModel) -> None:
+        """The kernel's drivers for qemu's disk and first NIC, wired to the bridge."""
         fronts: list[Any] = [IdeDriver(k) for _ in dm.disks]
         if dm.nics:
             k.net = NetStack(k)
@@ -232,10 +240,12 @@ class IoSystem:
         dm = d.info.get("device_model")
         if dm is not None:  # the guest goes: its qemu (and stub domain) with it
             dm.stop()
-            self.bridge.ports.pop(d.domid, None)
             stub = d.info.get("stubdom")
             if stub is not None and not stub.is_dying:
                 self.hyp.destroy_domain(stub)
+        self.bridge.ports.pop(d.domid, None)
+        if self.xsd is None:  # a hosted kind: no xenstore, grants or backends
+            return
         target = d.info.get("dm_of")
         if target is not None and "device_model" in target.info:
             target.info["device_model"].crash()  # the stub domain died under its guest

@@ -58,6 +58,8 @@ class Platform:
     name = "pv"
     hvm = False
     paging = "pv"
+    compute_ns: Callable[[int, str], int] | None = None
+    """What *ns* of native work of a kind really costs, when not *ns* (TCG translates)."""
 
     def __init__(self, hyp: Hypervisor, d: Domain) -> None:
         self.hyp = hyp

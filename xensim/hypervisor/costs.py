@@ -204,6 +204,79 @@ _DEFAULTS: tuple[Cost, ...] = (
          "estimate: a two-dimensional walk (guest and nested tables, up to 24 "
          "references) costs a few times a native one (Bhargava et al., ASPLOS 2008: R)",
          "one TLB miss under HAP (EPT/NPT)"),
+    # --- KVM host kind (see hypervisor/kvm/) ---------------------------------------------
+    Cost("kvm_user_exit", cycles(2_530),
+         "published-results 2.6 (LKML, Dec 2020, SVM vmload thread): a KVM_RUN ioctl "
+         "round trip measures ~2,530 cycles",
+         "KVM returning an exit to QEMU in user space on the vCPU's own thread, and "
+         "QEMU re-entering with KVM_RUN, beyond the exit itself"),
+    Cost("kvm_ioeventfd", cycles(700),
+         "estimate: kvm_io_bus_write finds the registered eventfd and eventfd_signal "
+         "wakes its waiter: a lookup and a wake-up, a fraction of the exit's own "
+         "~2,000 cycles (published-results 2.6, SplitX)",
+         "KVM's in-kernel handling of a virtqueue kick (ioeventfd), beyond the exit"),
+    Cost("vhost_net_packet", 1_500,
+         "estimate: vhost-net handle_tx/handle_rx per packet (descriptor fetch, copy "
+         "between guest memory the worker maps directly and an skb, tap and bridge "
+         "hop): netback's per-packet work (netback_packet) without its grant copy "
+         "hypercall, plus the copy itself",
+         "host-task (vhost worker) work per packet sent or received through virtio-net"),
+    Cost("virtio_blk_request", 3_000,
+         "estimate: the host's virtio-blk backend (QEMU's iothread with Linux AIO) "
+         "parses the descriptor chain, submits and completes the bio: blkback's "
+         "per-request work (blkback_request) without grant maps",
+         "backend work per virtio-blk request"),
+    Cost("qemu_mmio_dispatch", 500,
+         "estimate: QEMU's memory API finds the MemoryRegion of an address and calls "
+         "its handler under the big QEMU lock (address_space_rw, memory_region_dispatch); "
+         "no ioreq page, no event channel",
+         "QEMU dispatching one device access inline on the vCPU thread (KVM user exit "
+         "or a TCG softmmu I/O access), before the device's own register work"),
+    # --- qemu-tcg host kind (see domains/hosted.py) ---------------------------------------
+    Cost("tcg_slowdown_permille", 8_000,
+         "estimate (no row in published-results; R: verify against Bellard, USENIX ATC "
+         "2005): QEMU's TCG runs integer guest code about 5-10x slower than native; the "
+         "BT VMM of published-results 2.2 is near native because it only translates "
+         "kernel code, TCG translates everything",
+         "per mille: guest and guest-kernel compute under TCG, same architecture "
+         "(8000 = 8x native)"),
+    Cost("tcg_arch_x86_64_permille", 1_000,
+         "definition: the same architecture as the host is the base of "
+         "tcg_slowdown_permille", "per mille: extra factor for an x86_64 guest on x86_64"),
+    Cost("tcg_arch_aarch64_permille", 1_300,
+         "estimate: an aarch64 guest has 31 registers to map onto x86_64's 16 (spills) "
+         "and NZCV flags computed lazily; its weaker memory order costs nothing on a "
+         "TSO host",
+         "per mille: extra factor for an aarch64 guest on an x86_64 host"),
+    Cost("tcg_arch_riscv64_permille", 1_150,
+         "estimate: riscv64 has no flags and simple instructions, but 31 registers to "
+         "map onto 16", "per mille: extra factor for a riscv64 guest on an x86_64 host"),
+    Cost("tcg_translate_permille", 40_000,
+         "estimate: translating a block costs tens of times executing it once "
+         "(decode, TCG ops, optimise, host code emission)",
+         "per mille: the price of guest code run for the first time (before the "
+         "translation cache holds it), relative to native"),
+    Cost("tcg_cold_code_ns", 2_000_000,
+         "estimate: a few MB of kernel and application code on their first pass, "
+         "counted as 2 ms of native execution per domain and code kind",
+         "native-equivalent ns of each domain's guest (and kernel) code that runs "
+         "cold, at tcg_translate_permille, before the rest runs translated"),
+    Cost("tcg_syscall", cycles(1_500),
+         "estimate: a syscall under TCG leaves the translated block for the CPU loop "
+         "(cpu_loop_exit, exception injection, a new TB lookup) and back on sysret",
+         "extra price of one guest system call under TCG"),
+    Cost("tcg_tlb_fill", cycles(600),
+         "estimate: a softmmu TLB miss calls tlb_fill, walking the guest page tables "
+         "in C (get_physical_address) and filling the TLB entry",
+         "one guest TLB miss under TCG (replaces the hardware walk)"),
+    Cost("tcg_tlb_flush_page", cycles(450),
+         "estimate: a guest page-table write is followed by INVLPG, which TCG turns "
+         "into tlb_flush_page over every MMU mode's TLB",
+         "extra price of one guest page-table write under TCG"),
+    Cost("tcg_page_fault", cycles(3_000),
+         "estimate: the softmmu walk fails, the vCPU leaves the TB, raises the guest "
+         "exception and looks up the handler's TB: about three times a native fault",
+         "extra price of one guest page fault under TCG"),
 )
 
 

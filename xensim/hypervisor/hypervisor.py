@@ -22,9 +22,11 @@ from xensim.hypervisor.cpupool import Cpupool
 from xensim.hypervisor.domain import DOMID_FIRST_RESERVED, DOMID_IDLE, Domain, ShutdownReason
 from xensim.hypervisor.errno import EBUSY, EEXIST, EINVAL, ENOMEM, ENOSPC
 from xensim.hypervisor.event_channel import send_guest_vcpu_virq
+from xensim.hypervisor.hostkind import host_kind
 from xensim.hypervisor.hvm.domain import HvmDomain
 from xensim.hypervisor.hypercall import do_hypercall
 from xensim.hypervisor.interdomain import setup_interdomain
+from xensim.hypervisor.kvm.vm import KvmVm
 from xensim.hypervisor.pcpu import PCPU
 from xensim.hypervisor.sched import get_scheduler_class
 from xensim.hypervisor.sched.core import SchedCore
@@ -50,9 +52,11 @@ class Hypervisor:
     def __init__(self, env: Environment, nr_cpus: int, *, scheduler: str = "credit",
                  sched_params: dict[str, Any] | None = None,
                  costs: dict[str, int] | None = None, memory_mib: int = 16384,
-                 seed: int = 0, trace: bool = False) -> None:
+                 seed: int = 0, trace: bool = False, kind: str = "xen") -> None:
         if nr_cpus < 1:
             raise ValueError("a host needs at least one pCPU")
+        self.kind = host_kind(kind)
+        """What runs the guests: Xen, Linux with KVM, or QEMU alone (see hostkind.py)."""
         self.env = env
         self.costs = CostModel(costs)
         self.trace = TraceBuffer(trace)
@@ -230,7 +234,7 @@ class Hypervisor:
         d = Domain(self._alloc_domid(), name, privileged=privileged,
                    memory_kib=memory_kib, guest_type=guest_type)
         if guest_type != "pv":
-            HvmDomain(self, d, "hap" if hap else "shadow")
+            (KvmVm if self.kind.name == "kvm" else HvmDomain)(self, d, "hap" if hap else "shadow")
         d.handle = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         d.create_time = self.env.now
         d.pause_count = 1

@@ -15,6 +15,14 @@ devices from qemu (AIO on the image, the tap device on the bridge), and
 their completions are again qemu work.  Interrupts are raised with a dm_op
 hypercall (charged as one hypercall).
 
+On a hosted kind (KVM, QEMU's TCG) there is no ioreq round trip: the
+access is handed to :meth:`DeviceModel.serve_inline` on the vCPU's own
+thread (after KVM's user exit, or straight from TCG's softmmu), which
+prices QEMU's dispatch (``qemu_mmio_dispatch``) plus the device's work as
+kind ``qemu`` on that vCPU; disk completions and tap receive still run on
+the host's vCPUs (QEMU's I/O thread).  The ioreq server is then only the
+map of which addresses QEMU's devices claim.
+
 If the process stops (``xl destroy`` of the guest, or its crash through
 :meth:`crash`), the ioreq server goes and the guest is crashed, honouring
 its ``on_crash`` action, as libxl does when qemu dies.
@@ -29,6 +37,7 @@ from xensim.domains.physdev import DiskRequest, Packet
 from xensim.hypervisor.console_io import console_append
 from xensim.hypervisor.domain import ShutdownReason
 from xensim.hypervisor.hvm.ioreq import Ioreq, IoreqServer
+from xensim.hypervisor.kvm.vm import KvmVm
 from xensim.qemu_dm.device import EmulatedDevice
 from xensim.qemu_dm.e1000 import E1000
 from xensim.qemu_dm.ide import IdeDisk
@@ -41,6 +50,8 @@ if TYPE_CHECKING:
     from xensim.domains.dom0 import Dom0Services
     from xensim.domains.iosys import IoSystem
     from xensim.hypervisor.domain import Domain
+    from xensim.hypervisor.hvm.domain import Then
+    from xensim.hypervisor.vcpu import VCPU
 
 DM_VERSIONS = ("qemu-xen", "qemu-xen-traditional")
 NIC_MODELS: dict[str, type[E1000] | type[Rtl8139]] = {"e1000": E1000, "rtl8139": Rtl8139}
@@ -82,6 +93,11 @@ class DeviceModel:
             self._map(dev)
         self._dma_4k = self.costs["qemu_dma_4k"]
         self._hc = self.costs["hypercall"]
+        self._dispatch_ns = self.costs["qemu_mmio_dispatch"]
+        self.inline = io.hyp.kind.hosted
+        """Accesses are served on the vCPU's thread (KVM, TCG), not as ioreqs (Xen)."""
+        if isinstance(guest.hvm, KvmVm):
+            guest.hvm.vmm = self
         guest.info["device_model"] = self
 
     def _map(self, dev: EmulatedDevice) -> None:
@@ -102,11 +118,30 @@ class DeviceModel:
     def _on_ioreq(self, srv: IoreqServer, req: Ioreq) -> None:
         self.post(lambda: self._serve(req))
 
-    def _serve(self, req: Ioreq) -> tuple[int, Callable[[], None]]:
+    def _access(self, req: Ioreq) -> tuple[int, int, Callable[[], None] | None]:
+        """One access to whichever device claims it (unclaimed: reads all ones)."""
         self.ioreqs += 1
         dev = self._find(req)
-        value, ns, effect = (dev.access(req) if dev is not None
-                             else ((1 << 8 * req.size) - 1, 0, None))
+        return dev.access(req) if dev is not None else ((1 << 8 * req.size) - 1, 0, None)
+
+    def serve_inline(self, v: VCPU, req: Ioreq, then: Then) -> None:
+        """Hosted kinds: emulate on vCPU *v*'s own thread, then let it go on."""
+        value, ns, effect = self._access(req)
+
+        def answer() -> None:
+            if effect is not None and self.alive:
+                effect()
+            then(0 if req.is_write else value & ((1 << 8 * req.size) - 1))
+
+        self.hyp.core.set_work(v, self._dispatch_ns + ns, answer, "qemu")
+
+    @property
+    def notifications(self) -> int:
+        """Event-channel sends on behalf of emulation (Xen's ioreq path only)."""
+        return 0 if self.inline else self.server.sent + self.ioreqs
+
+    def _serve(self, req: Ioreq) -> tuple[int, Callable[[], None]]:
+        value, ns, effect = self._access(req)
 
         def answer() -> None:
             if not self.alive:
@@ -143,8 +178,9 @@ class DeviceModel:
         return -(-nbytes * self._dma_4k // 4096)
 
     def set_irq_level(self, irq: int, level: int) -> None:
-        """dm_op set_isa_irq_level: a hypercall from qemu, then Xen routes it."""
-        self.hypercalls += 1
+        """dm_op set_isa_irq_level: a hypercall from qemu, then Xen routes it (on KVM the
+        KVM_IRQ_LINE ioctl; under TCG a function call into the emulated IOAPIC)."""
+        self.hypercalls += not self.inline
         self.guest.hvm.set_irq_level(irq, level)
 
     def disk_read(self, lba: int, nbytes: int, done: Completion) -> None:

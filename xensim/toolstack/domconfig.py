@@ -13,7 +13,10 @@ checks (does pCPU 7 exist? is there memory?) belong to create time, so
 
 xensim extension: ``workload`` (default ``"idle"``) says what the guest
 runs, e.g. ``"cpu"`` or ``"duty:busy_ms=5,idle_ms=20"``; it is kept as a
-string for the workload registry to interpret.
+string for the workload registry to interpret.  For the kvm and qemu-tcg
+host kinds: ``guest_arch`` (default ``"x86_64"``; only qemu-tcg runs
+another) and ``qemu_args`` (a few QEMU options, see
+:mod:`xensim.toolstack.qemuargs`; ``-smp``/``-m`` become vcpus/memory).
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ DEFAULTS: MappingProxyType[str, Any] = MappingProxyType(
         "device_model_stubdomain_override": False,
         "xen_platform_pci": True,
         "workload": "idle",
+        "guest_arch": "x86_64",
     }
 )
 """Every default in one place (maxmem/maxvcpus default to memory/vcpus)."""
@@ -126,6 +130,8 @@ class DomainConfig:
     xen_platform_pci: bool = DEFAULTS["xen_platform_pci"]
     pci: tuple[str, ...] = ()
     workload: str = DEFAULTS["workload"]
+    guest_arch: str = DEFAULTS["guest_arch"]
+    qemu_args: str | None = None
     extra_keys: tuple[tuple[str, Value], ...] = ()  # unknown keys, in file order
     warnings: tuple[str, ...] = field(default=(), compare=False)
     source: str = field(default="", compare=False)

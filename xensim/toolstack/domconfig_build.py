@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from xensim.hypervisor.hostkind import GUEST_ARCHES
 from xensim.toolstack.cfgvalue import (
     fail,
     get_bool,
@@ -35,6 +36,7 @@ from xensim.toolstack.domconfig import (
     HVM_DEFAULTS,
     PV_DEFAULTS,
 )
+from xensim.toolstack.qemuargs import QemuArgsError, parse_qemu_args
 from xensim.toolstack.vifspec import VifSpecError, parse_vifspec
 from xensim.toolstack.xlcfg import Atom, ListValue, RawConfig, Setting, Value, XlCfgError
 
@@ -128,6 +130,28 @@ def _name(s: Setting) -> str:
     return name
 
 
+def _qemu_args(s: Setting) -> str:
+    text = get_str(s)
+    try:
+        parse_qemu_args(text)
+    except QemuArgsError as exc:
+        raise fail(s, str(exc)) from None
+    return text
+
+
+def _apply_qemu_args(raw: RawConfig, kw: dict[str, Any]) -> None:
+    """``-smp``/``-m`` give vcpus/memory; an xl key saying otherwise is an error."""
+    if kw.get("qemu_args") is None:
+        return
+    qa = parse_qemu_args(kw["qemu_args"])
+    for key, value, opt in (("vcpus", qa.smp, "-smp"), ("memory", qa.memory, "-m")):
+        if value is None:
+            continue
+        if key in kw and kw[key] != value:
+            raise fail(raw.get("qemu_args"), f"{opt} {value} contradicts {key} = {kw[key]}")
+        kw[key] = value
+
+
 # key -> reader.  Order is the order of to_xlcfg() output.
 _SCALARS: dict[str, _Reader] = {
     "name": _name,
@@ -157,6 +181,8 @@ _SCALARS: dict[str, _Reader] = {
     "xen_platform_pci": get_bool,
     "pci": get_str_list,
     "workload": get_str,
+    "guest_arch": lambda s: get_enum(s, GUEST_ARCHES, "guest_arch"),
+    "qemu_args": _qemu_args,
 }
 _SPECIAL = (
     "type",
@@ -259,6 +285,7 @@ def build(cls: type[DomainConfig], raw: RawConfig) -> DomainConfig:
         s = raw.get(key)
         if s is not None:
             kw[key] = read(s)
+    _apply_qemu_args(raw, kw)
     kw.setdefault("memory", DEFAULTS["memory"])
     kw.setdefault("vcpus", DEFAULTS["vcpus"])
     kw.setdefault("maxmem", kw["memory"])

@@ -37,6 +37,8 @@ from simpy.events import Timeout
 
 from xensim.domains import classroom as _classroom  # noqa: F401  (registers its workloads)
 from xensim.domains.guest import GuestVcpu
+from xensim.domains.hosted import hosted_platform
+from xensim.domains.hosted_io import hosted_devices
 from xensim.domains.iosys import IoSystem
 from xensim.domains.kernel import booted
 from xensim.domains.platform import mode_of, platform_for
@@ -44,6 +46,7 @@ from xensim.domains.workloads import WorkloadError, make_program, parse_workload
 from xensim.domains.xenstore import XsError
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.hypervisor.domain import ShutdownReason
+from xensim.hypervisor.hostkind import check_guest
 from xensim.hypervisor.hypervisor import HypervisorError
 from xensim.hypervisor.sched.ops import SchedParamError
 from xensim.hypervisor.time import MILLISECS
@@ -136,6 +139,9 @@ class Libxl:
             workload = parse_workload(spec)
         except WorkloadError as exc:
             raise LibxlError(f"{cfg.name}: {exc}") from None
+        why = None if privileged else check_guest(hyp.kind, cfg.type, cfg.guest_arch)
+        if why is not None:
+            raise LibxlError(f"{cfg.name}: {why}", ERROR_INVAL)
         pool = self.pool_by_name(cfg.pool)
         nr_cpus = len(hyp.pcpus)
         try:
@@ -166,7 +172,8 @@ class Libxl:
                                   hard_affinity=hard, soft_affinity=soft, hap=cfg.hap)
         except HypervisorError as exc:
             raise LibxlError(f"failed to create domain {cfg.name}: {exc}") from None
-        d.info["platform"] = platform_for(hyp, d, mode_of(cfg))
+        d.info["platform"] = (hosted_platform(hyp, d, cfg.guest_arch) if hyp.kind.hosted
+                              else platform_for(hyp, d, mode_of(cfg)))
         d.max_memory_kib = max(cfg.maxmem, cfg.memory) * 1024  # XEN_DOMCTL_max_mem
         if pool.sched.name in WEIGHT_CAP_SCHEDULERS:
             try:
@@ -185,7 +192,8 @@ class Libxl:
         d.info["workload"] = cfg.workload
         d.info["config"] = cfg
         dm = None
-        if d.guest_type == "hvm" and self.io.svc is not None:  # libxl__spawn_local_dm
+        if d.guest_type == "hvm" and self.io.svc is not None and not hyp.kind.hosted:
+            # libxl__spawn_local_dm
             try:
                 dm = spawn_device_model(self.io, d, cfg, vifs, len(disks))
             except ValueError as exc:
@@ -197,9 +205,17 @@ class Libxl:
             devices = []  # no PV drivers in the guest: it drives qemu's devices
         memory = {"memory/static-max": str(d.max_memory_kib),
                   "memory/target": str(d.memory_kib)}  # libxl__build_post
+        if hyp.kind.hosted:
+            devices = []  # a Linux host has no xenstore: QEMU gets its devices directly
         self.io.domain_created(d, guests, devices, memory)
         if dm is not None:
             self.io.attach_device_model(d, dm)
+        if hyp.kind.hosted and not privileged:
+            try:
+                hosted_devices(self.io, d.info["kernel"], cfg, len(vifs), len(disks))
+            except ValueError as exc:
+                hyp.destroy_domain(d)
+                raise LibxlError(f"{cfg.name}: {exc}") from None
         if not paused:
             hyp.core.domain_unpause(d)
         for hook in self.create_hooks:

@@ -165,10 +165,16 @@ def hotplug_error(io: IoSystem, vif: VifSpec) -> list[str]:
                       f"Could not find bridge device {vif.bridge}")]
 
 
+VIRTIO_BLK_MAJOR = 253
+"""Linux's (dynamic, but in practice) major for virtio-blk ``vd*`` disks."""
+
+
 def config_devices(io: IoSystem, cfg: DomainConfig, workload: str
                    ) -> tuple[list[VifSpec], list[tuple[int, DiskSpec]]]:
     """The vifs and (devid, disk)s a new domain gets: its config's, plus one of each kind
-    its workload needs.  Raises ValueError with libxl's lines if one cannot be added."""
+    its workload needs.  Raises ValueError with libxl's lines if one cannot be added.
+    On a hosted (KVM, QEMU) host a ``vd*`` disk is a virtio-blk disk, which Xen's
+    libxl would refuse."""
     needs = DEVICE_NEEDS.get(workload, ())
     vifs = list(cfg.vifs) or ([VifSpec()] if "vif" in needs else [])
     disks = list(cfg.disks) or ([DiskSpec("xvda", f"/dev/xensim/{cfg.name}", readwrite=False)]
@@ -179,8 +185,12 @@ def config_devices(io: IoSystem, cfg: DomainConfig, workload: str
             raise ValueError("\n".join(err + [log_error("libxl_create.c", None,
                                                         "unable to add vif devices")]))
     numbered: list[tuple[int, DiskSpec]] = []
+    hosted = io.hyp.kind.hosted
     for disk in disks:
         devid = disk_dev_number(disk.vdev)
+        vd = _virtdisk(disk.vdev, "vd", 15, 15) if hosted and devid < 0 else None
+        if vd is not None:
+            devid = VIRTIO_BLK_MAJOR << 8 | vd[0] << 4 | vd[1]
         if devid < 0:
             raise ValueError(log_error("libxl_disk.c", None, "Invalid or unsupported virtual "
                                        f"disk identifier {disk.vdev}"))

@@ -31,6 +31,8 @@ class ExitReason(IntEnum):
     APIC_ACCESS = 44
     EPT_VIOLATION = 48
     """A guest-physical access with no RAM behind it: emulated MMIO."""
+    EPT_MISCONFIG = 49
+    """KVM's fast MMIO path: a virtqueue kick to an address with an ioeventfd."""
 
 
 def count_exit(d: Domain, reason: ExitReason, n: int = 1) -> None:

@@ -75,14 +75,16 @@ def _daemon_env() -> dict[str, str]:
 
 
 def start_daemon(paths: HostPaths, *, pcpus: int = 4, memory: int = 16384,
-                 scheduler: str = "credit", speed: float = 1.0, seed: int = 0) -> int:
+                 scheduler: str | None = None, speed: float = 1.0, seed: int = 0,
+                 hypervisor: str = "xen") -> int:
     """Start host *paths.name* detached; returns its pid.  Raises :class:`HostdError`
     if it is already running or fails to come up (with the tail of its log)."""
     if ping(paths):
         raise HostdError(f"host {paths.name!r} is already running (pid {paths.read_pid()})")
     paths.ensure_dir()
     argv = [sys.executable, "-m", "xensim.toolstack.hostd.daemon", "--name", paths.name,
-            "--pcpus", str(pcpus), "--memory", str(memory), "--scheduler", scheduler,
+            "--pcpus", str(pcpus), "--memory", str(memory), "--hypervisor", hypervisor,
+            *(["--scheduler", scheduler] if scheduler else []),
             "--speed", str(speed), "--seed", str(seed)]
     with open(paths.logfile, "ab") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,

@@ -207,15 +207,16 @@ def acquire_lock(paths: HostPaths) -> int | None:
     return fd
 
 
-def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str, speed: float,
-               seed: int) -> int:
+def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | None,
+               speed: float, seed: int, hypervisor: str = "xen") -> int:
     lock = acquire_lock(paths)
     if lock is None:
         print(f"xensim: host {paths.name!r} is already running (pid {paths.read_pid()})",
               file=sys.stderr)
         return 1
     try:
-        host = Host(pcpus=pcpus, scheduler=scheduler, memory=memory, seed=seed)
+        host = Host(pcpus=pcpus, scheduler=scheduler, memory=memory, seed=seed,
+                    hypervisor=hypervisor)
     except (ValueError, TypeError) as exc:
         print(f"xensim: cannot build host: {exc}", file=sys.stderr)
         return 1
@@ -226,8 +227,10 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str, spe
     os.chmod(paths.socket, 0o600)
     listener.listen(64)
     paths.pidfile.write_text(f"{os.getpid()}\n")
+    scheduler = host.hv.pools[0].sched.name
     daemon = HostDaemon(paths, host, speed, {"pcpus": pcpus, "memory": memory,
-                                             "scheduler": scheduler, "seed": seed})
+                                             "scheduler": scheduler, "seed": seed,
+                                             "hypervisor": hypervisor})
 
     def _stop(signum: int, frame: Any) -> None:
         daemon.stopping = True
@@ -236,7 +239,8 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str, spe
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     print(f"xensim: host {paths.name!r} up: pid {os.getpid()}, {pcpus} pCPUs, "
-          f"{memory} MiB, {scheduler}, speed {speed}x, seed {seed}", file=sys.stderr, flush=True)
+          f"{memory} MiB, {hypervisor}, {scheduler}, speed {speed}x, seed {seed}",
+          file=sys.stderr, flush=True)
     try:
         daemon.serve(listener)
     finally:
@@ -256,12 +260,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", default=None)
     p.add_argument("--pcpus", type=int, default=4)
     p.add_argument("--memory", type=int, default=16384)
-    p.add_argument("--scheduler", default="credit")
+    p.add_argument("--scheduler", default=None)
+    p.add_argument("--hypervisor", default="xen")
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     return run_daemon(HostPaths.for_host(a.name), pcpus=a.pcpus, memory=a.memory,
-                      scheduler=a.scheduler, speed=a.speed, seed=a.seed)
+                      scheduler=a.scheduler, speed=a.speed, seed=a.seed,
+                      hypervisor=a.hypervisor)
 
 
 if __name__ == "__main__":
