@@ -97,15 +97,18 @@ def _sync_access_ns(host: Host) -> int:
 
 @pytest.mark.parametrize("dma,nbytes", [(True, 4096), (False, 1024)])
 def test_a_read_costs_the_guest_its_exits_and_qemu_its_ioreqs(dma: bool, nbytes: int) -> None:
-    """Every CPU nanosecond of the read is accounted: the guest's exits (plus its two
-    HLTs: waiting for the disk, and the program's end) and qemu's work on dom0's vCPU:
+    """Every CPU nanosecond of the read is accounted: the guest's exits (its accesses, an
+    EOI per interrupt, and two HLTs: waiting for the disk, and the program's end) and
+    qemu's work on dom0's vCPU:
     an ioreq and a register handler per access, the block layer, the DMA, and a dm_op
     hypercall per interrupt-line change."""
     host, d, log = _one_read(dma, nbytes)
     c = host.hv.costs
     n = log["exits"]["IO_INSTRUCTION"]
     assert d.vmexit_counts["HLT"] == 2
-    assert kinds(host, "vmexit") == {"d1v0": n * _sync_access_ns(host) + 2 * c["vmexit"]}
+    eoi = c["vmexit"] + c["hvm_internal_device"]
+    assert kinds(host, "vmexit") == {"d1v0": n * _sync_access_ns(host) + 2 * c["vmexit"]
+                                     + log["irqs"] * eoi}
     qemu = (n * (c["qemu_ioreq"] + c["qemu_register"]) + c["qemu_disk_request"]
             + log["dm_ops"] * c["hypercall"] + -(-nbytes * c["qemu_dma_4k"] // 4096))
     assert kinds(host, "qemu") == {f"d0v{d.domid % 2}": qemu}

@@ -90,16 +90,16 @@ class GuestKernel:
         de = self.d.evtchn
         vid = g.vcpu.vcpu_id
         hvm = self.d.hvm
-        irq_ns = 0
         if hvm is not None and hvm.irr.get(vid):
             for irq in hvm.ack_irqs(vid):
-                irq_ns += g.platform.eoi_ns()  # type: ignore[attr-defined]
+                # the EOI is a VM exit: Xen's time, not the kernel's (see GuestVcpu.on_kick)
+                g.upcall_exit_ns += g.platform.eoi_ns()  # type: ignore[attr-defined]
                 isr = self.irq_handlers.get(irq)
                 if isr is not None:
                     g.isr_queue.append(isr)
         if de is None or not de.shared.vcpu_info[vid].evtchn_upcall_pending:
-            return irq_ns
-        ns = irq_ns
+            return 0
+        ns = 0
         self.current = vid
         handlers = self.handlers
         for port in ev.guest_handle_events(self.ctx, self.d, vid):

@@ -40,6 +40,7 @@ from xensim.hypervisor.hypervisor import HypervisorError
 from xensim.hypervisor.sched.ops import SchedParamError
 from xensim.hypervisor.time import MILLISECS
 from xensim.hypervisor.vcpu import PauseFlag
+from xensim.qemu_dm.spawn import nic_models
 
 if TYPE_CHECKING:
     from xensim.hypervisor.cpupool import Cpupool
@@ -124,6 +125,11 @@ class Libxl:
             workload = parse_workload(spec)
         except WorkloadError as exc:
             raise LibxlError(f"{cfg.name}: {exc}") from None
+        if cfg.type == "hvm":  # before building anything: a failed create leaves no domain
+            try:
+                nic_models(cfg, len(cfg.vifs))
+            except ValueError as exc:
+                raise LibxlError(f"{cfg.name}: {exc}") from None
         pool = self.pool_by_name(cfg.pool)
         nr_cpus = len(hyp.pcpus)
         try:

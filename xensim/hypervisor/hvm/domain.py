@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from xensim.hypervisor.hvm.exits import ExitReason, count_exit
 from xensim.hypervisor.hvm.ioreq import IOREQ_TYPE_PIO, Ioreq, IoreqServer, Notify
-from xensim.hypervisor.hvm.vdevices import XEN_DEVICES, VirtualDevice
+from xensim.hypervisor.hvm.vdevices import PVH_DEVICES, XEN_DEVICES, VirtualDevice
 
 if TYPE_CHECKING:
     from xensim.hypervisor.domain import Domain
@@ -51,7 +51,8 @@ class HvmDomain:
         self.d = d
         self.paging = paging
         clock = lambda: hyp.env.now  # noqa: E731
-        self.devices: list[VirtualDevice] = [cls(clock) for cls in XEN_DEVICES]
+        emulated = XEN_DEVICES if d.guest_type == "hvm" else PVH_DEVICES
+        self.devices: list[VirtualDevice] = [cls(clock) for cls in emulated]
         self.servers: list[IoreqServer] = []
         self.pending: dict[int, tuple[IoreqServer, Ioreq, Then]] = {}
         """vCPU id -> the synchronous ioreq it waits on."""
