@@ -126,6 +126,20 @@ def test_each_emulated_interrupt_costs_an_eoi_exit() -> None:
     assert d.vmexit_counts["APIC_ACCESS"] == d.hvm.irqs_injected
 
 
+def test_a_line_still_asserted_at_eoi_is_delivered_again() -> None:
+    host = Host(pcpus=1, seed=1)
+    d = host.create("g", type="hvm", xen_platform_pci=0, paused=True)
+    hvm = d.hvm
+    hvm.set_irq_level(10, 1)
+    hvm.set_irq_level(10, 1)  # no new edge: nothing more to deliver
+    assert hvm.ack_irqs(0) == [10] and hvm.irqs_injected == 1
+    hvm.eoi(0, 10)  # still asserted (level-triggered): again
+    assert hvm.ack_irqs(0) == [10] and hvm.irqs_injected == 2
+    hvm.set_irq_level(10, 0)
+    hvm.eoi(0, 10)
+    assert hvm.ack_irqs(0) == [] and hvm.irqs_injected == 2
+
+
 def test_an_idle_hvm_guest_halts_and_a_pv_one_blocks() -> None:
     host = Host(pcpus=2, seed=1)
     hvm = host.create("h", type="hvm", workload="idle")
@@ -155,7 +169,7 @@ def test_a_sleep_is_a_tsc_deadline_write_and_hlt_or_two_hypercalls(gtype: str) -
         assert "set_timer_op" not in d.hypercall_counts and "sched_op" not in d.hypercall_counts
 
 
-# --- guest operations under each mode ----------------------------------------------------------
+# --- guest operations under each mode ---------------------------------------------------------
 OPS = (("syscall", 100), ("pte_write", 100), ("page_fault", 40), ("tlb_miss", 1000),
        ("cpuid", 10))
 
@@ -256,7 +270,7 @@ def test_the_mode_of_a_config(keys: dict[str, Any], mode: str) -> None:
     assert mode_of(d.info["config"]) == mode == d.info["platform"].name
 
 
-# --- hostile HVM guests ------------------------------------------------------------------------
+# --- hostile HVM guests -----------------------------------------------------------------------
 def test_random_register_accesses_from_an_hvm_guest_never_hurt_the_host() -> None:
     """Garbage to every port and MMIO window, qemu's devices included: the guest only ever
     gets values back (all ones where nothing decodes), and a PV neighbour keeps working."""
@@ -308,7 +322,7 @@ def test_a_hypercall_fuzzer_in_an_hvm_guest_leaves_the_host_running() -> None:
     assert host.toolstack.guest_stats[ok.domid][0]["io_ops"] > 10
 
 
-# --- determinism -------------------------------------------------------------------------------
+# --- determinism ------------------------------------------------------------------------------
 def _fingerprint(seed: int) -> Any:
     host = Host(pcpus=2, seed=seed)
     a = host.create("a", type="hvm", xen_platform_pci=0, workload="ping:rate=500")

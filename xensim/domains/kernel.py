@@ -94,9 +94,7 @@ class GuestKernel:
             for irq in hvm.ack_irqs(vid):
                 # the EOI is a VM exit: Xen's time, not the kernel's (see GuestVcpu.on_kick)
                 g.upcall_exit_ns += g.platform.eoi_ns()  # type: ignore[attr-defined]
-                isr = self.irq_handlers.get(irq)
-                if isr is not None:
-                    g.isr_queue.append(isr)
+                g.isr_queue.append(lambda g, irq=irq: self._handle_irq(g, irq))
         if de is None or not de.shared.vcpu_info[vid].evtchn_upcall_pending:
             return 0
         ns = 0
@@ -109,6 +107,18 @@ class GuestKernel:
                 ns += h(g, port)
         self.current = -1
         return ns
+
+    def _handle_irq(self, g: GuestVcpu, irq: int) -> Iterator[Any]:
+        """Linux's fasteoi flow: the driver's handler, then the EOI.
+
+        At the EOI Xen delivers a level-triggered line that is still asserted
+        again (vioapic_update_EOI).  Without that, a device whose line stayed up
+        across the handler (an rtl8139 receiving while its handler ran) was never
+        interrupted again and its driver hung."""
+        isr = self.irq_handlers.get(irq)
+        if isr is not None:
+            yield from isr(g)
+        self.d.hvm.eoi(g.vcpu.vcpu_id, irq)
 
     # --- kernel-context hypercalls -------------------------------------------------
     def hypercall(self, v: VCPU | None, nr: int, *args: Any) -> tuple[int, int]:

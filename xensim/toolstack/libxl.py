@@ -178,8 +178,12 @@ class Libxl:
         self.io.domain_created(d, cfg, workload.name, guests)
         if not paused:
             hyp.core.domain_unpause(d)
-        for hook in self.create_hooks:
-            hook(d)
+        # A device-model stub domain is libxl's too: without the hooks the host's
+        # metrics (Host.all_domains) would miss its CPU time, the emulation's.
+        made = [d] + ([d.info["stubdom"]] if "stubdom" in d.info else [])
+        for new in made:
+            for hook in self.create_hooks:
+                hook(new)
         return d
 
     def domain_destroy(self, d: Domain) -> None:

@@ -20,7 +20,8 @@ the vCPU that made it:
 Interrupts from emulated devices (:meth:`set_irq_level`) are edge- or
 level-asserted on an ISA/PCI line, routed to vCPU 0 (the IOAPIC's default
 destination) and delivered like any upcall; the guest kernel collects
-them with :meth:`ack_irqs`.
+them with :meth:`ack_irqs` and ends each with :meth:`eoi`, which delivers
+a line that is still asserted once more.
 """
 
 from __future__ import annotations
@@ -151,6 +152,12 @@ class HvmDomain:
             pending.append(irq)
             self.irqs_injected += 1
         self.hyp.vcpu_kick(self.d.vcpus[vcpu_id])
+
+    def eoi(self, vcpu_id: int, irq: int) -> None:
+        """The guest ended *irq*: if its line is still asserted, deliver it again, as
+        the vIOAPIC does for a level-triggered pin (vioapic_update_EOI)."""
+        if self.irq_level.get(irq):
+            self.inject(vcpu_id, irq)
 
     def ack_irqs(self, vcpu_id: int) -> list[int]:
         """The guest takes its pending interrupts (the vLAPIC's IRR, in order)."""
