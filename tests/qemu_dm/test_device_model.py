@@ -72,8 +72,11 @@ def test_a_full_buffered_ring_makes_the_next_write_synchronous() -> None:
     host = Host(pcpus=2, seed=1)
     rows = [f"{r:02d}" + "x" * 70 for r in range(8)]  # 576 writes > 511 slots
 
+    vmexit_ns: list[int] = []
+
     def prog(g: GuestVcpu) -> Any:
         yield SleepUntil(MILLISECS(1))
+        vmexit_ns.append(g.vcpu.kind_ns["vmexit"])
         for r, text in enumerate(rows):
             yield from vga_write(text, row=r)
 
@@ -83,7 +86,11 @@ def test_a_full_buffered_ring_makes_the_next_write_synchronous() -> None:
     host.toolstack.domain_pause(host.dom0)
     host.run(ms=3)
     assert len(dm.server.buffered) == IOREQ_BUFFER_SLOT_NUM
-    assert d.vcpus[0].pause_flags & PauseFlag.BLOCKED_IN_XEN  # the 512th waits for qemu
+    v = d.vcpus[0]
+    assert v.pause_flags & PauseFlag.BLOCKED_IN_XEN  # the 512th waits for qemu
+    c = host.hv.costs
+    posted = c["vmexit"] + c["hvm_io_decode"]
+    assert v.kind_ns["vmexit"] - vmexit_ns[0] == 512 * posted + c["ioreq_send"]
     host.toolstack.domain_unpause(host.dom0)
     host.run(ms=3)
     assert dm.device("vga").screen()[:8] == rows

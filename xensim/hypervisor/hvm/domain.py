@@ -116,8 +116,9 @@ class HvmDomain:
     def _post(self, v: VCPU, srv: IoreqServer, req: Ioreq, then: Then) -> None:
         if srv.send_buffered(req):
             then(0)
-        else:
-            self._send(v, srv, req, then)
+        else:  # ring full: the normal path, which costs Xen the synchronous send too
+            self.hyp.core.set_work(v, self._send_ns, lambda: self._send(v, srv, req, then),
+                                   "vmexit")
 
     def _send(self, v: VCPU, srv: IoreqServer, req: Ioreq, then: Then) -> None:
         self.pending[v.vcpu_id] = (srv, req, then)
