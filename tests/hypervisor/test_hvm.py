@@ -13,6 +13,7 @@ from xensim.domains.emul_drivers import inp, mmio_read, mmio_write, outp
 from xensim.domains.guest import Compute, GuestOp, GuestVcpu, Hypercall, IoAccess, SleepUntil
 from xensim.domains.platform import PV_MMU_BATCH, mode_of
 from xensim.host import Host
+from xensim.hypervisor.costs import CostModel
 from xensim.hypervisor.errno import ENOSYS
 from xensim.hypervisor.hvm.ioreq import IOREQ_TYPE_COPY, IOREQ_TYPE_PIO
 from xensim.hypervisor.hvm.vdevices import LAPIC_EOI, PIT_HZ
@@ -337,3 +338,43 @@ def test_same_seed_same_exits_and_ioreqs() -> None:
     first = _fingerprint(5)
     assert first == _fingerprint(5)
     assert first[0][0][0]["IO_INSTRUCTION"] > 0 and first[0][1][0]["EXCEPTION_NMI"] > 0
+
+
+# --- the cost table --------------------------------------------------------------------------
+COST_SCENARIOS = {
+    "emulated": {"type": "hvm", "xen_platform_pci": 0, "vif": ["model=e1000"],
+                 "workload": "web:rate=1000,cpu_ms=0.05"},
+    "shadow": {"type": "hvm", "hap": 0, "workload": "kernel-build:cc_ms=0.1,read=0"},
+    "pvh": {"type": "pvh", "workload": "kernel-build:cc_ms=0.1,read=0"},
+    "pv": {"type": "pv", "workload": "kernel-build:cc_ms=0.1,read=0"},
+    "sleeper": {"type": "hvm", "workload": "duty:busy_ms=0.1,idle_ms=0.1"},
+}
+ONLY_IN = {"pv_syscall_bounce": {"pv"}, "pv_fault_bounce": {"pv"},
+           "shadow_pte_write": {"shadow"}, "shadow_page_fault": {"shadow"},
+           "tlb_miss_hap": {"pvh"}, "hvm_cpuid_msr": {"sleeper"},
+           "qemu_dma_4k": {"emulated"}, "qemu_net_packet": {"emulated"},
+           "qemu_disk_request": {"emulated"}, "hvm_internal_device": {"emulated"}}
+
+
+def _cpu_by_kind(costs: dict[str, int] | None) -> dict[str, Any]:
+    out = {}
+    for name, keys in COST_SCENARIOS.items():
+        host = Host(pcpus=2, seed=1, costs=costs)
+        host.create("g", **keys)
+        host.run(ms=20)
+        out[name] = {repr(v): dict(v.kind_ns) for d in host.all_domains for v in d.vcpus}
+    return out
+
+
+def test_every_hvm_cost_row_is_charged_and_only_where_its_mode_pays_it() -> None:
+    """Raise one row at a time: the runs it changes are those that use it (a row nothing
+    charges, as qemu_disk_request was, changes none)."""
+    c = CostModel()
+    base = _cpu_by_kind(None)
+    rows = ["vmexit", "hvm_io_decode", "ioreq_send", "ioreq_complete", "qemu_ioreq",
+            "qemu_register", "hvm_irq_inject", "native_syscall", "native_page_fault",
+            "native_pte_write", "tlb_miss", *ONLY_IN]
+    for row in rows:
+        changed = {name for name, cpu in _cpu_by_kind({row: 3 * c[row] + 1000}).items()
+                   if cpu != base[name]}
+        assert changed == ONLY_IN.get(row, changed) and changed, row
