@@ -361,7 +361,7 @@ def _cpu_by_kind(costs: dict[str, int] | None) -> dict[str, Any]:
     for name, keys in COST_SCENARIOS.items():
         host = Host(pcpus=2, seed=1, costs=costs)
         host.create("g", **keys)
-        host.run(ms=20)
+        host.run(ms=12)
         out[name] = {repr(v): dict(v.kind_ns) for d in host.all_domains for v in d.vcpus}
     return out
 
