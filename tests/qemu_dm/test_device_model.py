@@ -314,6 +314,22 @@ def test_destroying_the_guest_removes_its_stub_domain() -> None:
     assert "-dm" not in host.xl("list")[1]
 
 
+def test_no_memory_for_the_stub_domain_fails_the_create_and_leaves_nothing(
+        tmp_path: Path) -> None:
+    host = Host(pcpus=2, seed=1, memory=1024 + 200)
+    free = host.hv.free_memory_kib
+    with pytest.raises(LibxlError, match="device model: not enough memory"):
+        host.create("g", type="hvm", memory=128, device_model_stubdomain_override=1)
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text('name = "g"\ntype = "hvm"\nmemory = 128\n'
+                   "device_model_stubdomain_override = 1\n")
+    rc, _, err = host.xl(f"create {cfg}")
+    assert rc == 1 and "not enough memory" in err and "Traceback" not in err
+    assert [x.name for x in host.hv.domains.values()] == ["Domain-0"]
+    assert host.hv.free_memory_kib == free and host.toolstack.io.leaks(1) == []
+    host.create("g", type="hvm", memory=128)  # without a stub domain it fits
+
+
 # --- xl create --------------------------------------------------------------------------------
 def test_xl_create_of_the_hvm_example_config() -> None:
     host = Host(pcpus=2, seed=1)

@@ -175,7 +175,11 @@ class Libxl:
         d.info["config"] = cfg
         d.info["nets"] = len(cfg.vifs)
         d.info["vbds"] = len(cfg.disks)
-        self.io.domain_created(d, cfg, workload.name, guests)
+        try:
+            self.io.domain_created(d, cfg, workload.name, guests)
+        except HypervisorError as exc:  # no room for its device model's stub domain
+            hyp.destroy_domain(d)  # as libxl does when the device model fails to start
+            raise LibxlError(f"{cfg.name}: device model: {exc}") from None
         if not paused:
             hyp.core.domain_unpause(d)
         # A device-model stub domain is libxl's too: without the hooks the host's
