@@ -375,3 +375,18 @@ def test_a_starved_dom0_slows_emulated_io_more_than_pv_io_and_a_stub_domain_shie
         ("pv", {}), ("hvm", emu), ("stub", {**emu, "device_model_stubdomain_override": 1}))}
     assert ratio["pv"] > 0.95 and ratio["stub"] > 0.95
     assert ratio["hvm"] < 0.8
+
+
+def test_renaming_a_guest_renames_its_stub_domain() -> None:
+    """libxl__domain_rename: <name>-dm follows its guest, so rename-restart after a crash
+    leaves one g-dm (the new guest's), not two."""
+    host, d, stub = _stub_run(on_crash="rename-restart")
+    assert host.xl("rename g h")[0] == 0
+    assert (d.name, stub.name) == ("h", "h-dm")
+    d.info["device_model"].crash()
+    host.run(ms=20)
+    names = sorted(x.name for x in host.hv.domains.values())
+    assert names == ["Domain-0", "g", "g-dm", f"h--{d.domid}", f"h--{d.domid}-dm"]
+    assert host.xl("destroy g-dm")[0] == 0  # the new guest's: it crashes, and restarts
+    host.run(ms=5)
+    assert stub.domid in host.hv.domains

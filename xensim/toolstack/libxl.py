@@ -242,6 +242,11 @@ class Libxl:
             raise LibxlError(f"Can't rename domain '{d.name}'.")
         old, d.name = d.name, new_name
         self.hyp.log(f"Domain {d.domid} renamed from {old} to {new_name}")
+        stub = d.info.get("stubdom")
+        if stub is not None and not stub.is_dying:
+            # libxl__domain_rename renames the device model's stub domain with its guest,
+            # so <name>-dm stays unique (rename-restart would otherwise make two "g-dm")
+            self.domain_rename(stub, f"{new_name}-dm")
 
     # --- vCPUs ------------------------------------------------------------------------
     def set_vcpuaffinity(self, d: Domain, vcpuid: int | None, hard: frozenset[int] | None,
