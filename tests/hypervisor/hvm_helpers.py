@@ -19,8 +19,8 @@ from xensim.domains.workloads import WORKLOADS, Param, register_workload
 from xensim.host import Host
 from xensim.hypervisor.domain import Domain
 
-TestProgram = Callable[[GuestVcpu], Iterator[Action]]
-PROGRAMS: dict[str, TestProgram] = {}
+ProbeProgram = Callable[[GuestVcpu], Iterator[Action]]
+PROGRAMS: dict[str, ProbeProgram] = {}
 _keys = itertools.count()
 
 
@@ -36,7 +36,7 @@ if "hvm-probe" not in WORKLOADS:
         _probe)
 
 
-def probe(host: Host, program: TestProgram, name: str = "g", **keys: Any) -> Domain:
+def probe(host: Host, program: ProbeProgram, name: str = "g", **keys: Any) -> Domain:
     """Create guest *name* running *program* on vCPU 0 (other vCPUs idle)."""
     key = f"p{next(_keys)}"
     PROGRAMS[key] = program

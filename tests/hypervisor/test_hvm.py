@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.hypervisor.hvm_helpers import delta, exits, kinds, probe
+from tests.hypervisor.hvm_helpers import ProbeProgram, delta, exits, kinds, probe
 from xensim.domains.emul_drivers import inp, mmio_read, mmio_write, outp
 from xensim.domains.guest import Compute, GuestOp, GuestVcpu, Hypercall, IoAccess, SleepUntil
 from xensim.domains.platform import PV_MMU_BATCH, mode_of
@@ -31,7 +31,7 @@ def _internal_ns(host: Host) -> int:
 
 
 # --- Xen's own devices ----------------------------------------------------------------------
-def _clock_reads(log: dict[str, Any], n: int = 20):  # type: ignore[no-untyped-def]
+def _clock_reads(log: dict[str, Any], n: int = 20) -> ProbeProgram:
     def prog(g: GuestVcpu) -> Any:
         yield SleepUntil(MILLISECS(1))
         d = g.vcpu.domain
