@@ -98,13 +98,13 @@ def test_kernel_build_pv_is_slower_than_pvhvm_by_about_the_published_margin() ->
 def test_starved_dom0_hurts_emulated_io_more_than_pv_io() -> None:
     fed = _run("disk", ["pv", "hvm"], 0.1)
     starved = _run("disk", ["pv", "hvm"], 0.4, hogs=2, dom0_weight=1)
-    pv_drop = fed["pv"]["throughput"] / starved["pv"]["throughput"]
-    hvm_drop = fed["hvm"]["throughput"] / starved["hvm"]["throughput"]
+    kept = {m: starved[m]["throughput"] / fed[m]["throughput"] for m in ("pv", "hvm")}
     # an emulated read needs ~15 round trips through qemu on dom0 against PV's two dom0
-    # passes, and each waits for dom0 to be scheduled: the emulated drop is several times
-    # the PV one (measured 31x against 7.6x at 0.5 s)
-    assert hvm_drop > 2 * pv_drop > 2
-    assert starved["hvm"]["latency_us"]["p50"] > starved["pv"]["latency_us"]["p50"]
+    # passes, and each waits for dom0 to be scheduled: PV keeps several times the share
+    # of its throughput that the emulated disk keeps (which can be none at all: credit
+    # never runs an OVER dom0 vCPU while UNDER hogs are runnable)
+    assert kept["pv"] > 2 * kept["hvm"]
+    assert 0 < kept["pv"] < 0.5
 
 
 def test_same_seed_same_numbers() -> None:

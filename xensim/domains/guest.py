@@ -105,6 +105,9 @@ class GuestVcpu:
         """Kernel handlers run on each upcall (event channels hook in here)."""
         self.after_upcall: list[Callable[[], None]] = []
         """Work a handler defers until the upcall's cost is spent (Linux's bottom half)."""
+        self.upcall_exit_ns = 0
+        """VM-exit time the upcall's handlers caused (an HVM guest's LAPIC EOIs), charged
+        as ``vmexit`` work before the handlers' kernel work so that it counts as Xen's."""
         self._in_upcall = False
         self._kick_deferred = False
         self._blocking = False
@@ -267,7 +270,13 @@ class GuestVcpu:
             else:
                 self.core.set_work(v, left, cont, kind)
 
-        self.core.set_work(v, self.platform.interrupt_ns(self) + handler_ns, done, "kernel")
+        kernel_ns = self.platform.interrupt_ns(self) + handler_ns
+        exit_ns, self.upcall_exit_ns = self.upcall_exit_ns, 0
+        if exit_ns:
+            self.core.set_work(v, exit_ns, lambda: self.core.set_work(v, kernel_ns, done, "kernel"),
+                               "vmexit")
+        else:
+            self.core.set_work(v, kernel_ns, done, "kernel")
         return True
 
 

@@ -101,16 +101,14 @@ class GuestKernel:
         de = self.d.evtchn
         vid = g.vcpu.vcpu_id
         hvm = self.d.hvm
-        irq_ns = 0
         if hvm is not None and hvm.irr.get(vid):
             for irq in hvm.ack_irqs(vid):
-                irq_ns += g.platform.eoi_ns()  # type: ignore[attr-defined]
-                isr = self.irq_handlers.get(irq)
-                if isr is not None:
-                    g.isr_queue.append(isr)
+                # the EOI is a VM exit: Xen's time, not the kernel's (see GuestVcpu.on_kick)
+                g.upcall_exit_ns += g.platform.eoi_ns()  # type: ignore[attr-defined]
+                g.isr_queue.append(lambda g, irq=irq: self._handle_irq(g, irq))
         if de is None or not de.shared.vcpu_info[vid].evtchn_upcall_pending:
-            return irq_ns
-        ns = irq_ns
+            return 0
+        ns = 0
         self.current = vid
         handlers = self.handlers
         for port in ev.guest_handle_events(self.ctx, self.d, vid):
@@ -120,6 +118,18 @@ class GuestKernel:
                 ns += h(g, port)
         self.current = -1
         return ns
+
+    def _handle_irq(self, g: GuestVcpu, irq: int) -> Iterator[Any]:
+        """Linux's fasteoi flow: the driver's handler, then the EOI.
+
+        At the EOI Xen delivers a level-triggered line that is still asserted
+        again (vioapic_update_EOI).  Without that, a device whose line stayed up
+        across the handler (an rtl8139 receiving while its handler ran) was never
+        interrupted again and its driver hung."""
+        isr = self.irq_handlers.get(irq)
+        if isr is not None:
+            yield from isr(g)
+        self.d.hvm.eoi(g.vcpu.vcpu_id, irq)
 
     # --- kernel-context hypercalls -------------------------------------------------
     def hypercall(self, v: VCPU | None, nr: int, *args: Any) -> tuple[int, int]:

@@ -69,8 +69,8 @@ class IdeDisk(EmulatedDevice):
         reg = addr - CMD_BASE
         if req.is_write:
             self.tf[reg] = req.data & 0xFF
-            if reg == 7:
-                return Answer(0, self.reg_ns, self._command(req.data & 0xFF))
+            if reg == 7:  # the command starts while qemu handles the write
+                self._command(req.data & 0xFF)
             return Answer(0, self.reg_ns)
         if reg == 7:  # status: reading it acknowledges the interrupt
             self.set_irq(0)

@@ -51,7 +51,7 @@ from xensim.hypervisor.hypervisor import HypervisorError
 from xensim.hypervisor.sched.ops import SchedParamError
 from xensim.hypervisor.time import MILLISECS
 from xensim.hypervisor.vcpu import PauseFlag
-from xensim.qemu_dm.spawn import spawn_device_model
+from xensim.qemu_dm.spawn import nic_models, spawn_device_model
 from xensim.toolstack import libxl_device as dev
 from xensim.toolstack.consoled import Consoled
 from xensim.toolstack.libxl_error import (
@@ -142,6 +142,11 @@ class Libxl:
         why = None if privileged else check_guest(hyp.kind, cfg.type, cfg.guest_arch)
         if why is not None:
             raise LibxlError(f"{cfg.name}: {why}", ERROR_INVAL)
+        if cfg.type == "hvm" and not hyp.kind.hosted:  # before building anything
+            try:
+                nic_models(list(cfg.vifs))
+            except ValueError as exc:
+                raise LibxlError(f"{cfg.name}: {exc}") from None
         pool = self.pool_by_name(cfg.pool)
         nr_cpus = len(hyp.pcpus)
         try:
@@ -196,9 +201,9 @@ class Libxl:
             # libxl__spawn_local_dm
             try:
                 dm = spawn_device_model(self.io, d, cfg, vifs, len(disks))
-            except ValueError as exc:
-                hyp.destroy_domain(d)
-                raise LibxlError(f"{cfg.name}: {exc}") from None
+            except (ValueError, HypervisorError) as exc:  # e.g. no room for a stub domain
+                hyp.destroy_domain(d)  # as libxl does when the device model fails to start
+                raise LibxlError(f"{cfg.name}: device model: {exc}") from None
         devices = [dev.nic_nodes(d.domid, devid, vif) for devid, vif in enumerate(vifs)]
         devices += [dev.disk_nodes(devid, disk) for devid, disk in disks]
         if dm is not None and not cfg.xen_platform_pci:
@@ -218,8 +223,12 @@ class Libxl:
                 raise LibxlError(f"{cfg.name}: {exc}") from None
         if not paused:
             hyp.core.domain_unpause(d)
-        for hook in self.create_hooks:
-            hook(d)
+        # A device-model stub domain is libxl's too: without the hooks the host's
+        # metrics (Host.all_domains) would miss its CPU time, the emulation's.
+        made = [d] + ([d.info["stubdom"]] if "stubdom" in d.info else [])
+        for new in made:
+            for hook in self.create_hooks:
+                hook(new)
         return d
 
     def domain_destroy(self, d: Domain) -> None:
@@ -278,6 +287,11 @@ class Libxl:
             raise LibxlError(f"Can't rename domain '{d.name}'.")
         old, d.name = d.name, new_name
         self.hyp.log(f"Domain {d.domid} renamed from {old} to {new_name}")
+        stub = d.info.get("stubdom")
+        if stub is not None and not stub.is_dying:
+            # libxl__domain_rename renames the device model's stub domain with its guest,
+            # so <name>-dm stays unique (rename-restart would otherwise make two "g-dm")
+            self.domain_rename(stub, f"{new_name}-dm")
 
     # --- vCPUs ------------------------------------------------------------------------
     def set_vcpuaffinity(self, d: Domain, vcpuid: int | None, hard: frozenset[int] | None,

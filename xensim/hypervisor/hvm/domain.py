@@ -20,7 +20,8 @@ the vCPU that made it:
 Interrupts from emulated devices (:meth:`set_irq_level`) are edge- or
 level-asserted on an ISA/PCI line, routed to vCPU 0 (the IOAPIC's default
 destination) and delivered like any upcall; the guest kernel collects
-them with :meth:`ack_irqs`.
+them with :meth:`ack_irqs` and ends each with :meth:`eoi`, which delivers
+a line that is still asserted once more.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from xensim.hypervisor.hvm.exits import ExitReason, count_exit
 from xensim.hypervisor.hvm.ioreq import IOREQ_TYPE_PIO, Ioreq, IoreqServer, Notify
-from xensim.hypervisor.hvm.vdevices import XEN_DEVICES, VirtualDevice
+from xensim.hypervisor.hvm.vdevices import PVH_DEVICES, XEN_DEVICES, VirtualDevice
 
 if TYPE_CHECKING:
     from xensim.hypervisor.domain import Domain
@@ -51,7 +52,8 @@ class HvmDomain:
         self.d = d
         self.paging = paging
         clock = lambda: hyp.env.now  # noqa: E731
-        self.devices: list[VirtualDevice] = [cls(clock) for cls in XEN_DEVICES]
+        emulated = XEN_DEVICES if d.guest_type == "hvm" else PVH_DEVICES
+        self.devices: list[VirtualDevice] = [cls(clock) for cls in emulated]
         self.servers: list[IoreqServer] = []
         self.pending: dict[int, tuple[IoreqServer, Ioreq, Then]] = {}
         """vCPU id -> the synchronous ioreq it waits on."""
@@ -114,8 +116,9 @@ class HvmDomain:
     def _post(self, v: VCPU, srv: IoreqServer, req: Ioreq, then: Then) -> None:
         if srv.send_buffered(req):
             then(0)
-        else:
-            self._send(v, srv, req, then)
+        else:  # ring full: the normal path, which costs Xen the synchronous send too
+            self.hyp.core.set_work(v, self._send_ns, lambda: self._send(v, srv, req, then),
+                                   "vmexit")
 
     def _send(self, v: VCPU, srv: IoreqServer, req: Ioreq, then: Then) -> None:
         self.pending[v.vcpu_id] = (srv, req, then)
@@ -150,6 +153,12 @@ class HvmDomain:
             pending.append(irq)
             self.irqs_injected += 1
         self.hyp.vcpu_kick(self.d.vcpus[vcpu_id])
+
+    def eoi(self, vcpu_id: int, irq: int) -> None:
+        """The guest ended *irq*: if its line is still asserted, deliver it again, as
+        the vIOAPIC does for a level-triggered pin (vioapic_update_EOI)."""
+        if self.irq_level.get(irq):
+            self.inject(vcpu_id, irq)
 
     def ack_irqs(self, vcpu_id: int) -> list[int]:
         """The guest takes its pending interrupts (the vLAPIC's IRR, in order)."""

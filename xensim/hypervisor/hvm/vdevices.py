@@ -141,3 +141,6 @@ class LapicEoi(VirtualDevice):
 
 
 XEN_DEVICES: tuple[type[VirtualDevice], ...] = (Rtc, Pit, LapicEoi)
+PVH_DEVICES: tuple[type[VirtualDevice], ...] = (LapicEoi,)
+"""A PVH guest's: libxl gives a PVH domU only ``XEN_X86_EMU_LAPIC`` (xen/arch/x86/domain.c,
+emulation_flags_ok), so its RTC and PIT ports are unclaimed and read as all ones."""
