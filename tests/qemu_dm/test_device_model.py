@@ -128,7 +128,7 @@ def test_pv_drivers_unplug_the_emulated_disk_and_nic(model: str) -> None:
     host.run(ms=40)
     dm = d.info["device_model"]
     assert [dev.name for dev in dm.devices] == ["serial", "vga", "xen-platform"]
-    assert dm.device("xen-platform").unplugged == ["ide", model]  # type: ignore[attr-defined]
+    assert dm.device("xen-platform").removed == ["ide", model]  # type: ignore[attr-defined]
     assert dm.nics == [] and dm.disks == []
     # exactly the unplug's two exits (read the magic, write the mask), both to qemu
     assert d.vmexit_counts["IO_INSTRUCTION"] == 2 and dm.ioreqs == 2
@@ -340,7 +340,7 @@ def test_xl_create_of_the_hvm_example_config() -> None:
     assert (d.guest_type, d.hvm.paging, len(d.vcpus)) == ("hvm", "hap", 2)
     dm = d.info["device_model"]
     assert dm.version == "qemu-xen" and dm.svc.dom0 is host.dom0
-    assert dm.device("xen-platform").unplugged == ["ide", "e1000"]  # type: ignore[attr-defined]
+    assert dm.device("xen-platform").removed == ["ide", "e1000"]  # type: ignore[attr-defined]
     assert d.vmexit_counts["IO_INSTRUCTION"] == 2
     line = next(ln for ln in host.xl("list")[1].splitlines() if ln.startswith("hvm-guest"))
     assert line.split()[1:4] == [str(d.domid), "1024", "2"]

@@ -9,9 +9,11 @@ the rest of the host only through their :class:`DeviceModel`.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
+from xensim.domains.physdev import Packet
 from xensim.hypervisor.hvm.ioreq import Ioreq
 
 if TYPE_CHECKING:
@@ -44,11 +46,19 @@ class EmulatedDevice:
         self.costs = dm.costs
         self.reg_ns = dm.costs["qemu_register"]
         self.accesses = 0
+        self.unplugged = False
 
     def ranges(self) -> list[Range]:
         raise NotImplementedError
 
     def access(self, req: Ioreq) -> Answer:
+        """Count the access; an unplugged device answers all ones and does nothing."""
+        self.accesses += 1
+        if self.unplugged:
+            return Answer((1 << 8 * req.size) - 1, 0)
+        return self.handle(req)
+
+    def handle(self, req: Ioreq) -> Answer:
         raise NotImplementedError
 
     def set_irq(self, level: int) -> None:
@@ -57,3 +67,17 @@ class EmulatedDevice:
 
     def unplug(self) -> None:
         """The guest's PV drivers took over (xen-platform unplug): stop for good."""
+        self.unplugged = True
+
+
+class EmulatedNic(EmulatedDevice):
+    """What the emulated NICs share: received packets waiting for the driver, drops,
+    and qemu's per-packet price of the tap device."""
+
+    def __init__(self, dm: DeviceModel, devid: int = 0) -> None:
+        super().__init__(dm)
+        self.devid = devid
+        self.rx_done: deque[Packet] = deque()
+        """Packets written into guest buffers, for the driver's poll to find."""
+        self.rx_dropped = 0
+        self.net_ns = dm.costs["qemu_net_packet"]

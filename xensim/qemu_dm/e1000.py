@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from xensim.domains.physdev import Packet
 from xensim.hypervisor.hvm.ioreq import IOREQ_TYPE_COPY, Ioreq
-from xensim.qemu_dm.device import Answer, EmulatedDevice, Range
+from xensim.qemu_dm.device import Answer, EmulatedNic, Range
 
 if TYPE_CHECKING:
     from xensim.qemu_dm.process import DeviceModel
@@ -31,14 +31,13 @@ ICR_TXDW, ICR_RXT0 = 0x01, 0x80
 RING = 256
 
 
-class E1000(EmulatedDevice):
+class E1000(EmulatedNic):
     name = "e1000"
     irq = 11
     base = MMIO_BASE
 
     def __init__(self, dm: DeviceModel, devid: int = 0) -> None:
-        super().__init__(dm)
-        self.devid = devid
+        super().__init__(dm, devid)
         self.base = MMIO_BASE + devid * MMIO_SIZE
         self.icr = 0
         self.ims = 0
@@ -47,19 +46,11 @@ class E1000(EmulatedDevice):
         """Descriptors the guest filled and qemu has not yet sent (TDH..TDT)."""
         self.rx_free = 0
         """Receive buffers the guest posted (up to RDT)."""
-        self.rx_done: deque[Packet] = deque()
-        """Packets written into guest buffers, for the driver's poll to find."""
-        self.rx_dropped = 0
-        self.unplugged = False
-        self.net_ns = dm.costs["qemu_net_packet"]
 
     def ranges(self) -> list[Range]:
         return [Range(IOREQ_TYPE_COPY, self.base, self.base + MMIO_SIZE - 1)]
 
-    def access(self, req: Ioreq) -> Answer:
-        self.accesses += 1
-        if self.unplugged:
-            return Answer((1 << 8 * req.size) - 1, 0)
+    def handle(self, req: Ioreq) -> Answer:
         reg = req.addr - self.base
         if not req.is_write:
             if reg == ICR:  # read-to-clear: the handler's acknowledgement
@@ -118,6 +109,3 @@ class E1000(EmulatedDevice):
 
     def _update_irq(self) -> None:
         self.set_irq(1 if self.icr & self.ims else 0)
-
-    def unplug(self) -> None:
-        self.unplugged = True

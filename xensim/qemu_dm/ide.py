@@ -50,17 +50,13 @@ class IdeDisk(EmulatedDevice):
         self.lba = 0
         self.nsect = 0
         self.reads = 0
-        self.unplugged = False
 
     def ranges(self) -> list[Range]:
         return [Range(IOREQ_TYPE_PIO, CMD_BASE, CMD_BASE + 7),
                 Range(IOREQ_TYPE_PIO, CTL_PORT, CTL_PORT),
                 Range(IOREQ_TYPE_PIO, BMDMA_BASE, BMDMA_BASE + 7)]
 
-    def access(self, req: Ioreq) -> Answer:
-        self.accesses += 1
-        if self.unplugged:
-            return Answer((1 << 8 * req.size) - 1, 0)
+    def handle(self, req: Ioreq) -> Answer:
         addr = req.addr
         if BMDMA_BASE <= addr < BMDMA_BASE + 8:
             return self._bmdma(addr - BMDMA_BASE, req)
@@ -140,6 +136,3 @@ class IdeDisk(EmulatedDevice):
         else:
             self.status = ST_DRDY
         return Answer(0, ns)
-
-    def unplug(self) -> None:
-        self.unplugged = True

@@ -11,12 +11,11 @@ acknowledged by a CAPR write.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import TYPE_CHECKING
 
 from xensim.domains.physdev import Packet
 from xensim.hypervisor.hvm.ioreq import IOREQ_TYPE_PIO, Ioreq
-from xensim.qemu_dm.device import Answer, EmulatedDevice, Range
+from xensim.qemu_dm.device import Answer, EmulatedNic, Range
 
 if TYPE_CHECKING:
     from xensim.qemu_dm.process import DeviceModel
@@ -31,31 +30,23 @@ RX_RING_PACKETS = 32
 """Packets the 32 KiB receive ring holds at MTU size."""
 
 
-class Rtl8139(EmulatedDevice):
+class Rtl8139(EmulatedNic):
     name = "rtl8139"
     irq = 10
 
     def __init__(self, dm: DeviceModel, devid: int = 0) -> None:
-        super().__init__(dm)
-        self.devid = devid
+        super().__init__(dm, devid)
         self.base = IO_BASE + devid * IO_SIZE
         self.isr = 0
         self.imr = 0
         self.tsd = [TSD_OWN] * NUM_TX_DESC
         self.pending: dict[int, Packet] = {}
         """Slot -> the packet whose buffer address the guest wrote (TSAD)."""
-        self.rx_done: deque[Packet] = deque()
-        self.rx_dropped = 0
-        self.unplugged = False
-        self.net_ns = dm.costs["qemu_net_packet"]
 
     def ranges(self) -> list[Range]:
         return [Range(IOREQ_TYPE_PIO, self.base, self.base + IO_SIZE - 1)]
 
-    def access(self, req: Ioreq) -> Answer:
-        self.accesses += 1
-        if self.unplugged:
-            return Answer((1 << 8 * req.size) - 1, 0)
+    def handle(self, req: Ioreq) -> Answer:
         reg = req.addr - self.base
         if not req.is_write:
             if reg == ISR:
@@ -111,6 +102,3 @@ class Rtl8139(EmulatedDevice):
 
     def _update_irq(self) -> None:
         self.set_irq(1 if self.isr & self.imr else 0)
-
-    def unplug(self) -> None:
-        self.unplugged = True

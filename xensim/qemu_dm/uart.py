@@ -35,8 +35,7 @@ class Uart16550(EmulatedDevice):
     def ranges(self) -> list[Range]:
         return [Range(IOREQ_TYPE_PIO, COM1, COM1 + 7)]
 
-    def access(self, req: Ioreq) -> Answer:
-        self.accesses += 1
+    def handle(self, req: Ioreq) -> Answer:
         reg = req.addr - COM1
         if not req.is_write:
             if reg == LSR:

@@ -32,8 +32,7 @@ class Vga(EmulatedDevice):
     def ranges(self) -> list[Range]:
         return [Range(IOREQ_TYPE_COPY, VGA_FIRST, VGA_LAST, buffered=True)]
 
-    def access(self, req: Ioreq) -> Answer:
-        self.accesses += 1
+    def handle(self, req: Ioreq) -> Answer:
         cell = (req.addr - TEXT_BASE) // 2
         if req.is_write and 0 <= cell < len(self.text):
             self.text[cell] = req.data & 0xFF

@@ -28,13 +28,13 @@ class XenPlatform(EmulatedDevice):
 
     def __init__(self, dm: DeviceModel) -> None:
         super().__init__(dm)
-        self.unplugged: list[str] = []
+        self.removed: list[str] = []
+        """Names of the devices this guest unplugged."""
 
     def ranges(self) -> list[Range]:
         return [Range(IOREQ_TYPE_PIO, UNPLUG_PORT, UNPLUG_PORT + 1)]
 
-    def access(self, req: Ioreq) -> Answer:
-        self.accesses += 1
+    def handle(self, req: Ioreq) -> Answer:
         if not req.is_write:
             return Answer(MAGIC, self.reg_ns)
         kinds = []
@@ -45,4 +45,4 @@ class XenPlatform(EmulatedDevice):
         return Answer(0, self.reg_ns, lambda: self._unplug(kinds))
 
     def _unplug(self, kinds: list[str]) -> None:
-        self.unplugged += self.dm.unplug(kinds)
+        self.removed += self.dm.unplug(kinds)
