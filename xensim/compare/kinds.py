@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from xensim.compare.modes import MODES
+from xensim.compare.modes import MODES, parse_names
 
 VIRTIO_ARGS = "-device virtio-net-pci -device virtio-blk-pci"
 
@@ -52,9 +52,4 @@ DEFAULT_KINDS = tuple(KINDS)
 
 def parse_kinds(text: str) -> list[str]:
     """``kvm,qemu-tcg`` -> ["kvm", "qemu-tcg"]; an unknown name lists the known ones."""
-    names = [k.strip() for k in text.split(",") if k.strip()]
-    bad = [k for k in names if k not in KINDS]
-    if bad or not names:
-        raise ValueError(f"unknown kind {', '.join(bad) or '(none)'}; "
-                         f"kinds: {', '.join(KINDS)}")
-    return names
+    return parse_names(text, KINDS, "kind")

@@ -14,6 +14,7 @@ hvm-shadow     HVM with emulated devices and shadow paging (``hap = 0``)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 MODES: dict[str, dict[str, Any]] = {
@@ -28,11 +29,15 @@ BREAKDOWN = ("guest", "hypervisor", "dom0", "device_model")
 """Where CPU time can go, in the order the table and chart show it."""
 
 
-def parse_modes(text: str) -> list[str]:
+def parse_names(text: str, known: Mapping[str, Any], what: str) -> list[str]:
     """``pv,hvm`` -> ["pv", "hvm"]; an unknown name is an error listing the known ones."""
     names = [m.strip() for m in text.split(",") if m.strip()]
-    bad = [m for m in names if m not in MODES]
+    bad = [m for m in names if m not in known]
     if bad or not names:
-        raise ValueError(f"unknown mode {', '.join(bad) or '(none)'}; "
-                         f"modes: {', '.join(MODES)}")
+        raise ValueError(f"unknown {what} {', '.join(bad) or '(none)'}; "
+                         f"{what}s: {', '.join(known)}")
     return names
+
+
+def parse_modes(text: str) -> list[str]:
+    return parse_names(text, MODES, "mode")
