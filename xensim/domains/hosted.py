@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING
 from xensim.domains.guest import GUEST_OPS, Action, Compute, GuestOp, IoAccess
 from xensim.domains.platform import HvmPlatform, Platform
 from xensim.hypervisor.hvm.ioreq import IOREQ_READ, IOREQ_WRITE, Ioreq
-from xensim.hypervisor.sched_op import do_set_timer_op
 
 if TYPE_CHECKING:
     from xensim.domains.guest import GuestVcpu
@@ -72,23 +71,10 @@ class NativePlatform(Platform):
 
     def sleep(self, g: GuestVcpu, until: int) -> None:
         """A timed wait (``hrtimer`` plus ``schedule()``): one kernel entry, no hypercall."""
-        v, hyp = g.vcpu, self.hyp
-
-        def wait() -> None:
-            do_set_timer_op(hyp, v, until)
-            hyp.core.vcpu_block(v)
-            g._after_block()
-
-        g.core.set_work(v, self.costs["native_syscall"], wait, "kernel")
+        self.halt(g, self.costs["native_syscall"], "kernel", until)
 
     def block(self, g: GuestVcpu) -> None:
-        v, hyp = g.vcpu, self.hyp
-
-        def wait() -> None:
-            hyp.core.vcpu_block(v)
-            g._after_block()
-
-        g.core.set_work(v, self.costs["native_syscall"], wait, "kernel")
+        self.halt(g, self.costs["native_syscall"], "kernel")
 
     def interrupt_ns(self, g: GuestVcpu) -> int:
         """A wake-up of a host task (eventfd, IPI, device IRQ): about one kernel entry."""

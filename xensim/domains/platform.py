@@ -115,6 +115,23 @@ class Platform:
     def block(self, g: GuestVcpu) -> None:
         g.hypercall(HC.sched_op, (SCHEDOP.block,), g._after_block)
 
+    def halt(self, g: GuestVcpu, ns: int, kind: str, until: int | None = None,
+             exits: tuple[ExitReason, ...] = ()) -> None:
+        """Go idle without a hypercall: spend *ns* of *kind* on the way in, then count
+        *exits*, arm the vCPU's timer for *until* (if given) and block, as Xen's
+        ``hvm_hlt`` or a host kernel's ``schedule()`` does."""
+        v, hyp, d = g.vcpu, self.hyp, self.d
+
+        def halt() -> None:
+            for reason in exits:
+                count_exit(d, reason)
+            if until is not None:
+                do_set_timer_op(hyp, v, until)
+            hyp.core.vcpu_block(v)
+            g._after_block()
+
+        g.core.set_work(v, ns, halt, kind)
+
     def interrupt_ns(self, g: GuestVcpu) -> int:
         """Price of entering the guest's interrupt handler (before its own work)."""
         return self.costs["upcall"]  # type: ignore[no-any-return]
@@ -165,26 +182,11 @@ class HvmPlatform(Platform):
 
     def sleep(self, g: GuestVcpu, until: int) -> None:
         """Program the LAPIC timer (a WRMSR to TSC_DEADLINE exit), then HLT (an exit)."""
-        v, hyp, d = g.vcpu, self.hyp, self.d
-
-        def halt() -> None:
-            count_exit(d, ExitReason.MSR_WRITE)
-            count_exit(d, ExitReason.HLT)
-            do_set_timer_op(hyp, v, until)
-            hyp.core.vcpu_block(v)
-            g._after_block()
-
-        g.core.set_work(v, 2 * self._exit + self.costs["hvm_cpuid_msr"], halt, "vmexit")
+        self.halt(g, 2 * self._exit + self.costs["hvm_cpuid_msr"], "vmexit", until,
+                  (ExitReason.MSR_WRITE, ExitReason.HLT))
 
     def block(self, g: GuestVcpu) -> None:
-        v, hyp, d = g.vcpu, self.hyp, self.d
-
-        def halt() -> None:
-            count_exit(d, ExitReason.HLT)
-            hyp.core.vcpu_block(v)
-            g._after_block()
-
-        g.core.set_work(v, self._exit, halt, "vmexit")
+        self.halt(g, self._exit, "vmexit", exits=(ExitReason.HLT,))
 
     def interrupt_ns(self, g: GuestVcpu) -> int:
         return self.costs["hvm_irq_inject"]  # type: ignore[no-any-return]
@@ -206,11 +208,3 @@ def mode_of(cfg: Any) -> str:
 def platform_for(hyp: Hypervisor, d: Domain, mode: str) -> Platform:
     """The platform of a domain whose ``guest_type`` is pv, pvh or hvm."""
     return Platform(hyp, d) if d.hvm is None else HvmPlatform(hyp, d, mode)
-
-
-def describe(d: Domain) -> dict[str, Any]:
-    """What a report says about the domain's mode."""
-    out: dict[str, Any] = {"type": d.guest_type}
-    if d.hvm is not None:
-        out.update(d.hvm.state())
-    return out

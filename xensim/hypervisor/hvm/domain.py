@@ -27,7 +27,7 @@ a line that is still asserted once more.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from xensim.hypervisor.hvm.exits import ExitReason, count_exit
 from xensim.hypervisor.hvm.ioreq import IOREQ_TYPE_PIO, Ioreq, IoreqServer, Notify
@@ -163,7 +163,3 @@ class HvmDomain:
     def ack_irqs(self, vcpu_id: int) -> list[int]:
         """The guest takes its pending interrupts (the vLAPIC's IRR, in order)."""
         return self.irr.pop(vcpu_id, [])
-
-    def state(self) -> dict[str, Any]:
-        return {"paging": self.paging, "servers": len(self.servers),
-                "irqs_injected": self.irqs_injected}

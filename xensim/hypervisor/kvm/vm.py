@@ -90,7 +90,3 @@ class KvmVm(HvmDomain):
         self.user_exits += 1
         core.set_work(v, self._exit_ns + self._user_ns,
                       lambda: vmm.serve_inline(v, req, then), "vmexit")
-
-    def state(self) -> dict[str, object]:
-        return {**super().state(), "user_exits": self.user_exits,
-                "ioeventfds": len(self.ioeventfds)}
