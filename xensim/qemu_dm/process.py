@@ -38,7 +38,7 @@ from xensim.hypervisor.console_io import console_append
 from xensim.hypervisor.domain import ShutdownReason
 from xensim.hypervisor.hvm.ioreq import Ioreq, IoreqServer
 from xensim.hypervisor.kvm.vm import KvmVm
-from xensim.qemu_dm.device import EmulatedDevice
+from xensim.qemu_dm.device import EmulatedDevice, Range
 from xensim.qemu_dm.e1000 import E1000
 from xensim.qemu_dm.ide import IdeDisk
 from xensim.qemu_dm.rtl8139 import Rtl8139
@@ -89,6 +89,8 @@ class DeviceModel:
         self.devices += self.disks + self.nics
         self.server: IoreqServer = guest.hvm.create_server(svc.dom0, self._on_ioreq,
                                                            self._on_buffered)
+        self._claims: list[tuple[Range, EmulatedDevice]] = []
+        """Each mapped range and its device: the lookup of every access."""
         for dev in self.devices:
             self._map(dev)
         self._dma_4k = self.costs["qemu_dma_4k"]
@@ -107,16 +109,16 @@ class DeviceModel:
     def _map(self, dev: EmulatedDevice) -> None:
         for r in dev.ranges():
             self.server.map_range(r.space, r.first, r.last, r.buffered)
+            self._claims.append((r, dev))
 
     def device(self, name: str) -> EmulatedDevice | None:
         return next((d for d in self.devices if d.name == name), None)
 
     # --- the ioreq loop ------------------------------------------------------------------
     def _find(self, req: Ioreq) -> EmulatedDevice | None:
-        for dev in self.devices:
-            for r in dev.ranges():
-                if r.space == req.type and r.first <= req.addr <= r.last:
-                    return dev
+        for r, dev in self._claims:
+            if r.space == req.type and r.first <= req.addr <= r.last:
+                return dev
         return None
 
     def _on_ioreq(self, srv: IoreqServer, req: Ioreq) -> None:
@@ -162,15 +164,18 @@ class DeviceModel:
     def _drain_buffered(self) -> tuple[int, Callable[[], None] | None]:
         ns, effects = self.costs["qemu_ioreq"], []
         while self.server.buffered:
-            req = self.server.buffered.popleft()
-            self.ioreqs += 1
-            dev = self._find(req)
-            if dev is not None:
-                _, dns, effect = dev.access(req)
-                ns += dns
-                if effect is not None:
-                    effects.append(effect)
-        return ns, (lambda: [e() for e in effects] and None) if effects else None
+            _, dns, effect = self._access(self.server.buffered.popleft())
+            ns += dns
+            if effect is not None:
+                effects.append(effect)
+        if not effects:
+            return ns, None
+
+        def apply() -> None:
+            for effect in effects:
+                effect()
+
+        return ns, apply
 
     def post(self, item: Completion) -> None:
         """Queue qemu work on its host vCPU (dropped once the process is gone)."""
@@ -243,6 +248,7 @@ class DeviceModel:
             self.devices.remove(dev)
         self.server.ports.clear()
         self.server.mmio.clear()
+        self._claims.clear()
         for dev in self.devices:
             self._map(dev)
         self.disks = [d for d in self.disks if d in self.devices]
