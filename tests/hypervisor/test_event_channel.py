@@ -341,3 +341,23 @@ def test_dump(ctx, registry):
     text = ev.dump(ctx)
     assert "Event channel information for domain 1:" in text
     assert "       1 [0/0/0]: s=3 n=0 x=0 d=0 p=1" in text
+
+
+def test_free_port_is_the_lowest_free_after_closes(ctx, registry):
+    """Reuse follows Xen's scan from port 0, though no scan is made."""
+    d1 = registry.get_domain(1)
+    ports = []
+    for _ in range(130):  # three buckets
+        a = EvtchnAllocUnbound(DOMID_SELF, 0)
+        assert op(ctx, d1, EVTCHNOP.alloc_unbound, a) == 0
+        ports.append(a.port)
+    assert ports == list(range(1, 131))
+    for p in (90, 7, 64, 7):
+        op(ctx, d1, EVTCHNOP.close, EvtchnClose(p))
+    again = []
+    for _ in range(4):
+        a = EvtchnAllocUnbound(DOMID_SELF, 0)
+        assert op(ctx, d1, EVTCHNOP.alloc_unbound, a) == 0
+        again.append(a.port)
+    assert again == [7, 64, 90, 131]
+    assert len(ctx.dom(d1).ports) == 192

@@ -289,3 +289,14 @@ def test_dump(ctx, registry):
     text = life.dump(ctx)
     assert "grant-table for remote d1 (v1)" in text
     assert "[0x008]      0 0x000042 0x00000001          0 0x000042 0x19" in text
+
+
+def test_grant_entries_are_made_when_first_used(ctx, registry):
+    gt = ctx.table(1)
+    assert len(gt.shared) == gt.nr_entries == 512  # one frame, as Xen's initial size
+    assert gt.shared.made == {} and gt.active.made == {}
+    ref = gnttab_grant_foreign_access(ctx, registry.get_domain(1), 0, 0x1234)
+    assert max(gt.shared.made) == ref and gt.shared[ref].frame == 0x1234
+    assert gt.shared[-1] is gt.shared[511]  # indexes as a list does
+    with pytest.raises(IndexError):
+        gt.shared[512]

@@ -19,7 +19,13 @@ from xensim.hypervisor import hypercalls as _hypercalls  # noqa: F401  (register
 from xensim.hypervisor import sched_op as _sched_op  # noqa: F401  (registers sched_op)
 from xensim.hypervisor.costs import CostModel
 from xensim.hypervisor.cpupool import Cpupool
-from xensim.hypervisor.domain import DOMID_FIRST_RESERVED, DOMID_IDLE, Domain, ShutdownReason
+from xensim.hypervisor.domain import (
+    DOMID_FIRST_RESERVED,
+    DOMID_IDLE,
+    Domain,
+    MemoryAccount,
+    ShutdownReason,
+)
 from xensim.hypervisor.errno import EBUSY, EEXIST, EINVAL, ENOMEM, ENOSPC
 from xensim.hypervisor.event_channel import send_guest_vcpu_virq
 from xensim.hypervisor.hostkind import host_kind
@@ -79,6 +85,9 @@ class Hypervisor:
             self.idle_domain.vcpus.append(idle)
         self.pools: dict[int, Cpupool] = {}
         self.domains: dict[int, Domain] = {}
+        self._by_name: dict[str, list[Domain]] = {}
+        """Live domains by name, in creation order (NOTE: an index for speed)."""
+        self.memory = MemoryAccount()
         self._next_domid = 0
         self.teardown_hooks: list[Callable[[Domain], None]] = []
         """Subsystems release a dying domain's resources here (ports, grants...)."""
@@ -202,7 +211,7 @@ class Hypervisor:
     # --- domains ------------------------------------------------------------------------
     @property
     def free_memory_kib(self) -> int:
-        return self.total_memory_kib - sum(d.memory_kib for d in self.domains.values())
+        return self.total_memory_kib - self.memory.used_kib
 
     def _alloc_domid(self) -> int:
         for _ in range(DOMID_FIRST_RESERVED):
@@ -252,6 +261,9 @@ class Hypervisor:
             v.singleshot = Timer(self.env, lambda v=v: self.send_timer_event(v))
             d.vcpus.append(v)
         self.domains[d.domid] = d
+        self._by_name.setdefault(name, []).append(d)
+        d.account = self.memory
+        self.memory.used_kib += d.memory_kib
         for v in d.vcpus:
             v.sched_priv = pool.sched.alloc_vdata(v)
             pool.sched.insert(v)
@@ -278,6 +290,9 @@ class Hypervisor:
         d.pool.sched.free_domdata(d)
         d.pool.n_dom -= 1
         del self.domains[d.domid]
+        self._unindex_name(d)
+        self.memory.used_kib -= d.memory_kib
+        d.account = None
         self.consoles.pop(d.domid, None)
         self.console_dropped.pop(d.domid, None)
         self.log(f"Destroyed domain {d.domid} ({d.name})")
@@ -297,10 +312,23 @@ class Hypervisor:
         return self.domains.get(domid)
 
     def domain_by_name(self, name: str) -> Domain | None:
-        for d in self.domains.values():
-            if d.name == name:
-                return d
-        return None
+        same = self._by_name.get(name)
+        return same[0] if same else None
+
+    def rename_domain(self, d: Domain, name: str) -> None:
+        """Give *d* a new name (``xl rename``), keeping the name index right."""
+        live = self.domains.get(d.domid) is d
+        if live:
+            self._unindex_name(d)
+        d.name = name
+        if live:
+            self._by_name.setdefault(name, []).append(d)
+
+    def _unindex_name(self, d: Domain) -> None:
+        same = self._by_name[d.name]
+        same.remove(d)
+        if not same:
+            del self._by_name[d.name]
 
     # --- guests' entry points ------------------------------------------------------------
     def hypercall(self, v: VCPU, nr: int, *args: Any) -> int:

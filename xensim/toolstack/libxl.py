@@ -285,7 +285,8 @@ class Libxl:
                              + f"\nCan't rename domain '{d.name}'.")
         if not new_name:
             raise LibxlError(f"Can't rename domain '{d.name}'.")
-        old, d.name = d.name, new_name
+        old = d.name
+        self.hyp.rename_domain(d, new_name)
         self.hyp.log(f"Domain {d.domid} renamed from {old} to {new_name}")
         stub = d.info.get("stubdom")
         if stub is not None and not stub.is_dying:
