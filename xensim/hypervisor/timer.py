@@ -14,11 +14,40 @@ deterministic).
 from __future__ import annotations
 
 from collections.abc import Callable
+from heapq import heappush
+from typing import Any
 
 from simpy import Environment
-from simpy.events import Timeout
+from simpy.events import NORMAL
 
 from xensim.hypervisor.time import SimTime
+
+
+class Expiry:
+    """What xensim puts on SimPy's queue: the least an event needs to be stepped.
+
+    ``Environment.step`` reads only ``callbacks`` and ``_ok`` of the event it
+    pops, so a two-slot object does instead of a :class:`~simpy.events.Timeout`
+    (whose constructor, with ``Environment.schedule``, is two calls more per
+    event).  It takes the same place in the queue, with the same time,
+    priority and event id, so the order of events and their count are those
+    of a Timeout (NOTE: inlined for speed (see benchmarks/)).
+    """
+
+    __slots__ = ("callbacks", "_value")
+    _ok = True
+
+    def __init__(self, callbacks: Any, value: Any) -> None:
+        self.callbacks = callbacks
+        """A tuple of callables ``fn(event)``, shared by every expiry of one owner."""
+        self._value = value
+
+
+def queue_expiry(env: Environment, when: SimTime, callbacks: Any, value: Any) -> None:
+    """``Timeout(env, max(when - now, 0), value)`` with *callbacks*, without a Timeout."""
+    now = env._now  # type: ignore[attr-defined]
+    heappush(env._queue, (when if when > now else now, NORMAL,  # type: ignore[attr-defined]
+                          next(env._eid), Expiry(callbacks, value)))  # type: ignore[attr-defined]
 
 
 class Timer:
@@ -30,7 +59,7 @@ class Timer:
     SimPy events they cost (NOTE: for speed, see benchmarks/bench_host.py).
     """
 
-    __slots__ = ("env", "fn", "gen", "expires", "active", "queued_at")
+    __slots__ = ("env", "fn", "gen", "expires", "active", "queued_at", "_callbacks")
 
     def __init__(self, env: Environment, fn: Callable[[], None]) -> None:
         self.env = env
@@ -40,6 +69,7 @@ class Timer:
         self.active = False
         self.queued_at: SimTime = -1
         """When the live queued event fires (-1: none queued)."""
+        self._callbacks = (self._fire,)
 
     def set(self, when: SimTime) -> None:
         """Arm (or re-arm) the timer to fire at absolute time *when*."""
@@ -50,16 +80,18 @@ class Timer:
         self._queue(when)
 
     def _queue(self, when: SimTime) -> None:
-        self.gen += 1
+        self.gen = gen = self.gen + 1
         self.queued_at = when
-        delay = when - self.env._now  # type: ignore[attr-defined]
-        ev = Timeout(self.env, delay if delay > 0 else 0, self.gen)
-        ev.callbacks.append(self._fire)  # type: ignore[union-attr]
+        # NOTE: inlined for speed (see benchmarks/): queue_expiry().
+        env = self.env
+        now = env._now  # type: ignore[attr-defined]
+        heappush(env._queue, (when if when > now else now, NORMAL,  # type: ignore[attr-defined]
+                              next(env._eid), Expiry(self._callbacks, gen)))  # type: ignore[attr-defined]
 
     def stop(self) -> None:
         self.active = False
 
-    def _fire(self, ev: Timeout) -> None:
+    def _fire(self, ev: Expiry) -> None:
         if ev._value != self.gen:
             return  # superseded by an earlier expiry queued after it
         self.queued_at = -1

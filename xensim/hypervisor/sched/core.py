@@ -13,11 +13,12 @@ work timer per pCPU for the running vCPU's completion.
 
 from __future__ import annotations
 
+from heapq import heappush
 from typing import TYPE_CHECKING
 
-from simpy.events import Timeout
+from simpy.events import NORMAL
 
-from xensim.hypervisor.timer import Timer
+from xensim.hypervisor.timer import Expiry, Timer
 from xensim.hypervisor.vcpu import PauseFlag, RunState, WorkDone
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class SchedCore:
         self.switch_cost = hyp.costs["context_switch"]
         self.nr_schedules = 0
         self.nr_switches = 0
+        self._softirq_callbacks = (self._softirq,)
 
     @property
     def now(self) -> SimTime:
@@ -57,10 +59,13 @@ class SchedCore:
         """Ask *pcpu* to reschedule now; requests in one instant coalesce."""
         if not pcpu.softirq_pending:
             pcpu.softirq_pending = True
-            ev = Timeout(self.env, 0, pcpu)
-            ev.callbacks.append(self._softirq)  # type: ignore[union-attr]
+            # NOTE: inlined for speed (see benchmarks/): a zero-delay Timeout's place
+            # in the queue, without building a Timeout (timer.queue_expiry).
+            env = self.env
+            heappush(env._queue, (env._now, NORMAL, next(env._eid),  # type: ignore[attr-defined]
+                                  Expiry(self._softirq_callbacks, pcpu)))
 
-    def _softirq(self, ev: Timeout) -> None:
+    def _softirq(self, ev: Expiry) -> None:
         pcpu = ev._value
         if pcpu.softirq_pending:
             self.schedule(pcpu)
@@ -73,14 +78,23 @@ class SchedCore:
         now = self.env._now  # type: ignore[attr-defined]
         prev = pcpu.curr
         if not prev.is_idle:
-            self._stop_work(prev, now)
-            pcpu.work_timer.stop()
+            # NOTE: inlined for speed (see benchmarks/): _stop_work(prev, now) and
+            # pcpu.work_timer.stop().
+            done = now - prev.run_start
+            if done > 0:
+                if done > prev.work_left:
+                    done = prev.work_left
+                prev.work_left -= done
+                kinds = prev.kind_ns
+                kinds[prev.work_kind] = kinds.get(prev.work_kind, 0) + done
+                prev.run_start = now
+            pcpu.work_timer.active = False
         self.nr_schedules += 1
         nxt, tslice = pcpu.pool.sched.do_schedule(pcpu, now)
         if tslice >= 0:
             pcpu.s_timer.set(now + tslice)
         else:
-            pcpu.s_timer.stop()
+            pcpu.s_timer.active = False  # NOTE: inlined for speed: s_timer.stop()
         if nxt is prev:
             if not prev.is_idle:
                 self._arm_work(pcpu, prev, now)
@@ -96,7 +110,12 @@ class SchedCore:
             prev.runstate_change(RunState.RUNNABLE, now)
         else:
             prev.runstate_change(RunState.OFFLINE, now)
-        nxt.runstate_change(RunState.RUNNING, now)
+        # NOTE: inlined for speed (see benchmarks/): nxt.runstate_change(RUNNING, now).
+        delta = now - nxt.state_entry_time
+        if delta > 0:
+            nxt.runstate_time[nxt.runstate] += delta
+        nxt.runstate = RunState.RUNNING
+        nxt.state_entry_time = now
         nxt.is_running = True
         nxt.processor = pcpu
         pcpu.curr = nxt
@@ -137,11 +156,14 @@ class SchedCore:
             now = self.env._now  # type: ignore[attr-defined]
             if v.run_start < now:
                 v.run_start = now
-            if v.runnable:
-                self._arm_work(v.processor, v, now)
+            # NOTE: inlined for speed (see benchmarks/): v.runnable, _arm_work().
+            if done is not None and not (v.pause_flags or v.pause_count
+                                         or v.domain.pause_count):
+                v.processor.work_timer.set(v.run_start + ns)
 
     def _arm_work(self, pcpu: PCPU, v: VCPU, now: SimTime) -> None:
-        if v.work_done is not None and v.runnable:
+        if v.work_done is not None and not (v.pause_flags or v.pause_count
+                                            or v.domain.pause_count):  # v.runnable
             start = v.run_start if v.run_start > now else now
             pcpu.work_timer.set(start + v.work_left)
 

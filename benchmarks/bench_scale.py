@@ -1,0 +1,136 @@
+"""Is xensim's cost linear in the work?  Wall time per domain created and per event.
+
+Sweeps the number of domains (at a fixed pCPU count) and the number of pCPUs
+(at a fixed domain count); each point is a host of single-vCPU guests, half
+``cpu`` and half ``duty:busy_ms=4,idle_ms=12``, under credit (issue #12).
+For each point it prints the wall time to create every domain, and the wall
+time per SimPy event over a measured window after a warm-up, next to the
+cost of one bare SimPy event measured just before (the machines here are
+shared and noisy, so the ratio is the figure to compare).
+
+    python benchmarks/bench_scale.py                       # both sweeps
+    python benchmarks/bench_scale.py --domains 64,1000 --pcpus 16
+    python benchmarks/bench_scale.py --target              # 10,000 domains, 256 pCPUs, 10 s
+    python benchmarks/bench_scale.py --target --cli        # the same through `xensim run`
+
+``--target`` builds the issue's big host through the Python API (or, with
+``--cli``, writes it as a scenario and runs ``xensim run`` on it) and prints
+the creation time, the wall time of 10 simulated seconds and the peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_host import bare_simpy_rate
+
+from xensim.host import Host
+from xensim.metrics import events_dispatched
+
+DUTY = "duty:busy_ms=4,idle_ms=12"
+
+
+def build(domains: int, pcpus: int) -> tuple[Host, float]:
+    """The sweep's host; returns it and the wall seconds its domains took to create."""
+    host = Host(pcpus=pcpus, seed=1, memory=64 * domains + 4096, dom0_vcpus=min(pcpus, 4))
+    t0 = time.perf_counter()
+    for i in range(domains // 2):
+        host.create(f"cpu{i}", workload="cpu", memory=32)
+        host.create(f"duty{i}", workload=DUTY, memory=32)
+    return host, time.perf_counter() - t0
+
+
+def measure(domains: int, pcpus: int, warm_ms: float, ms: float) -> str:
+    base_us = 1e6 / bare_simpy_rate(200_000)
+    host, create_s = build(domains, pcpus)
+    host.run(ms=warm_ms)
+    e0, t0 = events_dispatched(host), time.perf_counter()
+    host.run(ms=ms)
+    wall = time.perf_counter() - t0
+    events = events_dispatched(host) - e0
+    per_event = wall / events * 1e6
+    return (f"{domains:>7,} {pcpus:>6} {create_s:9.2f} {create_s / domains * 1e3:9.2f} "
+            f"{events:>9,} {per_event:9.2f} {base_us:9.3f} {per_event / base_us:7.1f}")
+
+
+HEADER = (f"{'domains':>7} {'pcpus':>6} {'create s':>9} {'ms/dom':>9} {'events':>9} "
+          f"{'us/event':>9} {'bare us':>9} {'x bare':>7}")
+
+
+def scenario_text(domains: int, pcpus: int, seconds: float) -> str:
+    """The target host as a scenario file for ``xensim run``."""
+    lines = ["[host]", f"pcpus = {pcpus}", 'scheduler = "credit"', "seed = 1",
+             f"memory = {64 * domains + 4096}", f"dom0_vcpus = {min(pcpus, 4)}", ""]
+    for i in range(domains // 2):
+        for name, wl in ((f"cpu{i}", "cpu"), (f"duty{i}", DUTY)):
+            lines += ["[[domain]]", f'name = "{name}"', f'workload = "{wl}"', "memory = 32", ""]
+    lines += ["[run]", f"duration_ms = {seconds * 1000:g}", ""]
+    return "\n".join(lines)
+
+
+def target(domains: int, pcpus: int, seconds: float, cli: bool) -> None:
+    base = bare_simpy_rate()
+    print(f"bare SimPy events per second      : {base:12,.0f}")
+    if cli:
+        with tempfile.TemporaryDirectory() as tmp:
+            sc = Path(tmp) / "scale.toml"
+            sc.write_text(scenario_text(domains, pcpus, seconds))
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "xensim.cli", "run", str(sc), "-q"],
+                           check=True)
+            wall = time.perf_counter() - t0
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+        print(f"xensim run, {domains:,} domains on {pcpus} pCPUs, {seconds:g} simulated s")
+        print(f"wall time, build + run            : {wall:12.1f} s")
+        print(f"peak memory                       : {peak:12.2f} GiB")
+        return
+    host, create_s = build(domains, pcpus)
+    print(f"Python API, {domains:,} domains on {pcpus} pCPUs")
+    print(f"creating the domains              : {create_s:12.1f} s "
+          f"({create_s / domains * 1e3:.2f} ms each)")
+    e0, t0 = events_dispatched(host), time.perf_counter()
+    host.run(ms=seconds * 1000)
+    wall = time.perf_counter() - t0
+    events = events_dispatched(host) - e0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"{seconds:g} simulated s                    : {wall:12.1f} s wall "
+          f"({events:,} events, {wall / events * 1e6:.1f} us each)")
+    print(f"ratio xensim / bare event rate    : {events / wall / base:12.3f}")
+    print(f"peak memory                       : {peak:12.2f} GiB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--domains", default="64,250,1000,2500,10000",
+                    help="domain counts of the domain sweep (at --sweep-pcpus)")
+    ap.add_argument("--sweep-pcpus", type=int, default=256)
+    ap.add_argument("--pcpus", default="4,16,64,256",
+                    help="pCPU counts of the pCPU sweep (at --sweep-domains)")
+    ap.add_argument("--sweep-domains", type=int, default=1000)
+    ap.add_argument("--warm-ms", type=float, default=100.0)
+    ap.add_argument("--ms", type=float, default=200.0, help="measured simulated ms per point")
+    ap.add_argument("--target", action="store_true", help="the 10,000-domain target run")
+    ap.add_argument("--cli", action="store_true", help="--target through `xensim run`")
+    ap.add_argument("--seconds", type=float, default=10.0, help="--target's simulated s")
+    args = ap.parse_args()
+    if args.target:
+        target(10_000, 256, args.seconds, args.cli)
+        return
+    print(f"domain sweep on {args.sweep_pcpus} pCPUs (half cpu, half {DUTY}, credit)")
+    print(HEADER)
+    for n in (int(x) for x in args.domains.split(",") if x):
+        print(measure(n, args.sweep_pcpus, args.warm_ms, args.ms), flush=True)
+    print(f"pCPU sweep with {args.sweep_domains:,} domains")
+    print(HEADER)
+    for p in (int(x) for x in args.pcpus.split(",") if x):
+        print(measure(args.sweep_domains, p, args.warm_ms, args.ms), flush=True)
+
+
+if __name__ == "__main__":
+    main()
