@@ -15,12 +15,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from xensim.compare import cli as compare_cli
 from xensim.hypervisor.hostkind import HOST_KINDS, host_kind
+from xensim.progress import RunProgress, wanted
 from xensim.research import cli as research_cli
 from xensim.research.errors import ResearchError
 from xensim.scenario import ScenarioError, load_scenario, run_scenario
@@ -31,7 +33,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario)
     hosts: list[Any] = []
     traced = research_cli.wants_trace(args)
-    result = run_scenario(sc, seed=args.seed, trace=traced, host_out=hosts)
+    run_ns = int((sc.warmup_ms + sc.duration_ms) * 1_000_000)
+
+    def run() -> dict[str, Any]:
+        return run_scenario(sc, seed=args.seed, trace=traced, host_out=hosts)
+
+    with RunProgress(f"run {Path(args.scenario).name}", run_ns, enabled=wanted(args.quiet)):
+        if args.profile:
+            from xensim.profiling import profile_call
+
+            result = profile_call(run, sys.stderr)
+        else:
+            result = run()
+    if args.profile:
+        print(f"  {result['events']:,} SimPy events in {result['wall_s']:.2f} s wall "
+              f"({result['events'] / result['wall_s']:,.0f} events/s, "
+              f"{sc.duration_ms / 1000 / result['wall_s']:.1f} simulated s per wall s)",
+              file=sys.stderr)
     if traced:
         research_cli.after_run(args, hosts[0], result)
     if args.json:
@@ -138,7 +156,10 @@ def _setup_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario file (TOML)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON to OUT")
     p.add_argument("--seed", type=int, help="override [host] seed")
-    p.add_argument("-q", "--quiet", action="store_true", help="print no table")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="print no table (and no progress bar)")
+    p.add_argument("--profile", action="store_true",
+                   help="print where the wall time went (cProfile, by module and function)")
     research_cli.add_run_options(p)
 
 

@@ -22,6 +22,7 @@ from xensim.hypervisor.hostkind import host_kind
 from xensim.hypervisor.hypervisor import Hypervisor
 from xensim.hypervisor.time import MILLISECS, SimTime
 from xensim.metrics import collect
+from xensim.progress import note_host
 from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.libxl import Libxl
 
@@ -79,6 +80,7 @@ class Host:
         self.toolstack.create_hooks.append(self.all_domains.append)
         self.dom0 = self._create(config_from_keys(kind.dom0_name, vcpus=dom0_vcpus or pcpus,
                                                   memory=dom0_memory), privileged=True)
+        note_host(self)
 
     def _create(self, cfg: DomainConfig, *, paused: bool = False,
                 privileged: bool = False) -> Domain:

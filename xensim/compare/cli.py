@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from xensim.compare.kinds import DEFAULT_KINDS, parse_kinds
-from xensim.compare.measure import Setup, compare
+from xensim.compare.measure import Setup, compare, warmup_ms
 from xensim.compare.modes import DEFAULT_MODES, parse_modes
+from xensim.progress import RunProgress, wanted
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.xlcfg import XlCfgError
 
@@ -96,8 +97,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from xensim.research.plots import require_matplotlib
 
         require_matplotlib()
+    run_ns = int((warmup_ms(setup) + setup.seconds * 1000) * 1_000_000)
     try:
-        result = compare(setup, names, key)
+        with RunProgress(f"compare {setup.workload}", run_ns, len(names),
+                         enabled=wanted(args.quiet)):
+            result = compare(setup, names, key)
     except (LibxlError, XlCfgError, OSError) as exc:
         raise CompareError(str(exc)) from None
     write_outputs(args, result, key)
