@@ -13,6 +13,7 @@ work timer per pCPU for the running vCPU's completion.
 
 from __future__ import annotations
 
+from functools import partial
 from heapq import heappush
 from typing import TYPE_CHECKING
 
@@ -51,8 +52,9 @@ class SchedCore:
         return Timer(self.env, fn)
 
     def setup_pcpu(self, pcpu: PCPU) -> None:
-        pcpu.s_timer = Timer(self.env, lambda: self.schedule(pcpu))
-        pcpu.work_timer = Timer(self.env, lambda: self._work_complete(pcpu))
+        # NOTE: partial rather than a lambda, one Python frame less per expiry (for speed).
+        pcpu.s_timer = Timer(self.env, partial(self.schedule, pcpu))
+        pcpu.work_timer = Timer(self.env, partial(self._work_complete, pcpu))
 
     # --- SCHEDULE_SOFTIRQ ---------------------------------------------------------
     def raise_softirq(self, pcpu: PCPU) -> None:
@@ -92,7 +94,11 @@ class SchedCore:
         self.nr_schedules += 1
         nxt, tslice = pcpu.pool.sched.do_schedule(pcpu, now)
         if tslice >= 0:
-            pcpu.s_timer.set(now + tslice)
+            # NOTE: inlined for speed (see benchmarks/): pcpu.s_timer.set(now + tslice).
+            timer, when = pcpu.s_timer, now + tslice
+            timer.expires, timer.active = when, True
+            if not 0 <= timer.queued_at <= when:
+                timer._queue(when)
         else:
             pcpu.s_timer.active = False  # NOTE: inlined for speed: s_timer.stop()
         if nxt is prev:
@@ -106,7 +112,7 @@ class SchedCore:
         prev.is_running = False
         if prev.pause_flags & _BLOCKED:
             prev.runstate_change(RunState.BLOCKED, now)
-        elif prev.runnable:
+        elif not (prev.pause_flags or prev.pause_count or prev.domain.pause_count):  # runnable
             prev.runstate_change(RunState.RUNNABLE, now)
         else:
             prev.runstate_change(RunState.OFFLINE, now)
@@ -156,10 +162,14 @@ class SchedCore:
             now = self.env._now  # type: ignore[attr-defined]
             if v.run_start < now:
                 v.run_start = now
-            # NOTE: inlined for speed (see benchmarks/): v.runnable, _arm_work().
+            # NOTE: inlined for speed (see benchmarks/): v.runnable, _arm_work() and
+            # the work timer's set().
             if done is not None and not (v.pause_flags or v.pause_count
                                          or v.domain.pause_count):
-                v.processor.work_timer.set(v.run_start + ns)
+                timer, when = v.processor.work_timer, v.run_start + ns
+                timer.expires, timer.active = when, True
+                if not 0 <= timer.queued_at <= when:
+                    timer._queue(when)
 
     def _arm_work(self, pcpu: PCPU, v: VCPU, now: SimTime) -> None:
         if v.work_done is not None and not (v.pause_flags or v.pause_count
@@ -180,7 +190,16 @@ class SchedCore:
 
     def _work_complete(self, pcpu: PCPU) -> None:
         v = pcpu.curr
-        self._stop_work(v, self.env._now)  # type: ignore[attr-defined]
+        # NOTE: inlined for speed (see benchmarks/): _stop_work(v, now).
+        now = self.env._now  # type: ignore[attr-defined]
+        ran = now - v.run_start
+        if ran > 0:
+            if ran > v.work_left:
+                ran = v.work_left
+            v.work_left -= ran
+            kinds = v.kind_ns
+            kinds[v.work_kind] = kinds.get(v.work_kind, 0) + ran
+            v.run_start = now
         done = v.work_done
         v.work_done = None
         if done is not None:
@@ -199,7 +218,7 @@ class SchedCore:
     def vcpu_wake(self, v: VCPU) -> None:
         """Xen's ``vcpu_wake()``: a vCPU that may run again goes to its policy."""
         now = self.env._now  # type: ignore[attr-defined]
-        if v.runnable:
+        if not (v.pause_flags or v.pause_count or v.domain.pause_count):  # v.runnable, inlined
             if v.runstate >= RunState.BLOCKED:
                 if v.runstate == RunState.BLOCKED:
                     v.wake_time = now
