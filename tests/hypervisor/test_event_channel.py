@@ -361,3 +361,14 @@ def test_free_port_is_the_lowest_free_after_closes(ctx, registry):
         again.append(a.port)
     assert again == [7, 64, 90, 131]
     assert len(ctx.dom(d1).ports) == 192
+
+
+def test_ports_are_made_when_first_touched(ctx, registry):
+    d1 = registry.get_domain(1)
+    de = ctx.dom(d1)
+    assert len(de.ports) == 64 and list(de.ports.made) == [0]  # a bucket; only port 0 made
+    a = EvtchnAllocUnbound(DOMID_SELF, 0)
+    assert op(ctx, d1, EVTCHNOP.alloc_unbound, a) == 0
+    assert sorted(de.ports.made) == [0, 1]
+    assert [c.port for c in de.in_use()] == [1]
+    assert de.ports[63].state == ECS.FREE and de.ports[-1] is de.ports[63]

@@ -65,6 +65,7 @@ from xensim.hypervisor.evtchn_2l import (
     guest_scan_pending,
     set_bit,
 )
+from xensim.hypervisor.lazy import LazyEntries
 
 EVTCHNS_PER_BUCKET = 64
 """PAGE_SIZE / sizeof(struct evtchn) rounded to a power of two on x86-64."""
@@ -91,7 +92,7 @@ class DomainEvtchn:
         self.domain = domain
         self.max_evtchn_port = min(max_evtchn_port, EVTCHN_2L_NR_CHANNELS - 1)
         self.max_evtchns = EVTCHN_2L_NR_CHANNELS
-        self.ports: list[Evtchn] = []
+        self.ports: LazyEntries[Evtchn] = LazyEntries(Evtchn)
         self._free: list[int] = []
         """A heap holding every FREE port (and some that were taken since)."""
         self.shared = SharedInfo.for_vcpus(domain.max_vcpus)
@@ -101,7 +102,7 @@ class DomainEvtchn:
 
     def _grow(self) -> None:
         base = len(self.ports)
-        self.ports.extend(Evtchn(base + i) for i in range(EVTCHNS_PER_BUCKET))
+        self.ports.length += EVTCHNS_PER_BUCKET  # ports are made when first touched
         self._free.extend(range(base, base + EVTCHNS_PER_BUCKET))  # sorted: still a heap
 
     def port_is_valid(self, port: int) -> bool:
@@ -133,7 +134,7 @@ class DomainEvtchn:
         heapq.heappush(self._free, port)
 
     def in_use(self) -> list[Evtchn]:
-        return [c for c in self.ports if c.state not in (ECS.FREE, ECS.RESERVED)]
+        return [c for c in self.ports.touched() if c.state not in (ECS.FREE, ECS.RESERVED)]
 
 
 class EventChannels:
@@ -363,7 +364,7 @@ def evtchn_reset(ctx: EventChannels, caller: DomainLike, op: EvtchnReset) -> int
         return ESRCH
     if not xsm_target_ok(caller, d):
         return EPERM
-    for chn in list(ctx.dom(d).ports):
+    for chn in ctx.dom(d).ports.touched():  # the untouched ports are FREE already
         _close_port(ctx, d, chn.port)
     return 0
 
@@ -442,7 +443,7 @@ def evtchn_destroy(ctx: EventChannels, d: DomainLike) -> None:
     de = ctx.doms.get(d.domid)
     if de is None:
         return
-    for chn in de.ports:
+    for chn in de.ports.touched():  # the untouched ports are FREE already
         _close_port(ctx, d, chn.port)
     del ctx.doms[d.domid]
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from xensim.hypervisor.domctx import (
     DOMID_SELF,
@@ -61,6 +61,7 @@ from xensim.hypervisor.grant_table_abi import (
     GnttabUnmapGrantRef,
     GTF_type_mask,
 )
+from xensim.hypervisor.lazy import LazyEntries
 
 # Active-entry pin counts, packed as in Xen: one byte per kind of mapping.
 GNTPIN_hstw_inc = 1 << 0
@@ -101,43 +102,6 @@ class Mapping:
     host_addr: int = 0
 
 
-E = TypeVar("E")
-
-
-class LazyEntries(Generic[E]):
-    """A list of *len* entries, each made by *factory* when first touched.
-
-    A domain's grant frames hold 512 entries each, of which a guest uses a
-    handful; making them all at domain creation cost thousands of objects per
-    guest (NOTE: lazy for speed and memory, see benchmarks/).  Indexing
-    behaves as a list's (negative indices, IndexError past the end).
-    """
-
-    __slots__ = ("factory", "made", "length")
-
-    def __init__(self, factory: Callable[[], E]) -> None:
-        self.factory = factory
-        self.made: dict[int, E] = {}
-        self.length = 0
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, i: int) -> E:
-        if i < 0:
-            i += self.length
-        if not 0 <= i < self.length:
-            raise IndexError("grant entry index out of range")
-        e = self.made.get(i)
-        if e is None:
-            e = self.made[i] = self.factory()
-        return e
-
-    def touched(self) -> list[tuple[int, E]]:
-        """The entries made so far, by index (the others are still all zero)."""
-        return sorted(self.made.items(), key=lambda kv: kv[0])
-
-
 class GrantTable:
     """One domain's shared grant frames, active entries and maptrack."""
 
@@ -146,8 +110,8 @@ class GrantTable:
         self.max_grant_frames = max_grant_frames
         self.max_maptrack_frames = max_maptrack_frames
         self.nr_grant_frames = 0
-        self.shared: LazyEntries[GrantEntry] = LazyEntries(GrantEntry)
-        self.active: LazyEntries[ActiveEntry] = LazyEntries(ActiveEntry)
+        self.shared: LazyEntries[GrantEntry] = LazyEntries(lambda _ref: GrantEntry())
+        self.active: LazyEntries[ActiveEntry] = LazyEntries(lambda _ref: ActiveEntry())
         self.maptrack: list[Mapping] = []
         self.free_handles: deque[int] = deque()
         self.grow(INITIAL_NR_GRANT_FRAMES)
@@ -181,7 +145,7 @@ class GrantTable:
         return [(h, m) for h, m in enumerate(self.maptrack) if m.flags]
 
     def pinned_refs(self) -> list[int]:
-        return [r for r, a in self.active.touched() if a.pin]
+        return sorted(r for r, a in self.active.made.items() if a.pin)
 
 
 class GrantTables:
