@@ -142,6 +142,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
+    from xensim.progress import wanted
     from xensim.research import sweep as sw
 
     sweep = sw.load_sweep(args.sweep)
@@ -152,7 +153,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     else:
         jobs = args.jobs or os.cpu_count() or 1
         executor = sw.execute_inline if jobs == 1 else sw.execute_pool(jobs)
-    res = sw.run_sweep(sweep, executor, progress=not args.quiet)
+    res = sw.run_sweep(sweep, executor, progress=wanted(args.quiet))  # terminals only
     out = args.out or Path(args.sweep).stem + "-results"
     written = sw.write_tables(res, out)
     if not args.quiet:
