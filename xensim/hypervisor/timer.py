@@ -46,7 +46,7 @@ class Expiry:
 def queue_expiry(env: Environment, when: SimTime, callbacks: Any, value: Any) -> None:
     """``Timeout(env, max(when - now, 0), value)`` with *callbacks*, without a Timeout."""
     now = env._now  # type: ignore[attr-defined]
-    heappush(env._queue, (when if when > now else now, NORMAL,  # type: ignore[attr-defined]
+    heappush(env._queue, (when if when > now else now, NORMAL,  # type: ignore[attr-defined,misc]
                           next(env._eid), Expiry(callbacks, value)))  # type: ignore[attr-defined]
 
 
@@ -85,7 +85,7 @@ class Timer:
         # NOTE: inlined for speed (see benchmarks/): queue_expiry().
         env = self.env
         now = env._now  # type: ignore[attr-defined]
-        heappush(env._queue, (when if when > now else now, NORMAL,  # type: ignore[attr-defined]
+        heappush(env._queue, (when if when > now else now, NORMAL,  # type: ignore[attr-defined,misc]
                               next(env._eid), Expiry(self._callbacks, gen)))  # type: ignore[attr-defined]
 
     def stop(self) -> None:

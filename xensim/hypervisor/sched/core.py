@@ -64,7 +64,7 @@ class SchedCore:
             # NOTE: inlined for speed (see benchmarks/): a zero-delay Timeout's place
             # in the queue, without building a Timeout (timer.queue_expiry).
             env = self.env
-            heappush(env._queue, (env._now, NORMAL, next(env._eid),  # type: ignore[attr-defined]
+            heappush(env._queue, (env._now, NORMAL, next(env._eid),  # type: ignore[attr-defined,misc]
                                   Expiry(self._softirq_callbacks, pcpu)))
 
     def _softirq(self, ev: Expiry) -> None:
