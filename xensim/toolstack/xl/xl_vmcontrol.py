@@ -15,7 +15,8 @@ import os
 
 from xensim.hypervisor.domain import Domain, ShutdownReason
 from xensim.toolstack.death import HANDLED
-from xensim.toolstack.domconfig import DomainConfig
+from xensim.toolstack.domconfig import DomainConfig, read_config_bytes
+from xensim.toolstack.domconfig_build import report_unused_keys
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
 from xensim.toolstack.xl.xl_console import console_output
@@ -144,19 +145,20 @@ def main_create(ctx: XlContext, args: list[str]) -> int:
     if not quiet:
         ctx.err.write(f"Parsing config from {filename}\n")
     try:
-        with open(ctx.path(filename)) as f:
-            text = f.read()
+        data = read_config_bytes(ctx.path(filename))
     except OSError as exc:
         ctx.err.write(f"Failed to read config file: {filename}: "
                       f"{os.strerror(exc.errno or 0)}\n")
         return 1
     try:
-        cfg = DomainConfig.from_text(text, filename, overrides)
+        cfg = DomainConfig.from_text(data, filename, overrides)
     except XlCfgError as exc:
         ctx.err.write(f"{exc}\n")
         return 1
     for w in cfg.warnings:
         ctx.err.write(f"{w}\n")
+    if ctx.verbose:
+        report_unused_keys(cfg, ctx.err)
     if "n" in o or ctx.dryrun:
         ctx.out.write(json.dumps(cfg.to_dict(), indent=4) + "\n")
         return 0
