@@ -16,13 +16,12 @@ it and uses the default, as xl does.  Values xl accepts but xensim cannot model
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
+from xensim.toolstack.cnum import strtol
 from xensim.toolstack.xlcfg import Atom, ListValue, Setting, Value, XlCfgError
 
 __all__ = [
-    "LONG_MAX",
     "CfgWarning",
     "c_strtol",
     "describe",
@@ -35,14 +34,6 @@ __all__ = [
     "get_str_or_list",
 ]
 
-LONG_MAX = 2**63 - 1
-LONG_MIN = -(2**63)
-_STRTOL = re.compile(r"[ \t\n\v\f\r]*([+-]?)(0[xX](?=[0-9a-fA-F])|0*)([0-9a-fA-F]*)")
-_HEX = frozenset("0123456789abcdefABCDEF")
-_DEC = frozenset("0123456789")
-_OCT = frozenset("01234567")
-
-
 class CfgWarning(Exception):
     """libxlu's warning for a setting xl then treats as absent; ``str()`` is the line."""
 
@@ -50,34 +41,13 @@ class CfgWarning(Exception):
 def c_strtol(text: str) -> int | None:
     """The value of *text* read whole by ``strtol(text, &ep, 0)``, or None.
 
-    Raises :class:`OverflowError` where strtol sets ``ERANGE``; never converts more
-    than 20 significant digits (so a 5,000-digit number costs nothing).
+    Raises :class:`OverflowError` where strtol sets ``ERANGE`` (libxlu checks that
+    before it looks for rubbish after the digits).
     """
-    m = _STRTOL.match(text)
-    assert m is not None  # every part of the pattern may be empty
-    sign, prefix, rest = m.groups()
-    if prefix[:2] in ("0x", "0X"):
-        base, allowed = 16, _HEX
-    elif prefix:  # a leading 0: octal (the zeros themselves are digits)
-        base, allowed = 8, _OCT
-    else:
-        base, allowed = 10, _DEC
-    n_digits = 0
-    while n_digits < len(rest) and rest[n_digits] in allowed:
-        n_digits += 1
-    digits = rest[:n_digits]
-    if not digits and not (prefix and base == 8):
-        return None  # no conversion: ep == the start
-    significant = digits.lstrip("0")
-    if len(significant) > 22:  # more than any 64-bit long, in any base
-        raise OverflowError  # strtol's ERANGE comes before xl looks at the rest
-    n = int(significant or "0", base)
-    n = -n if sign == "-" else n
-    if not LONG_MIN <= n <= LONG_MAX:
+    got = strtol(text, 0)
+    if got.erange:
         raise OverflowError
-    if m.start(3) + n_digits != len(text):
-        return None  # trailing rubbish, as in "1G"
-    return n
+    return got.value if got.whole(text) else None
 
 
 def describe(value: Value) -> str:

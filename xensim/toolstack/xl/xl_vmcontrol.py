@@ -14,6 +14,7 @@ import json
 import os
 
 from xensim.hypervisor.domain import Domain, ShutdownReason
+from xensim.toolstack.cnum import strtol
 from xensim.toolstack.death import HANDLED
 from xensim.toolstack.domconfig import DomainConfig, read_config_bytes
 from xensim.toolstack.domconfig_build import report_unused_keys
@@ -181,12 +182,14 @@ def main_domid(ctx: XlContext, args: list[str]) -> int:
 
 def main_domname(ctx: XlContext, args: list[str]) -> int:
     _, ops = getopt(args, "", cmd="domname", reqargs=1)
-    if not ops[0].isdigit():
+    got = strtol(ops[0])  # xl: strtol into a uint32_t; "no digits at all" is refused
+    if got.end == 0:
         ctx.err.write("Invalid domain id.\n\n")
         return 1
-    d = ctx.host.hv.domains.get(int(ops[0]))
+    domid = got.value & 0xFFFFFFFF
+    d = ctx.host.hv.domains.get(domid)
     if d is None:
-        ctx.err.write(f"Can't get domain name of domain id '{ops[0]}', maybe this domain "
+        ctx.err.write(f"Can't get domain name of domain id '{domid}', maybe this domain "
                       "does not exist.\n")
         return 1
     ctx.out.write(f"{d.name}\n")
