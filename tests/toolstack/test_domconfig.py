@@ -785,3 +785,10 @@ def test_any_diskspec_parses_or_raises_diskspecerror(spec):
         return
     assert disk.vdev and (disk.target is not None or disk.is_cdrom)
     assert parse_diskspec(disk.to_spec()) == disk
+
+
+def test_huge_numbers_anywhere_give_xls_answer_not_a_crash():
+    big = "9" * 5000
+    assert err(PV + f'cpus = "{big}1-{big}"\n').startswith("vm.cfg:3: cpus: invalid pcpu range")
+    assert cfg(PV + f"viridian = {big}\n").viridian is DEFAULTS["viridian"]
+    assert "-smp" in err(PV + f'qemu_args = "-smp {big}"\n')

@@ -55,6 +55,12 @@ __all__ = ["build", "report_unused_keys", "to_xlcfg"]
 _CPUMAP_ITEM = re.compile(r"\^?(?:nodes?:)?(?:all|[0-9]+(?:-[0-9]+)?)")
 
 
+def _magnitude(digits: str) -> tuple[int, str]:
+    """Orders decimal strings by value without converting them (they may be huge)."""
+    digits = digits.lstrip("0")
+    return len(digits), digits
+
+
 def check_cpumap(setting: Setting, item: Value, text: str) -> None:
     """Syntax of an xl cpumap (``parse_cpurange``), without knowing the host."""
     for part in text.split(","):
@@ -64,7 +70,7 @@ def check_cpumap(setting: Setting, item: Value, text: str) -> None:
         if part.startswith("^") and part.endswith("all"):
             raise fail(setting, 'can\'t combine "^" and "all"', at=item)
         m = re.search(r"([0-9]+)-([0-9]+)$", part)
-        if m and int(m.group(2)) < int(m.group(1)):
+        if m and _magnitude(m.group(2)) < _magnitude(m.group(1)):
             raise fail(setting, f'invalid pcpu range "{part}": start must be <= end', at=item)
 
 
