@@ -21,7 +21,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
-# The parser fuzz tests (xl.cfg, scenarios, xl arguments) with 50 times their CI budget
+# The parser fuzz tests (xl.cfg, scenarios, xl arguments) with 30 times their CI budget
 # and per-test counts; about five minutes on a quiet 2-core machine.
 fuzz: $(VENV)/.installed
 	XENSIM_FUZZ=deep $(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider \

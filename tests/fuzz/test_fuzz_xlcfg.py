@@ -59,7 +59,7 @@ _values = st.recursive(_atoms, lambda inner: st.lists(inner, max_size=4).map(
     lambda xs: ListValue(tuple(xs))), max_leaves=12)
 
 
-@fuzz(200)
+@fuzz(100)
 @given(st.lists(st.tuples(_keys, _values), max_size=12))
 def test_written_settings_parse_back_the_same(pairs) -> None:
     text = "".join(f"{k} = {_fmt(v)}\n" for k, v in pairs)

@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from xensim.host import Host
 from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.domconfig_build import _SCALARS, _SPECIAL
+from xensim.toolstack.xlcfg import MAX_NESTING, XlCfgError
 from xensim.toolstack.xlkeys import XL_KEYS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "xl.md"
@@ -50,3 +53,21 @@ def test_docs_list_only_keys_xl_reads_and_every_key_xensim_leaves_out():
                             .split("keys xl does not read")[0]))
     assert listed <= XL_KEYS
     assert set(UNMODELLED) <= listed
+
+
+def test_a_config_nested_to_the_limit_is_created_and_listed(tmp_path: Path):
+    deep = "[" * MAX_NESTING + "]" * MAX_NESTING
+    path = tmp_path / "deep.cfg"
+    path.write_text(PV + f"frobnicate = {deep}\n")
+    host = Host()
+    assert host.xl(f"create {path}")[0] == 0
+    rc, out, _ = host.xl("list -l")
+    assert rc == 0 and "frobnicate" in out
+
+
+def test_a_5000_character_name_is_refused_before_anything_is_built():
+    host = Host()
+    before = len(host.hv.domains)
+    with pytest.raises(XlCfgError, match="at most 1024 characters"):
+        host.create("n" * 5000)
+    assert len(host.hv.domains) == before

@@ -76,7 +76,8 @@ def check_cpumap(setting: Setting, item: Value, text: str) -> None:
 
 _Reader = Callable[[Setting], Any]
 MAX_NAME = 1024
-"""Longest domain name: libxl writes it to xenstore, whose paths stop at 3072 bytes."""
+"""Longest domain name xensim takes (libxl writes it to xenstore, whose messages carry
+at most 4096 bytes; 1024 leaves room for the rest)."""
 _ABSENT = object()
 
 
