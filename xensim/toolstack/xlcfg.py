@@ -183,7 +183,7 @@ class RawConfig:
         last = dict(self._last)
         settings = list(self.settings)
         for s in other.settings:
-            settings.append(_stored(last, s, None))
+            settings.append(_stored(last, s))
         return RawConfig(self.filename, tuple(settings))
 
 
@@ -303,7 +303,7 @@ class _Parse:
         """``xlu__cfg_set_store``: ``+=`` joins the setting in force first."""
         setting = Setting(name.decode("ascii"), value, op, self.filename, line)
         try:
-            setting = _stored(self.last, setting, None)
+            setting = _stored(self.last, setting)
         except _ConcatError:
             self._lexical_error(self.lexer.text, self.lexer.lineno,
                                 "can't add [list] to \"string\" or vice versa")
@@ -338,6 +338,17 @@ class _Parse:
     # -- yyparse ------------------------------------------------------------------
 
     def run(self) -> None:
+        """Parse to the end (or to bison's abort); the outcome is in :meth:`result`."""
+        try:
+            self._run()
+        except _TooDeep as e:
+            self.report.append(
+                f"{self.filename}:{e.line}: config parsing error near `[': lists nested "
+                f"more than {MAX_NESTING} deep (xensim's limit)"
+            )
+            self._fail(e.line)
+
+    def _run(self) -> None:
         states, vals, lines = [0], [None], [1]
         errstatus = 0  # yyerrstatus: tokens to shift before errors are reported again
         depth = 0
@@ -421,7 +432,7 @@ class _ConcatError(Exception):
     pass
 
 
-def _stored(last: dict[str, Setting], new: Setting, _unused: None) -> Setting:
+def _stored(last: dict[str, Setting], new: Setting) -> Setting:
     """*new*, with ``+=`` applied against the setting in force (``xlu__cfg_concat_vals``);
     records it in *last*."""
     if new.op == "+=":
@@ -448,12 +459,5 @@ def parse_xlcfg(data: str | bytes, filename: str = "<string>") -> RawConfig:
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
     parse = _Parse(data, filename)
-    try:
-        parse.run()
-    except _TooDeep as e:
-        parse.report.append(
-            f"{filename}:{e.line}: config parsing error near `[': lists nested more than "
-            f"{MAX_NESTING} deep (xensim's limit)"
-        )
-        parse._fail(e.line)
+    parse.run()
     return parse.result()
