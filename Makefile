@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
+
+# The parser fuzz tests (xl.cfg, scenarios, xl arguments) with 30 times their CI budget
+# and per-test counts; about five minutes on a quiet 2-core machine.
+fuzz: $(VENV)/.installed
+	XENSIM_FUZZ=deep $(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider \
+		--hypothesis-show-statistics
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_host.py

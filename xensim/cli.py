@@ -186,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xensim", description="A Xen hypervisor simulator.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text, setup, fn in COMMANDS:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        # argparse %-formats a subcommand's help in the command list; escape the "%".
+        p = sub.add_parser(name, help=help_text.replace("%", "%%"), description=help_text)
         setup(p)
         p.set_defaults(fn=fn)
     return parser

@@ -4,11 +4,19 @@ The format (documented in the README) is checked against a schema before
 anything runs, so a typo is reported as ``file:line: where: what was
 expected`` instead of a traceback half-way through a run.  Every key of a
 ``[[domain]]`` table is the xl.cfg key of the same name.
+
+Every value is checked, not only its type: numbers must be finite and in range,
+names non-empty, the host must hold dom0's memory, values may nest at most
+:data:`MAX_NESTING` deep, each action's command must split like a shell line, and
+the simulated work is bounded (:data:`MAX_SIM_MS` of simulated time; ``xl top``
+within it), so that no file can run without end or end in a traceback.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import shlex
 import time
 import tomllib
 from collections.abc import Callable
@@ -24,6 +32,8 @@ from xensim.hypervisor.sched.ops import SchedParamError, get_scheduler_class
 from xensim.hypervisor.time import MILLISECS
 from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.libxl import LibxlError
+from xensim.toolstack.xl.context import XlUsageError
+from xensim.toolstack.xl.xl_top import parse_options as parse_top_options
 from xensim.toolstack.xlcfg import XlCfgError
 
 
@@ -31,8 +41,24 @@ class ScenarioError(ValueError):
     """A scenario that cannot run; the message names file, line, key and expectation."""
 
 
+MAX_SIM_MS = 3_600_000
+"""Longest simulated run (warm-up included): one simulated hour."""
+MAX_NESTING = 16
+"""Deepest nesting of TOML values (arrays and tables) a scenario may use."""
+HOST_MEMORY_MIB = 16384
+DOM0_MEMORY_MIB = 1024
+"""The host's and dom0's memory when [host] does not say (as :class:`Host`'s defaults)."""
+MAX_MEMORY_MIB = 1 << 24
+"""Largest memory size (16 TiB) for the host or a guest."""
+
+
 Check = Callable[[Any], str | None]
 """Returns None when the value is fine, else what was expected."""
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """*text* cut to *limit* characters, for a one-line message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _int(lo: int | None = None, hi: int | None = None) -> Check:
@@ -46,12 +72,14 @@ def _int(lo: int | None = None, hi: int | None = None) -> Check:
     return check
 
 
-def _number(lo: float = 0, strict: bool = False) -> Check:
+def _number(lo: float = 0, strict: bool = False, hi: float = MAX_SIM_MS) -> Check:
+    """A finite number in [*lo*, *hi*] (``(lo, hi]`` when *strict*); nan and inf fail."""
     def check(v: Any) -> str | None:
+        want = f"a number {'>' if strict else '>='} {lo} and <= {hi:g}"
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return f"a number {'>' if strict else '>='} {lo}"
-        if v < lo or (strict and v == lo):
-            return f"a number {'>' if strict else '>='} {lo}"
+            return want
+        if not math.isfinite(v) or v < lo or (strict and v == lo) or v > hi:
+            return want
         return None
     return check
 
@@ -62,6 +90,27 @@ def _str(choices: tuple[str, ...] | None = None) -> Check:
             return "one of " + ", ".join(repr(c) for c in choices) if choices else "a string"
         return None
     return check
+
+
+def _name(v: Any) -> str | None:
+    if not isinstance(v, str) or not v.strip():
+        return "a non-empty name"
+    if len(v) > 64 or not v.isprintable():
+        return "a name of at most 64 printable characters"
+    return None
+
+
+def _command(v: Any) -> str | None:
+    """An xl command line: it must split as a shell would (no unbalanced quote)."""
+    if not isinstance(v, str):
+        return "an xl command line such as \"pause web\""
+    try:
+        words = shlex.split(v)
+    except ValueError as exc:
+        return f"an xl command line that splits like a shell's ({exc})"
+    if not words:
+        return "an xl command line such as \"pause web\""
+    return None
 
 
 def _cpumap(v: Any) -> str | None:
@@ -76,8 +125,16 @@ def _str_list(v: Any) -> str | None:
     return None
 
 
-def _table(v: Any) -> str | None:
-    return None if isinstance(v, dict) else "a table"
+def _params(v: Any) -> str | None:
+    """A table of scheduler or cost parameters: each a finite number (or a word)."""
+    if not isinstance(v, dict):
+        return "a table"
+    for key, x in v.items():
+        if isinstance(x, (int, float)) and not (math.isfinite(x) and abs(x) <= 1e12):
+            return f"a table of finite numbers up to 1e12, not {key} = {_short(repr(x))}"
+        if not isinstance(x, (int, float, str)):
+            return f"a table of numbers, not {key} = {x!r}"
+    return None
 
 
 def _scheduler(v: Any) -> str | None:
@@ -108,17 +165,18 @@ def _workload(v: Any) -> str | None:
 
 SCHEMA: dict[str, dict[str, Check]] = {
     "host": {"pcpus": _int(1, 4096), "scheduler": _scheduler, "hypervisor": _hypervisor,
-             "seed": _int(0),
-             "memory": _int(64), "dom0_vcpus": _int(1), "dom0_memory": _int(64),
-             "sched": _table, "costs": _table},
-    "domain": {"name": _str(), "vcpus": _int(1, 512), "maxvcpus": _int(1, 512),
-               "memory": _int(1), "workload": _workload, "cpu_weight": _int(1, 65535),
-               "cap": _int(0), "cpus": _cpumap, "cpus_soft": _cpumap,
-               "type": _str(("pv", "pvh", "hvm")), "pool": _str(), "config": _str(),
-               "vif": _str_list, "disk": _str_list, "maxmem": _int(1),
-               "guest_arch": _str(GUEST_ARCHES), "qemu_args": _str()},
-    "pool": {"name": _str(), "scheduler": _scheduler, "cpus": _cpumap, "sched": _table},
-    "action": {"at_ms": _number(0), "command": _str()},
+             "seed": _int(0, 2**64 - 1),
+             "memory": _int(64, MAX_MEMORY_MIB), "dom0_vcpus": _int(1, 4096),
+             "dom0_memory": _int(64, MAX_MEMORY_MIB), "sched": _params, "costs": _params},
+    "domain": {"name": _name, "vcpus": _int(1, 512), "maxvcpus": _int(1, 512),
+               "memory": _int(1, MAX_MEMORY_MIB), "workload": _workload,
+               "cpu_weight": _int(1, 65535), "cap": _int(0, 409600), "cpus": _cpumap,
+               "cpus_soft": _cpumap, "type": _str(("pv", "pvh", "hvm")), "pool": _str(),
+               "config": _str(), "vif": _str_list, "disk": _str_list,
+               "maxmem": _int(1, MAX_MEMORY_MIB), "guest_arch": _str(GUEST_ARCHES),
+               "qemu_args": _str()},
+    "pool": {"name": _name, "scheduler": _scheduler, "cpus": _cpumap, "sched": _params},
+    "action": {"at_ms": _number(0), "command": _command},
     "run": {"duration_ms": _number(0, strict=True), "warmup_ms": _number(0)},
 }
 REQUIRED = {"domain": ("name",), "pool": ("name", "scheduler", "cpus"),
@@ -189,7 +247,7 @@ def _check_table(loc: _Locator, table: str, index: int, label: str,
         expected = schema[key](value)
         if expected:
             raise loc.error(table, index, key,
-                            f"{label}: {key} = {value!r}: expected {expected}")
+                            f"{label}: {key} = {_short(repr(value))}: expected {expected}")
     for key in REQUIRED.get(table, ()):
         if key not in data and not (table == "domain" and "config" in data):
             raise loc.error(table, index, None, f"{label}: missing required key {key!r}")
@@ -199,13 +257,40 @@ def read_toml(path: str, error: type[Exception]) -> tuple[dict[str, Any], str]:
     """A TOML file's table and text; unreadable or malformed files raise *error*
     with the path (scenario and sweep files share this)."""
     try:
-        text = Path(path).read_text()
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        return tomllib.loads(text), text
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise error(f"{path}:{line}: not UTF-8 (TOML files are UTF-8): byte "
+                    f"0x{data[exc.start]:02x}") from None
+    try:
+        table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: TOML syntax error: {exc}") from None
+    except RecursionError:  # tomllib recurses per level of [ and {
+        raise error(f"{path}: values nested more than {MAX_NESTING} levels deep") from None
+    if _depth(table) > MAX_NESTING:
+        raise error(f"{path}: values nested more than {MAX_NESTING} levels deep")
+    return table, text
+
+
+def _depth(value: Any) -> int:
+    """How deep arrays and tables nest in *value*, counted up to one past the limit
+    (iterative: no recursion to exhaust)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > MAX_NESTING:
+            break
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return deepest
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -233,11 +318,23 @@ def validate_scenario(raw: dict[str, Any], path: str = "<scenario>",
         raise ScenarioError(f"{path}: write domains as [[domain]] and actions as [[action]]")
     if run is None:
         raise ScenarioError(f"{path}: missing [run] table with duration_ms")
+    if not isinstance(run, dict):
+        raise ScenarioError(f"{path}: [run] must be a table")
     _check_table(loc, "run", 0, "[run]", run)
+    if run["duration_ms"] + run.get("warmup_ms", 0) > MAX_SIM_MS:
+        raise loc.error("run", 0, "duration_ms", f"[run]: warmup_ms + duration_ms is more than "
+                        f"{MAX_SIM_MS} ms, xensim's bound on one run")
+    dom0_mem = host.get("dom0_memory", DOM0_MEMORY_MIB)
+    host_mem = host.get("memory", HOST_MEMORY_MIB)
+    if host_mem < dom0_mem:
+        raise loc.error("host", 0, "memory", f"[host]: memory = {host_mem} MiB cannot hold "
+                        f"dom0's {dom0_mem} MiB (dom0_memory)")
     names: set[str] = set()
     nr_cpus = host.get("pcpus", 4)
     for i, dom in enumerate(domains):
-        label = f"[[domain]] #{i + 1}" + (f" ({dom['name']})" if "name" in dom else "")
+        if not isinstance(dom, dict):
+            raise ScenarioError(f"{path}: write domains as [[domain]] tables")
+        label = f"[[domain]] #{i + 1}" + (f" ({_short(str(dom['name']))})" if "name" in dom else "")
         _check_table(loc, "domain", i, label, dom)
         if "name" in dom:
             if dom["name"] in names or dom["name"] == "Domain-0":
@@ -254,7 +351,9 @@ def validate_scenario(raw: dict[str, Any], path: str = "<scenario>",
         raise ScenarioError(f"{path}: write cpupools as [[pool]]")
     taken: set[int] = set()
     for i, pool in enumerate(pools):
-        label = f"[[pool]] #{i + 1}" + (f" ({pool['name']})" if "name" in pool else "")
+        if not isinstance(pool, dict):
+            raise ScenarioError(f"{path}: write cpupools as [[pool]] tables")
+        label = f"[[pool]] #{i + 1}" + (f" ({_short(str(pool['name']))})" if "name" in pool else "")
         _check_table(loc, "pool", i, label, pool)
         try:
             cpus = parse_cpumap(pool["cpus"], nr_cpus)
@@ -273,9 +372,29 @@ def validate_scenario(raw: dict[str, Any], path: str = "<scenario>",
             raise loc.error("domain", i, "pool", f"[[domain]] #{i + 1}: pool {dom['pool']!r} "
                             f"is not declared; pools: {', '.join(sorted(pool_names))}")
     for i, act in enumerate(actions):
+        if not isinstance(act, dict):
+            raise ScenarioError(f"{path}: write actions as [[action]] tables")
         _check_table(loc, "action", i, f"[[action]] #{i + 1}", act)
+        expected = _bounded_work(act["command"])
+        if expected:
+            raise loc.error("action", i, "command",
+                            f"[[action]] #{i + 1}: command = {act['command']!r}: {expected}")
     return Scenario(path, host, domains, actions, pools, float(run["duration_ms"]),
                     float(run.get("warmup_ms", 0)), raw)
+
+
+def _bounded_work(command: str) -> str | None:
+    """Why *command* would run past xensim's bound, or None (``xl top -i N -d S``)."""
+    words = shlex.split(command)
+    if words[0] != "top":
+        return None
+    try:
+        top = parse_top_options(words[1:])
+    except XlUsageError as exc:
+        return f"xl top refuses it ({exc})"
+    if (top.iterations or 1) * top.delay * 1000 > MAX_SIM_MS:
+        return f"xl top would run for more than {MAX_SIM_MS} ms of simulated time"
+    return None
 
 
 def build_host(sc: Scenario, seed: int | None = None, trace: bool = False) -> Host:
@@ -284,10 +403,10 @@ def build_host(sc: Scenario, seed: int | None = None, trace: bool = False) -> Ho
     try:
         host = Host(pcpus=h.get("pcpus", 4), scheduler=h.get("scheduler"),
                     hypervisor=h.get("hypervisor", "xen"),
-                    sched=h.get("sched"), memory=h.get("memory", 16384),
+                    sched=h.get("sched"), memory=h.get("memory", HOST_MEMORY_MIB),
                     seed=h.get("seed", 0) if seed is None else seed,
                     costs=h.get("costs"), trace=trace, dom0_vcpus=h.get("dom0_vcpus"),
-                    dom0_memory=h.get("dom0_memory", 1024))
+                    dom0_memory=h.get("dom0_memory", DOM0_MEMORY_MIB))
     except (SchedParamError, KeyError, ValueError) as exc:
         raise ScenarioError(f"{sc.path}: [host]: {exc}") from None
     pool0 = host.hv.pools[0]

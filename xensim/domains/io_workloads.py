@@ -111,7 +111,7 @@ def _block_device(g: GuestVcpu) -> Any:
 
 @register_workload("ping", "an external client pings this guest over its vif; the latency "
                            "is measured at the client",
-                   rate=Param(float, 10.0, "pings per second", 0.001),
+                   rate=Param(float, 10.0, "pings per second", 0.001, 100_000),
                    size=Param(int, 64, "bytes per ping", 1))
 def _ping(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action]:
     if g.vcpu.vcpu_id:
@@ -191,7 +191,8 @@ def _disk(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Actio
 
 @register_workload("web", "serves requests arriving over its vif: compute, a disk read, a reply; "
                           "latency measured at the external client",
-                   rate=Param(float, 50.0, "requests per second (Poisson arrivals)", 0.001),
+                   rate=Param(float, 50.0, "requests per second (Poisson arrivals)", 0.001,
+                              100_000),
                    cpu_ms=Param(float, 0.5, "ms of computation per request", 0),
                    bs=Param(size, 16384, "bytes read from disk per request"),
                    reply=Param(size, 8192, "bytes of each reply"))

@@ -14,6 +14,7 @@ domain, so a seed fixes a run.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class Param:
     default: Any
     help: str
     minimum: float | None = None
+    maximum: float = 1e9  # no parameter needs more; bounds the simulated work
 
 
 ProgramFactory = Callable[[GuestVcpu, dict[str, Any], random.Random], Iterator[Action]]
@@ -80,8 +82,14 @@ def _convert(wl: WorkloadType, key: str, raw: str) -> Any:
     except ValueError:
         raise WorkloadError(f"workload {wl.name!r}: {key} must be {param.kind.__name__} "
                             f"({param.help}), got {raw!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise WorkloadError(f"workload {wl.name!r}: {key} must be a finite number "
+                            f"({param.help}), got {raw}")
     if param.minimum is not None and value < param.minimum:
         raise WorkloadError(f"workload {wl.name!r}: {key} must be >= {param.minimum} "
+                            f"({param.help}), got {raw}")
+    if isinstance(value, (int, float)) and value > param.maximum:
+        raise WorkloadError(f"workload {wl.name!r}: {key} must be <= {param.maximum:g} "
                             f"({param.help}), got {raw}")
     return value
 

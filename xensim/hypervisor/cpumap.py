@@ -15,15 +15,23 @@ class CpumapError(ValueError):
     """A cpumap string that xl would reject; the message says why."""
 
 
+_MAX_DIGITS = 9  # a pCPU number is a C int in xl
+
+
 def _parse_range(text: str, limit: int) -> range:
     if "-" in text:
         lo_s, hi_s = text.split("-", 1)
     else:
         lo_s = hi_s = text
-    try:
-        lo, hi = int(lo_s), int(hi_s)
-    except ValueError:
-        raise CpumapError(f"invalid cpu range {text!r}: expected N or N-M") from None
+    # ASCII digits only, as xl's strtoul reads them (int() would take "٣", " 1" or "1_0").
+    if not all(s.isascii() and s.isdigit() for s in (lo_s, hi_s)):
+        raise CpumapError(f"invalid cpu range {text!r}: expected N or N-M")
+    if len(hi_s.lstrip("0")) > _MAX_DIGITS:  # no host has that many pCPUs; don't convert it
+        raise CpumapError(f"cpu {hi_s[:_MAX_DIGITS]}... out of range: the host has {limit} "
+                          f"pCPUs (0-{limit - 1})")
+    if len(lo_s.lstrip("0")) > _MAX_DIGITS:  # then lo > hi
+        raise CpumapError(f"invalid cpu range {text!r}: start must be <= end")
+    lo, hi = int(lo_s), int(hi_s)
     if lo < 0 or hi < lo:
         raise CpumapError(f"invalid cpu range {text!r}: start must be <= end")
     if hi >= limit:

@@ -4,20 +4,25 @@ Mirrors: tools/libs/util/libxlu_cfg.c (``xlu_cfg_get_long``,
 ``xlu_cfg_get_bounded_long``, ``xlu_cfg_get_defbool``, ``xlu_cfg_get_string``,
 ``xlu_cfg_get_list``).  As there, a number and a string are both text: a
 quoted ``"512"`` is a fine integer and an unquoted ``123`` a fine string;
-integers go through C's ``strtol(…, 0)``, so ``0x20`` is hex and a leading
-``0`` means octal.  Where xl merely *warns* and falls back to the default
-(wrong type, ``+=`` on a number, out of bounds) we raise instead, naming
-file, line, column and key: a simulator user wants to know at once.
+integers go through C's ``strtol(…, 0)`` on a 64-bit ``long``, so ``0x20`` is hex,
+a leading ``0`` means octal and anything past ``LONG_MAX`` is ``ERANGE``.
+
+Where libxlu only *warns* and xl goes on as if the key were absent (``memory =
+"1G"``, ``+=`` on a number, a list where one value is wanted, a 5,000-digit
+number) we raise :class:`CfgWarning` with libxlu's exact line; the builder prints
+it and uses the default, as xl does.  Values xl accepts but xensim cannot model
+(out of xensim's ranges, unknown enum words) raise :class:`XlCfgError` instead.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
+from xensim.toolstack.cnum import strtol
 from xensim.toolstack.xlcfg import Atom, ListValue, Setting, Value, XlCfgError
 
 __all__ = [
+    "CfgWarning",
     "c_strtol",
     "describe",
     "fail",
@@ -29,22 +34,20 @@ __all__ = [
     "get_str_or_list",
 ]
 
-_STRTOL = re.compile(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+class CfgWarning(Exception):
+    """libxlu's warning for a setting xl then treats as absent; ``str()`` is the line."""
 
 
 def c_strtol(text: str) -> int | None:
-    """The value of *text* read whole by ``strtol(text, &ep, 0)``, or None."""
-    m = _STRTOL.fullmatch(text)
-    if not m:
-        return None
-    sign, digits = m.groups()
-    if digits[:2] in ("0x", "0X"):
-        n = int(digits, 16)
-    elif digits.startswith("0"):
-        n = int(digits, 8) if len(digits) > 1 else 0
-    else:
-        n = int(digits)
-    return -n if sign == "-" else n
+    """The value of *text* read whole by ``strtol(text, &ep, 0)``, or None.
+
+    Raises :class:`OverflowError` where strtol sets ``ERANGE`` (libxlu checks that
+    before it looks for rubbish after the digits).
+    """
+    got = strtol(text, 0)
+    if got.erange:
+        raise OverflowError
+    return got.value if got.whole(text) else None
 
 
 def describe(value: Value) -> str:
@@ -62,23 +65,34 @@ def fail(setting: Setting, message: str, at: Value | None = None) -> XlCfgError:
     return XlCfgError(setting.filename, where.line, where.column, f"{setting.key}: {message}")
 
 
-def _atom(setting: Setting, wanted: str) -> Atom:
+def _warn(setting: Setting, message: str) -> CfgWarning:
+    return CfgWarning(f"{setting.filename}:{setting.line}: warning: {message}")
+
+
+def _atom(setting: Setting) -> Atom:
+    """``find_atom``: a list where one value is wanted is warned about and skipped."""
     if isinstance(setting.value, ListValue):
-        raise fail(setting, f"expected {wanted}, got a list")
+        raise _warn(setting, f"parameter `{setting.key}' is a list but should be a single value")
     return setting.value
 
 
 def get_int(
     setting: Setting, unit: str | None = None, lo: int | None = None, hi: int | None = None
 ) -> int:
-    """An integer in [*lo*, *hi*]; *unit* only decorates the message."""
-    wanted = f"an integer ({unit})" if unit else "an integer"
-    atom = _atom(setting, wanted)
+    """``xlu_cfg_get_long``, then xensim's own range [*lo*, *hi*] (*unit*: for readers)."""
+    atom = _atom(setting)
     if setting.op == "+=":
-        raise fail(setting, "can't use += with numbers")
-    n = c_strtol(atom.text)
+        raise _warn(setting, f"can't use += with numbers for parameter `{setting.key}'")
+    try:
+        n = c_strtol(atom.text)
+    except OverflowError:
+        raise _warn(
+            setting,
+            f"parameter `{setting.key}' could not be parsed as a number: "
+            "Numerical result out of range",
+        ) from None
     if n is None:
-        raise fail(setting, f"expected {wanted}, got {describe(atom)}")
+        raise _warn(setting, f"parameter `{setting.key}' is not a valid number")
     if (lo is not None and n < lo) or (hi is not None and n > hi):
         bounds = f"{lo if lo is not None else ''}..{hi if hi is not None else ''}"
         raise fail(setting, f"{n} is out of range ({bounds})")
@@ -91,7 +105,7 @@ def get_bool(setting: Setting) -> bool:
 
 
 def get_str(setting: Setting) -> str:
-    return _atom(setting, "a string").text
+    return _atom(setting).text
 
 
 def get_enum(setting: Setting, choices: Sequence[str], what: str = "value") -> str:
@@ -104,7 +118,9 @@ def get_enum(setting: Setting, choices: Sequence[str], what: str = "value") -> s
 def get_str_list(setting: Setting) -> tuple[str, ...]:
     """A list whose items are all atoms (xl's ``xlu_cfg_get_listitem``)."""
     if not isinstance(setting.value, ListValue):
-        raise fail(setting, f"expected a list, got {describe(setting.value)}")
+        raise _warn(
+            setting, f"parameter `{setting.key}' is a single value but should be a list"
+        )
     out = []
     for item in setting.value.items:
         if isinstance(item, ListValue):

@@ -21,6 +21,8 @@ another) and ``qemu_args`` (a few QEMU options, see
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
@@ -33,13 +35,14 @@ from xensim.toolstack.xlcfg import ListValue, RawConfig, Value, parse_xlcfg
 
 __all__ = [
     "ACTIONS_ON_SHUTDOWN",
-    "COMMAND_LINE",
     "DEFAULTS",
     "DEVICE_MODEL_VERSIONS",
     "DOMAIN_TYPES",
     "DiskSpec",
+    "MAX_CONFIG_BYTES",
     "DomainConfig",
     "VifSpec",
+    "read_config_bytes",
 ]
 
 DomainType = Literal["pv", "pvh", "hvm"]
@@ -54,8 +57,19 @@ ACTIONS_ON_SHUTDOWN = (
     "soft-reset",
 )
 DEVICE_MODEL_VERSIONS = ("qemu-xen", "qemu-xen-traditional")
-COMMAND_LINE = "<command line>"
-"""The file name reported for ``key=value`` overrides given to ``xl create``."""
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+"""Largest config file read (xl has no limit; this keeps ``/dev/zero`` from eating
+the host).  Real configs are a few KiB."""
+
+
+def read_config_bytes(path: str | Path) -> bytes:
+    """The bytes of *path*, at most :data:`MAX_CONFIG_BYTES`; ``OSError`` otherwise
+    (``EFBIG``, "File too large", for a longer file)."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise OSError(errno.EFBIG, os.strerror(errno.EFBIG), str(path))
+    return data
 
 DEFAULTS: MappingProxyType[str, Any] = MappingProxyType(
     {
@@ -147,22 +161,26 @@ class DomainConfig:
 
     @classmethod
     def from_text(
-        cls, text: str, filename: str = "<string>", overrides: list[str] | tuple[str, ...] = ()
+        cls,
+        text: str | bytes,
+        filename: str = "<string>",
+        overrides: list[str] | tuple[str, ...] = (),
     ) -> DomainConfig:
-        """Parse *text*, then apply ``key=value`` *overrides* as xl create does."""
-        raw = parse_xlcfg(text, filename)
+        """Parse *text* (bytes, as xl reads them, or str) with ``xl create``'s
+        ``key=value`` *overrides* appended as xl appends them: after a newline, one
+        per line, in the same source (so their errors name *filename* too)."""
+        data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
         if overrides:
-            raw = raw.extended(parse_xlcfg("\n".join(overrides), COMMAND_LINE))
-        return cls.from_raw(raw)
+            extra = "".join(f"{o}\n" for o in overrides)
+            data += b"\n" + extra.encode("utf-8", "surrogateescape")
+        return cls.from_raw(parse_xlcfg(data, filename))
 
     @classmethod
     def from_file(
         cls, path: str | Path, overrides: list[str] | tuple[str, ...] = ()
     ) -> DomainConfig:
-        """Read an xl.cfg file; *overrides* are ``xl create``'s trailing
-        ``key=value`` arguments, parsed with the same grammar."""
-        text = Path(path).read_text()
-        return cls.from_text(text, str(path), overrides)
+        """Read an xl.cfg file as bytes; *overrides* as for :meth:`from_text`."""
+        return cls.from_text(read_config_bytes(path), str(path), overrides)
 
     # -- queries --------------------------------------------------------------
 

@@ -8,6 +8,11 @@ defaults, ``maxvcpus < vcpus``, a PV guest needs a kernel or bootloader).
 The per-key reads are a table (:data:`_SCALARS`), so adding a key is one
 row, as in xl's command table.  Keys that need more than one read (disk,
 vif, cpus, cmdline, viridian) have small functions of their own.
+
+Like xl, a read that libxlu only warns about (``memory = "1G"``) prints libxlu's
+warning and leaves the default in place; keys xl reads but xensim does not model,
+and keys xl does not know at all, are kept in ``extra_keys`` without a word, as
+real xl says nothing about them (``xl -v create`` lists them).
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from xensim.hypervisor.hostkind import GUEST_ARCHES
 from xensim.toolstack.cfgvalue import (
+    CfgWarning,
     fail,
     get_bool,
     get_enum,
@@ -39,68 +45,20 @@ from xensim.toolstack.domconfig import (
 from xensim.toolstack.qemuargs import QemuArgsError, parse_qemu_args
 from xensim.toolstack.vifspec import VifSpecError, parse_vifspec
 from xensim.toolstack.xlcfg import Atom, ListValue, RawConfig, Setting, Value, XlCfgError
+from xensim.toolstack.xlkeys import XL_KEYS
 
 if TYPE_CHECKING:
     from xensim.toolstack.domconfig import DomainConfig
 
-__all__ = ["build", "to_xlcfg"]
-
-IGNORED_XL_KEYS = frozenset(
-    (
-        "uuid",
-        "seclabel",
-        "init_seclabel",
-        "oos",
-        "localtime",
-        "rtc_timeoffset",
-        "videoram",
-        "shadow_memory",
-        "nomigrate",
-        "tsc_mode",
-        "timer_mode",
-        "nestedhvm",
-        "pae",
-        "nx",
-        "hpet",
-        "vga",
-        "stdvga",
-        "keymap",
-        "vnclisten",
-        "vncpasswd",
-        "vncdisplay",
-        "vncunused",
-        "usb",
-        "usbdevice",
-        "soundhw",
-        "vfb",
-        "vkb",
-        "channel",
-        "vtpm",
-        "p9",
-        "max_grant_frames",
-        "max_maptrack_frames",
-        "max_event_channels",
-        "device_model_override",
-        "bootloader_args",
-        "firmware",
-        "bios",
-        "e820_host",
-        "on_soft_reset",
-        "vif2",
-        "cpuid",
-        "vnuma",
-        "period",
-        "slice",
-        "latency",
-        "extratime",
-        "gfx_passthru",
-        "nographic",
-        "device_tree",
-    )
-)
-"""Keys real xl reads that xensim does not model: kept, with a milder warning."""
+__all__ = ["build", "report_unused_keys", "to_xlcfg"]
 
 _CPUMAP_ITEM = re.compile(r"\^?(?:nodes?:)?(?:all|[0-9]+(?:-[0-9]+)?)")
+
+
+def _magnitude(digits: str) -> tuple[int, str]:
+    """Orders decimal strings by value without converting them (they may be huge)."""
+    digits = digits.lstrip("0")
+    return len(digits), digits
 
 
 def check_cpumap(setting: Setting, item: Value, text: str) -> None:
@@ -112,11 +70,24 @@ def check_cpumap(setting: Setting, item: Value, text: str) -> None:
         if part.startswith("^") and part.endswith("all"):
             raise fail(setting, 'can\'t combine "^" and "all"', at=item)
         m = re.search(r"([0-9]+)-([0-9]+)$", part)
-        if m and int(m.group(2)) < int(m.group(1)):
+        if m and _magnitude(m.group(2)) < _magnitude(m.group(1)):
             raise fail(setting, f'invalid pcpu range "{part}": start must be <= end', at=item)
 
 
 _Reader = Callable[[Setting], Any]
+MAX_NAME = 1024
+"""Longest domain name xensim takes (libxl writes it to xenstore, whose messages carry
+at most 4096 bytes; 1024 leaves room for the rest)."""
+_ABSENT = object()
+
+
+def _read(read: Callable[..., Any], s: Setting, warnings: list[str], *args: Any) -> Any:
+    """*read*(*s*), or :data:`_ABSENT` after libxlu's warning, as xl then skips the key."""
+    try:
+        return read(s, *args)
+    except CfgWarning as w:
+        warnings.append(str(w))
+        return _ABSENT
 
 
 def _action(s: Setting) -> str:
@@ -127,6 +98,8 @@ def _name(s: Setting) -> str:
     name = get_str(s)
     if not name:
         raise fail(s, "the domain name must not be empty")
+    if len(name) > MAX_NAME:
+        raise fail(s, f"a domain name is at most {MAX_NAME} characters (xenstore's limit)")
     return name
 
 
@@ -198,18 +171,24 @@ _SPECIAL = (
 )
 
 
-def _domain_type(raw: RawConfig) -> str:
+def _get(raw: RawConfig, key: str, read: Callable[..., Any], warnings: list[str]) -> Any:
+    """The value of *key* read with *read*, or :data:`_ABSENT` (unset, or warned about)."""
+    s = raw.get(key)
+    return _ABSENT if s is None else _read(read, s, warnings)
+
+
+def _domain_type(raw: RawConfig, warnings: list[str]) -> str:
     """``type`` then legacy ``builder``; xl accepts any prefix (``strncmp``)."""
     kind: str | None = None
-    s = raw.get("type")
-    if s is not None:
-        text = get_str(s)
+    text = _get(raw, "type", get_str, warnings)
+    if text is not _ABSENT:
         kind = next((t for t in DOMAIN_TYPES if text and t.startswith(text)), None)
         if kind is None:
-            raise fail(s, f'invalid domain type "{text}" (expected one of: pv, pvh, hvm)')
-    b = raw.get("builder")
-    if b is not None:
-        text = get_str(b)
+            raise fail(raw.get("type"), f'invalid domain type "{text}" '
+                       "(expected one of: pv, pvh, hvm)")
+    text = _get(raw, "builder", get_str, warnings)
+    if text is not _ABSENT:
+        b = raw.get("builder")
         if text and "hvm".startswith(text):
             btype = "hvm"
         elif text and "generic".startswith(text):
@@ -235,7 +214,8 @@ def _cpumap(raw: RawConfig, key: str) -> str | tuple[str, ...] | None:
 
 def _cmdline(raw: RawConfig, warnings: list[str]) -> str | None:
     """``parse_cmdline``: cmdline wins over root= and extra=."""
-    got = {k: get_str(s) for k in ("cmdline", "root", "extra") if (s := raw.get(k))}
+    got = {k: v for k in ("cmdline", "root", "extra")
+           if (v := _get(raw, k, get_str, warnings)) is not _ABSENT}
     if "cmdline" in got:
         if "root" in got or "extra" in got:
             warnings.append("Warning: ignoring root= and extra= in favour of cmdline=")
@@ -246,13 +226,14 @@ def _cmdline(raw: RawConfig, warnings: list[str]) -> str | None:
 
 
 def _devices(
-    raw: RawConfig, key: str, parse: Callable[[str], Any], err: type[Exception]
+    raw: RawConfig, key: str, parse: Callable[[str], Any], err: type[Exception],
+    warnings: list[str],
 ) -> list[Any]:
-    s = raw.get(key)
-    if s is None:
+    specs = _get(raw, key, get_str_list, warnings)
+    if specs is _ABSENT:
         return []
-    specs = get_str_list(s)
-    assert isinstance(s.value, ListValue)
+    s = raw.get(key)
+    assert s is not None and isinstance(s.value, ListValue)
     out = []
     for item, spec in zip(s.value.items, specs, strict=True):
         try:
@@ -264,27 +245,58 @@ def _devices(
     return out
 
 
-def _viridian(raw: RawConfig) -> bool | tuple[str, ...]:
+def _viridian(raw: RawConfig, warnings: list[str]) -> bool | tuple[str, ...]:
     s = raw.get("viridian")
-    if s is None:
-        return DEFAULTS["viridian"]
-    if isinstance(s.value, ListValue):
+    if s is not None and isinstance(s.value, ListValue):
         return get_str_list(s)
-    return get_bool(s)
+    value = _get(raw, "viridian", get_bool, warnings)
+    return DEFAULTS["viridian"] if value is _ABSENT else value
+
+
+def _device_model(raw: RawConfig, dtype: str, warnings: list[str]) -> None:
+    """xl's words for the retired ``device_model`` key (the setting is not used)."""
+    text = _get(raw, "device_model", get_str, warnings)
+    if text is _ABSENT:
+        return
+    warnings.append("WARNING: ignoring device_model directive.")
+    warnings.append('WARNING: Use "device_model_override" instead if you really want a '
+                    "non-default device_model")
+    if "stubdom-dm" in text:
+        if dtype == "hvm":
+            warnings.append('WARNING: Or use "device_model_stubdomain_override" if you  '
+                            "want to enable stubdomains")
+        else:
+            warnings.append('WARNING: ignoring "device_model_stubdomain_override" directive '
+                            "for pv guest")
+
+
+def report_unused_keys(cfg: DomainConfig, out: TextIO) -> None:
+    """For ``xl -v create``: the keys *cfg* sets that nothing here uses.
+
+    Real xl is silent about both kinds; xensim names them on request so a user can
+    see what the simulation leaves out.
+    """
+    unmodelled = [k for k, _ in cfg.extra_keys if k in XL_KEYS]
+    unknown = [k for k, _ in cfg.extra_keys if k not in XL_KEYS]
+    if unmodelled:
+        out.write(f"xensim: read by xl but not modelled (ignored): {', '.join(unmodelled)}\n")
+    if unknown:
+        out.write(f"xensim: not read by xl 4.19 (ignored, as xl does): {', '.join(unknown)}\n")
 
 
 def build(cls: type[DomainConfig], raw: RawConfig) -> DomainConfig:
     """Validate *raw*, fill in defaults, return a *cls* instance."""
     warnings: list[str] = []
-    dtype = _domain_type(raw)
-    if raw.get("name") is None:
-        raise XlCfgError(raw.filename, 1, 1, "name: domain name must be specified")
+    dtype = _domain_type(raw, warnings)
     kw: dict[str, Any] = dict(HVM_DEFAULTS if dtype == "hvm" else PV_DEFAULTS)
     kw["type"] = dtype
     for key, read in _SCALARS.items():
-        s = raw.get(key)
-        if s is not None:
-            kw[key] = read(s)
+        value = _get(raw, key, read, warnings)
+        if value is not _ABSENT:
+            kw[key] = value
+    if "name" not in kw:
+        raise XlCfgError(raw.filename, 0, 0, "Domain name must be specified.",
+                         report=("Domain name must be specified.",), trailer=None)
     _apply_qemu_args(raw, kw)
     kw.setdefault("memory", DEFAULTS["memory"])
     kw.setdefault("vcpus", DEFAULTS["vcpus"])
@@ -297,17 +309,18 @@ def build(cls: type[DomainConfig], raw: RawConfig) -> DomainConfig:
     kw["cpus"] = _cpumap(raw, "cpus")
     kw["cpus_soft"] = _cpumap(raw, "cpus_soft")
     kw["cmdline"] = _cmdline(raw, warnings)
-    kw["viridian"] = _viridian(raw)
-    kw["disks"] = tuple(_devices(raw, "disk", parse_diskspec, DiskSpecError))
+    kw["viridian"] = _viridian(raw, warnings)
+    kw["disks"] = tuple(_devices(raw, "disk", parse_diskspec, DiskSpecError, warnings))
     vifs = []
     vif_setting = raw.get("vif")
-    for vif, vif_warnings in _devices(raw, "vif", parse_vifspec, VifSpecError):
+    for vif, vif_warnings in _devices(raw, "vif", parse_vifspec, VifSpecError, warnings):
         vifs.append(vif)
         assert vif_setting is not None
         warnings.extend(
             f"{vif_setting.filename}:{vif_setting.line}: warning: {w}" for w in vif_warnings
         )
     kw["vifs"] = tuple(vifs)
+    _device_model(raw, dtype, warnings)
     if dtype == "hvm":
         if kw.get("kernel") and os.path.basename(kw["kernel"]) == "hvmloader":
             warnings.append(
@@ -323,23 +336,9 @@ def build(cls: type[DomainConfig], raw: RawConfig) -> DomainConfig:
             f"type: Neither kernel nor bootloader specified (a {dtype} guest needs one)",
         )
     known = set(_SCALARS) | set(_SPECIAL)
-    extra: dict[str, Value] = {}
-    for key in raw.keys():
-        if key in known:
-            continue
-        s = raw.get(key)
-        assert s is not None
-        extra[key] = s.value
-        if key in IGNORED_XL_KEYS:
-            warnings.append(
-                f"{s.filename}:{s.line}: warning: parameter `{key}' is read by xl "
-                "but ignored by xensim"
-            )
-        else:
-            warnings.append(
-                f"{s.filename}:{s.line}: warning: unknown parameter `{key}' (kept in extra_keys)"
-            )
-    kw["extra_keys"] = tuple(extra.items())
+    kw["extra_keys"] = tuple(
+        (key, s.value) for key in raw.keys() if key not in known and (s := raw.get(key))
+    )
     kw["warnings"] = tuple(warnings)
     kw["source"] = raw.filename
     return cls(**kw)
@@ -350,17 +349,17 @@ def build(cls: type[DomainConfig], raw: RawConfig) -> DomainConfig:
 
 
 def _quote(text: str) -> str:
-    """A double-quoted xl string; escapes are those ``xlu__cfgl_dequote`` reads."""
+    """A double-quoted xl string that ``xlu__cfgl_dequote`` reads back as *text*.
+
+    Only ``"``, ``\\`` and newline need escapes; other control bytes go in raw,
+    since libxlu's ``\\xHH`` escape cannot be read (see xlcfg_lexer).
+    """
     out = []
     for ch in text:
         if ch in '"\\':
             out.append("\\" + ch)
         elif ch == "\n":
             out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'

@@ -53,6 +53,7 @@ from xensim.hypervisor.time import MILLISECS
 from xensim.hypervisor.vcpu import PauseFlag
 from xensim.qemu_dm.spawn import nic_models, spawn_device_model
 from xensim.toolstack import libxl_device as dev
+from xensim.toolstack.cnum import ascii_uint
 from xensim.toolstack.consoled import Consoled
 from xensim.toolstack.libxl_error import (
     ERROR_FAIL,
@@ -111,8 +112,9 @@ class Libxl:
     def lookup(self, ident: str | int) -> Domain:
         """A domain by name or domid, as xl's ``find_domain``."""
         text = str(ident)
-        if text.isdigit():
-            d = self.hyp.domains.get(int(text))
+        domid = ascii_uint(text)  # libxl_domain_qualifier_to_domid: digits, strtoul
+        if domid is not None:
+            d = self.hyp.domains.get(domid & 0xFFFFFFFF)  # stored in a uint32_t
         else:
             d = self.hyp.domain_by_name(text)
         if d is None:

@@ -40,6 +40,7 @@ from xensim.domains.iosys import DeviceNodes, path_cleanup
 from xensim.domains.xenbus import XenbusState, backend_path, frontend_path
 from xensim.domains.xenstore import XsError
 from xensim.hypervisor.time import SECONDS
+from xensim.toolstack.cnum import ascii_uint, strtoul
 from xensim.toolstack.diskspec import DiskSpec
 from xensim.toolstack.libxl_error import (
     ERROR_DEVICE_EXISTS,
@@ -88,8 +89,7 @@ def disk_dev_number(vdev: str) -> int:
             return (202 << 8) | (disk << 4) | part
         return (1 << 28) | (disk << 8) | part
     if re.fullmatch(r"(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", vdev):  # strtoul(.., 0)
-        base = 16 if vdev[1:2] in ("x", "X") else 8 if vdev.startswith("0") else 10
-        n = int(vdev, base)
+        n = strtoul(vdev, 0).value
         return n if n <= 0x7FFFFFFF else -1
     hd = _virtdisk(vdev, "hd", 3, 63)
     if hd is not None:
@@ -114,7 +114,7 @@ def devices(io: IoSystem, domid: int, kind: str) -> dict[int, dict[str, str]]:
     except XsError:
         return {}
     out: dict[int, dict[str, str]] = {}
-    for devid in sorted((int(x) for x in devids if x.isdigit())):
+    for devid in sorted(n for x in devids if (n := ascii_uint(x)) is not None):
         try:
             out[devid] = {k: st.read(0, f"{top}/{devid}/{k}")
                           for k in st.directory(0, f"{top}/{devid}")}
@@ -249,7 +249,8 @@ class DeviceOp:
             val = self.io.store.read(0, self.be + "/state")
         except XsError:
             return None
-        return XenbusState(int(val)) if val.isdigit() and int(val) <= 8 else XenbusState.Unknown
+        n = ascii_uint(val)
+        return XenbusState(n) if n is not None and n <= 8 else XenbusState.Unknown
 
     def _changed(self, _path: str) -> None:
         wanted = self._wanted

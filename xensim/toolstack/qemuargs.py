@@ -25,6 +25,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xensim.toolstack.cnum import ascii_uint
+
+_MAX_SMP = 4096  # as the vcpus key
+_MAX_MIB = 1 << 24
+
 NIC_DEVICES = {"virtio-net": "virtio-net", "virtio-net-pci": "virtio-net",
                "e1000": "e1000", "rtl8139": "rtl8139"}
 DISK_DEVICES = {"virtio-blk": "virtio-blk", "virtio-blk-pci": "virtio-blk", "ide-hd": "ide"}
@@ -47,9 +52,11 @@ class QemuArgs:
 def _mib(text: str) -> int:
     units = {"G": 1024, "M": 1, "": 1}
     num, unit = (text[:-1], text[-1].upper()) if text[-1:].isalpha() else (text, "")
-    if unit not in units or not num.isdigit() or int(num) < 1:
-        raise QemuArgsError(f"-m {text}: expected a size in MiB (or with M/G)")
-    return int(num) * units[unit]
+    n = ascii_uint(num)
+    if unit not in units or n is None or not 1 <= n * units.get(unit, 1) <= _MAX_MIB:
+        raise QemuArgsError(f"-m {text}: expected a size in MiB (or with M/G), "
+                            f"at most {_MAX_MIB} MiB")
+    return n * units[unit]
 
 
 def parse_qemu_args(text: str) -> QemuArgs:
@@ -68,9 +75,10 @@ def parse_qemu_args(text: str) -> QemuArgs:
         i += 2
         if opt == "-smp":
             n = val.split(",")[0].removeprefix("cpus=")
-            if not n.isdigit() or int(n) < 1:
-                raise QemuArgsError(f"-smp {val}: expected a number of vCPUs")
-            smp = int(n)
+            cpus = ascii_uint(n)
+            if cpus is None or not 1 <= cpus <= _MAX_SMP:
+                raise QemuArgsError(f"-smp {val}: expected a number of vCPUs (1..{_MAX_SMP})")
+            smp = cpus
         elif opt == "-m":
             memory = _mib(val.split(",")[0].removeprefix("size="))
         else:

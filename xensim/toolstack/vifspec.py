@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from xensim.toolstack.cnum import strtoul
+
 __all__ = [
     "DEFAULT_BRIDGE",
     "DEFAULT_RATE_INTERVAL_US",
@@ -96,9 +98,8 @@ class VifSpec:
 
 
 def _strtoull_prefix(text: str) -> tuple[int, str]:
-    m = re.match(r"[0-9]+", text)
-    assert m
-    return int(m.group()), text[m.end() :]
+    got = strtoul(text)  # strtoull on a 64-bit host; ERANGE gives ULONG_MAX, an overflow
+    return got.value, text[got.end :]
 
 
 def parse_vif_rate(rate: str) -> tuple[int, int]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from xensim.toolstack.cnum import atoi
 from xensim.toolstack.xl.context import XlContext
 from xensim.toolstack.xl.getopt import getopt
 
@@ -76,11 +77,11 @@ def main_console(ctx: XlContext, args: list[str]) -> int:
                 return 1
             ctype = val
         elif o == "P":
-            poll = _atoi(val)
+            poll = atoi(val)
         else:
-            num = _atoi(val)
+            num = atoi(val)
     if poll is not None and poll >= 0:  # the client following a console it already opened
-        text, pos, alive = ctx.libxl.consoled.read(_atoi(ops[0]), poll)
+        text, pos, alive = ctx.libxl.consoled.read(atoi(ops[0]), poll)
         ctx.out.write(json.dumps({"text": text, "pos": pos, "alive": alive}))
         return 0
     d = ctx.libxl.lookup(ops[0])
@@ -100,11 +101,3 @@ def main_console(ctx: XlContext, args: list[str]) -> int:
         ctx.out.write(json.dumps({"domid": d.domid, "text": text, "alive": True,
                                   "pos": ctx.libxl.consoled.position(d.domid)}))
     return 0
-
-
-def _atoi(val: str | None) -> int:
-    text = (val or "").strip()
-    sign = -1 if text.startswith("-") else 1
-    digits = text.lstrip("+-")
-    n = len(digits) - len(digits.lstrip("0123456789"))
-    return sign * int(digits[:n]) if n else 0

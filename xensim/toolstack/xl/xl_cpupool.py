@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.toolstack.cfgvalue import get_str, get_str_or_list
+from xensim.toolstack.domconfig import read_config_bytes
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
-from xensim.toolstack.xlcfg import parse_xlcfg
+from xensim.toolstack.xlcfg import XlCfgError, parse_xlcfg
 
 if TYPE_CHECKING:
     from xensim.hypervisor.cpupool import Cpupool
@@ -50,17 +51,21 @@ def main_cpupoolcreate(ctx: XlContext, args: list[str]) -> int:
     cfg_file = o.get("f")
     if cfg_file is None and ops and "=" not in ops[0]:
         cfg_file = ops.pop(0)
-    text = ""
+    data = b""
     if cfg_file is not None:
-        path = Path(ctx.cwd or ".") / cfg_file
         try:
-            text = path.read_text()
+            data = read_config_bytes(Path(ctx.cwd or ".") / cfg_file)
         except OSError as exc:
             ctx.err.write(f"Failed to read config file: {cfg_file}: {exc.strerror}\n")
             return 1
-    raw = parse_xlcfg(text, cfg_file or "<command line>")
-    if ops:
-        raw = raw.extended(parse_xlcfg("\n".join(ops), "<command line>"))
+    if ops:  # xl appends each key=value after a newline, then one more newline
+        data += "".join(f"\n{op}" for op in ops).encode("utf-8", "surrogateescape") + b"\n"
+    try:
+        raw = parse_xlcfg(data, cfg_file or "command line")
+    except XlCfgError as exc:
+        ctx.err.write("".join(f"{line}\n" for line in exc.report))
+        ctx.err.write("Failed to parse config file: Invalid argument\n")
+        return 1
     name_s, sched_s, cpus_s = raw.get("name"), raw.get("sched"), raw.get("cpus")
     if name_s is None:
         ctx.err.write("Missing cpupool name\n")

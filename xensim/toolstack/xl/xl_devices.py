@@ -33,6 +33,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from xensim.toolstack.cnum import ascii_uint, atoi
 from xensim.toolstack.diskspec import DiskSpecError, parse_diskspec
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.libxl_device import disk_dev_number
@@ -51,8 +52,8 @@ DISK_HEADER = "%-5s %-3s %-6s %-5s %-6s %-8s %-30s\n" % (
 
 
 def _num(keys: dict[str, str], key: str) -> int:
-    val = keys.get(key, "")
-    return int(val) if val.isdigit() else -1
+    n = ascii_uint(keys.get(key, ""))
+    return -1 if n is None else n
 
 
 def main_networklist(ctx: XlContext, args: list[str]) -> int:
@@ -140,18 +141,13 @@ def main_networkattach(ctx: XlContext, args: list[str]) -> int:
                 "libxl_device_nic_add failed.")
 
 
-def _atoi(text: str) -> int:
-    m = re.match(r"\s*[-+]?[0-9]+", text)
-    return int(m.group()) if m else 0
-
-
 def main_networkdetach(ctx: XlContext, args: list[str]) -> int:
     _, ops = getopt(args, "", cmd="network-detach", reqargs=2)
     d = ctx.libxl.lookup(ops[0])
     which = ops[1]
     nics = ctx.libxl.device_list(d, "vif")
     if ":" not in which:  # libxl_devid_to_device_nic
-        devid: int | None = _atoi(which)
+        devid: int | None = atoi(which)
     else:  # libxl_mac_to_device_nic
         want = _mac(which)
         devid = next((i for i, k in nics.items() if want and _mac(k.get("mac", "")) == want),

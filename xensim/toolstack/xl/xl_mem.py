@@ -10,6 +10,7 @@ which ``mem-max`` does not raise, as in libxl.
 
 from __future__ import annotations
 
+from xensim.toolstack.cnum import strtol
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.xl.context import XlContext
 from xensim.toolstack.xl.getopt import getopt
@@ -18,15 +19,18 @@ _SHIFT = {"t": 30, "g": 20, "": 10, "m": 10, "k": 0}
 
 
 def parse_mem_size_kb(text: str) -> int | None:
-    """KiB for *text*, or None when xl would say "invalid memory size"."""
-    digits = text.rstrip("bBkKmMgGtT")
-    suffix = text[len(digits):].lower()
-    if not digits.isdigit() or len(suffix) > 1:
+    """KiB for *text*, or None when xl would say "invalid memory size".
+
+    As xl_parse.c's ``parse_mem_size_kb``: ``strtoll`` (so no digits reads as 0 and a
+    number past 2**63 is clamped), then at most one suffix letter.
+    """
+    got = strtol(text)
+    suffix = text[got.end:].lower()
+    if len(suffix) > 1 or (suffix not in _SHIFT and suffix != "b"):
         return None
-    n = int(digits)
-    if suffix == "b":
-        return n >> 10
-    return n << _SHIFT[suffix]
+    kib = got.value >> 10 if suffix == "b" else got.value << _SHIFT[suffix]
+    kib = (kib + 2**63) % 2**64 - 2**63  # the shift wraps in C's int64_t
+    return kib if kib >= 0 else None  # xl passes a negative size on; libxl refuses it
 
 
 def _mem_cmd(ctx: XlContext, args: list[str], cmd: str) -> int:

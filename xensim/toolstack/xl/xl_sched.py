@@ -7,6 +7,7 @@ domain whose cpupool runs another policy fails as libxl does.
 
 from __future__ import annotations
 
+from xensim.toolstack.cnum import strtol
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
@@ -17,10 +18,10 @@ RTDS_HEADER = "%-33s %4s %9s %9s %10s\n" % ("Name", "ID", "Period", "Budget", "E
 
 def _int(opt: str, val: str | None) -> int:
     """strtol(optarg, NULL, 10), but refusing text rather than reading it as 0."""
-    try:
-        return int(str(val), 10)
-    except ValueError:
-        raise XlUsageError(f"option -{opt} needs an integer, got '{val}'") from None
+    got = strtol(str(val))
+    if not got.whole(str(val)):
+        raise XlUsageError(f"option -{opt} needs an integer, got '{val}'")
+    return got.value
 
 
 def _credit_pool_line(g: dict) -> str:  # type: ignore[type-arg]

@@ -23,6 +23,7 @@ from typing import Any
 from xensim.hypervisor.domain import ShutdownReason
 from xensim.hypervisor.time import SECONDS
 from xensim.hypervisor.vcpu import PauseFlag, RunState
+from xensim.toolstack.cnum import ascii_uint
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
 
@@ -37,6 +38,11 @@ FIELDS: list[tuple[str, int]] = [
 ]
 STATE_LETTERS = "dsbcpr"
 """xentop's state column: dying, shutdown, blocked, crashed, paused, running."""
+
+
+MAX_ITERATIONS = 10_000
+MAX_DELAY_S = 3600
+"""Bounds on one ``xl top`` (xensim's: each iteration is simulated work on the host)."""
 
 
 @dataclass
@@ -63,16 +69,18 @@ def parse_options(args: list[str]) -> TopOptions:
     t = TopOptions()
     for o, v in opts:
         if o == "i":
-            if not str(v).isdigit() or int(str(v)) < 1:
-                raise XlUsageError(f"-i needs a positive number of iterations, got '{v}'")
-            t.iterations = int(str(v))
+            n = ascii_uint(str(v))
+            if n is None or not 1 <= n <= MAX_ITERATIONS:
+                raise XlUsageError(f"-i needs 1 to {MAX_ITERATIONS} iterations, got '{v}'")
+            t.iterations = n
         elif o == "d":
             try:
                 t.delay = float(str(v))
             except ValueError:
                 raise XlUsageError(f"-d needs seconds, got '{v}'") from None
-            if t.delay <= 0:
-                raise XlUsageError("-d needs a positive delay")
+            if not 0 < t.delay <= MAX_DELAY_S:  # also refuses nan and inf
+                raise XlUsageError(f"-d needs a delay of more than 0 and at most "
+                                   f"{MAX_DELAY_S} seconds")
         else:
             attr = {"b": "batch", "v": "vcpus", "n": "networks", "x": "vbds",
                     "r": "repeat_header", "f": "full_name", "z": "dom0_first",

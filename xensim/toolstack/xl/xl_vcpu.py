@@ -10,6 +10,7 @@ from __future__ import annotations
 from xensim.hypervisor.cpumap import CpumapError, format_cpumap, parse_cpumap
 from xensim.hypervisor.domain import Domain
 from xensim.hypervisor.vcpu import VCPU, PauseFlag, RunState
+from xensim.toolstack.cnum import INT_MAX, strtol, strtoul
 from xensim.toolstack.xl.context import XlContext
 from xensim.toolstack.xl.getopt import getopt
 
@@ -56,8 +57,9 @@ def main_vcpupin(ctx: XlContext, args: list[str]) -> int:
     force = any(o == "f" for o, _ in opts)
     d = ctx.libxl.lookup(ops[0])
     vcpu_text = ops[1]
-    if vcpu_text.isdigit():
-        vcpuid: int | None = int(vcpu_text)
+    got = strtol(vcpu_text)  # xl: strtol(vcpu, &endptr, 10), "all" when no number
+    if got.end and got.value >= 0:
+        vcpuid: int | None = got.value
     elif vcpu_text == "all":
         if force:
             ctx.err.write("Error: --force and 'all' as VCPU not allowed.\n")
@@ -87,10 +89,11 @@ def main_vcpuset(ctx: XlContext, args: list[str]) -> int:
     opts, ops = getopt(args, "i", {"ignore-host": "i"}, cmd="vcpu-set", reqargs=2)
     check_host = not any(o == "i" for o, _ in opts)
     d = ctx.libxl.lookup(ops[0])
-    if not ops[1].isdigit():
+    got = strtoul(ops[1])  # xl: strtoul(nr_vcpus, &endptr, 10); rubbish after is ignored
+    if got.end == 0 or got.value > INT_MAX:
         ctx.err.write("Error: Invalid argument.\n")
         return 1
-    nr = int(ops[1])
+    nr = got.value
     host_cpus = len(ctx.host.hv.pcpus)
     online = sum(1 for v in d.vcpus if not v.pause_flags & PauseFlag.DOWN)
     if check_host and nr > online and nr > host_cpus:

@@ -14,8 +14,10 @@ import json
 import os
 
 from xensim.hypervisor.domain import Domain, ShutdownReason
+from xensim.toolstack.cnum import strtol
 from xensim.toolstack.death import HANDLED
-from xensim.toolstack.domconfig import DomainConfig
+from xensim.toolstack.domconfig import DomainConfig, read_config_bytes
+from xensim.toolstack.domconfig_build import report_unused_keys
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
 from xensim.toolstack.xl.xl_console import console_output
@@ -144,19 +146,20 @@ def main_create(ctx: XlContext, args: list[str]) -> int:
     if not quiet:
         ctx.err.write(f"Parsing config from {filename}\n")
     try:
-        with open(ctx.path(filename)) as f:
-            text = f.read()
+        data = read_config_bytes(ctx.path(filename))
     except OSError as exc:
         ctx.err.write(f"Failed to read config file: {filename}: "
                       f"{os.strerror(exc.errno or 0)}\n")
         return 1
     try:
-        cfg = DomainConfig.from_text(text, filename, overrides)
+        cfg = DomainConfig.from_text(data, filename, overrides)
     except XlCfgError as exc:
         ctx.err.write(f"{exc}\n")
         return 1
     for w in cfg.warnings:
         ctx.err.write(f"{w}\n")
+    if ctx.verbose:
+        report_unused_keys(cfg, ctx.err)
     if "n" in o or ctx.dryrun:
         ctx.out.write(json.dumps(cfg.to_dict(), indent=4) + "\n")
         return 0
@@ -179,12 +182,14 @@ def main_domid(ctx: XlContext, args: list[str]) -> int:
 
 def main_domname(ctx: XlContext, args: list[str]) -> int:
     _, ops = getopt(args, "", cmd="domname", reqargs=1)
-    if not ops[0].isdigit():
+    got = strtol(ops[0])  # xl: strtol into a uint32_t; "no digits at all" is refused
+    if got.end == 0:
         ctx.err.write("Invalid domain id.\n\n")
         return 1
-    d = ctx.host.hv.domains.get(int(ops[0]))
+    domid = got.value & 0xFFFFFFFF
+    d = ctx.host.hv.domains.get(domid)
     if d is None:
-        ctx.err.write(f"Can't get domain name of domain id '{ops[0]}', maybe this domain "
+        ctx.err.write(f"Can't get domain name of domain id '{domid}', maybe this domain "
                       "does not exist.\n")
         return 1
     ctx.out.write(f"{d.name}\n")
