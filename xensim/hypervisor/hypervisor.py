@@ -111,6 +111,11 @@ class Hypervisor:
         """A line of the hypervisor console (``xl dmesg``)."""
         self.dmesg.append((self.env.now, msg))
 
+    def guest_log(self, d: Domain, msg: str) -> None:
+        """A guest's line on Xen's console, ``(d1) ...`` (guest_printk): what an HVM
+        guest's firmware writes to the debug port 0xE9."""
+        self.dmesg.append((self.env.now, f"(d{d.domid}) {msg}"))
+
     # --- cpupools -----------------------------------------------------------------------
     def cpupool_create(self, name: str, scheduler: str,
                        sched_params: dict[str, Any] | None = None,

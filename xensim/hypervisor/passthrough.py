@@ -9,8 +9,8 @@ it (owner DOMID_IO); XEN_DOMCTL_assign_device then moves a quarantined
 device to a guest, whose IOMMU context from then on translates the
 device's DMA (guest-physical to machine) and remaps its interrupts to the
 guest; deassign (or the guest's death, ``pci_release_devices``) sends it
-back to quarantine.  Assigning a device that is not quarantined fails with
--EBUSY, as Xen's ``assign_device`` does for a device owned elsewhere.
+back to quarantine.  Assigning a device a guest already has fails with
+-EBUSY, as Xen's ``device_assigned`` check does.
 
 Simplified: one segment, no phantom functions, no device groups or RMRRs;
 the IOMMU's page tables are Xen's p2m shared with the IOMMU (``iommu_hap_pt_share``),
@@ -182,19 +182,22 @@ class PciBus:
         return 0
 
     def test_assign(self, bdf: str) -> int:
-        """XEN_DOMCTL_test_assign_device: 0 if quarantined and so free to assign."""
+        """XEN_DOMCTL_test_assign_device (``device_assigned``): 0 while dom0 or DOMID_IO
+        owns the device, -EBUSY once a guest has it."""
         pdev = self.devices.get(bdf)
         if pdev is None:
             return ENODEV
-        return 0 if pdev.owner == DOMID_IO else EBUSY
+        return 0 if pdev.owner in (0, DOMID_IO) else EBUSY
 
     def assign(self, d: Domain, bdf: str) -> int:
-        """XEN_DOMCTL_assign_device: only a quarantined device moves to *d*."""
+        """XEN_DOMCTL_assign_device: a device dom0 or quarantine holds moves to *d*
+        (libxl only asks for devices pciback holds, see ``pci-assignable-add``)."""
         rc = self.test_assign(bdf)
         if rc:
             self.hyp.log(f"d{d.domid}: assign ({bdf}) failed ({rc})")
             return rc
-        self._move(self.devices[bdf], DOMID_IO, d.domid)
+        pdev = self.devices[bdf]
+        self._move(pdev, pdev.owner, d.domid)
         self.assignments += 1
         return 0
 

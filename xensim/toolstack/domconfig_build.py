@@ -49,6 +49,7 @@ __all__ = ["build", "to_xlcfg"]
 
 IGNORED_XL_KEYS = frozenset(
     (
+        "uuid",
         "seclabel",
         "init_seclabel",
         "oos",
@@ -138,15 +139,14 @@ def _pci(s: Setting) -> tuple[str, ...]:
 
 
 def _uuid(s: Setting) -> str:
-    """xl_parse.c: ``libxl_uuid_from_string``, else "Failed to parse UUID"."""
+    """xl_parse.c: ``libxl_uuid_from_string`` (the 36-character form only), else xl's
+    "Failed to parse UUID"."""
     text = get_str(s)
     try:
-        return str(UUID(text)) if len(text) == 36 else _bad_uuid(s, text)
+        if len(text) == 36:
+            return str(UUID(text))
     except ValueError:
-        return _bad_uuid(s, text)
-
-
-def _bad_uuid(s: Setting, text: str) -> str:
+        pass
     raise fail(s, f"Failed to parse UUID: {text}")
 
 

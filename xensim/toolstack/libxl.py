@@ -56,6 +56,7 @@ from xensim.hypervisor.time import MILLISECS
 from xensim.hypervisor.vcpu import PauseFlag
 from xensim.qemu_dm.spawn import nic_models, spawn_device_model
 from xensim.toolstack import libxl_device as dev
+from xensim.toolstack.bootlog import firmware_lines
 from xensim.toolstack.consoled import Consoled
 from xensim.toolstack.libxl_error import (
     ERROR_FAIL,
@@ -244,6 +245,7 @@ class Libxl:
         self.io.domain_created(d, guests, devices, memory)
         if dm is not None:
             self.io.attach_device_model(d, dm)
+            d.info["firmware"] = firmware_lines(d, cfg)  # it runs once the domain does
         if cfg.pci and not privileged:
             self._add_pcis(d, cfg)
         if hyp.kind.hosted and not privileged:
@@ -253,7 +255,7 @@ class Libxl:
                 hyp.destroy_domain(d)
                 raise LibxlError(f"{cfg.name}: {exc}") from None
         if not paused:
-            hyp.core.domain_unpause(d)
+            self._unpause(d)
         # A device-model stub domain is libxl's too: without the hooks the host's
         # metrics (Host.all_domains) would miss its CPU time, the emulation's.
         made = [d] + ([d.info["stubdom"]] if "stubdom" in d.info else [])
@@ -283,6 +285,13 @@ class Libxl:
     def domain_unpause(self, d: Domain) -> None:
         if d.pause_count == 0:
             raise LibxlError(f"domain {d.domid} is not paused")
+        self._unpause(d)
+
+    def _unpause(self, d: Domain) -> None:
+        """Run the domain; an HVM guest's firmware, on its first run, writes hvmloader's
+        and the BIOS's lines to Xen's console (port 0xE9)."""
+        for line in d.info.pop("firmware", ()):
+            self.hyp.guest_log(d, line)
         self.hyp.core.domain_unpause(d)
 
     def domain_shutdown(self, d: Domain, reason: ShutdownReason = ShutdownReason.POWEROFF,

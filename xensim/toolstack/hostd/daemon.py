@@ -102,7 +102,7 @@ class HostDaemon:
             "free_memory_mib": hv.free_memory_kib // 1024,
             "domains": [{"domid": d.domid, "name": d.name}
                         for d in sorted(hv.domains.values(), key=lambda d: d.domid)],
-            "devices": host.devices(),
+            "devices": self.host.devices(),
         }
 
     def handle(self, conn: socket.socket) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from xensim.hypervisor.console_io import dmesg_line
 from xensim.hypervisor.domain import Domain
 from xensim.hypervisor.vcpu import PauseFlag, RunState
 from xensim.toolstack.xl.context import XlContext, XlUsageError
@@ -98,7 +99,7 @@ def main_dmesg(ctx: XlContext, args: list[str]) -> int:
     opts, _ = getopt(args, "c", {"clear": "c"}, cmd="dmesg")
     hyp = ctx.host.hv
     for t, msg in hyp.dmesg:
-        ctx.out.write(f"(XEN) [{t / 1e9:12.6f}] {msg}\n")
+        ctx.out.write(dmesg_line(msg, t) + "\n")
     if opts:
         hyp.dmesg.clear()
     return 0
