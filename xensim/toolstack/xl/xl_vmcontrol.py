@@ -10,12 +10,12 @@ with ``-w`` the command's answer waits until the guest is down and its
 
 from __future__ import annotations
 
-import json
 import os
 
 from xensim.hypervisor.domain import Domain, ShutdownReason
 from xensim.toolstack.death import HANDLED
 from xensim.toolstack.domconfig import DomainConfig
+from xensim.toolstack.libxl_json import domain_config_json, printf_info
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
 from xensim.toolstack.xl.xl_console import console_output
@@ -158,7 +158,7 @@ def main_create(ctx: XlContext, args: list[str]) -> int:
     for w in cfg.warnings:
         ctx.err.write(f"{w}\n")
     if "n" in o or ctx.dryrun:
-        ctx.out.write(json.dumps(cfg.to_dict(), indent=4) + "\n")
+        ctx.out.write(printf_info(None, domain_config_json(cfg)))
         return 0
     d = ctx.host.create_from_config(cfg, paused="p" in o)
     if "c" in o:
