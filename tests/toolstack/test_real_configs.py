@@ -1,5 +1,6 @@
 """Thirty real-world xl.cfg files (tests/data/real_configs, sources in SOURCES.md): each
-parses, and each is created on a host that has the bridges and PCI devices it names."""
+parses, each is created on a host that has the bridges and PCI devices it names, and
+``xl list -l`` prints it in libxl_types.idl's schema (tests/toolstack/libxl_idl_fields.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.toolstack.test_libxl_json import check_domain_config, check_schema
 from xensim.host import Host
 from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.libxl import LibxlError
@@ -61,7 +63,20 @@ def test_each_real_config_parses_and_creates_on_a_host_with_its_bridges(path: Pa
             assert mac == vif.mac if vif.mac else re.fullmatch(GENERATED_MAC, mac)
     rc, out, err = host.xl(f"list -l {cfg.name}")
     assert (rc, err) == (0, "")
-    json.loads(out)  # libxl's schema is checked once xlcmds' JSON is merged (see README)
+    (entry,) = json.loads(out)
+    assert entry["domid"] == d.domid
+    got = entry["config"]
+    check_domain_config(got)  # libxl_types.idl's field names, in its order
+    assert got["c_info"]["uuid"] == d.handle and got["c_info"]["name"] == cfg.name
+    assert got["b_info"]["max_memkb"] == cfg.maxmem * 1024
+    assert [n["mac"] for n in got.get("nics", [])] == [v.mac for v in
+                                                        d.info["config"].vifs]
+    assert [n["bridge"] for n in got.get("nics", [])] == [v.bridge for v in cfg.vifs]
+    for pci, assigned in zip(got.get("pcidevs", []), host.toolstack.pci.device_list(d),
+                             strict=True):
+        check_schema(pci, "device_pci")
+        assert "%04x:%02x:%02x.%x" % (pci["domain"], pci["bus"], pci["dev"], pci["func"]) \
+            == assigned.bdf and pci["vdevfn"] == assigned.vdevfn
 
 
 @pytest.mark.parametrize("path", [p for p in FILES if "xenbr1" in p.read_text()],
