@@ -78,20 +78,15 @@ def _str_list(v: Any) -> str | None:
     return None
 
 
-def _bridges(v: Any) -> str | None:
-    try:
-        parse_bridges(v if isinstance(v, list) else [v])
-    except HostNetError as exc:
-        return f"[[host.bridge]] tables with name (and kind, nic): {exc}"
-    return None
-
-
-def _pci_devices(v: Any) -> str | None:
-    try:
-        parse_pci_devices(v if isinstance(v, list) else [v])
-    except PciError as exc:
-        return f"[[host.pci]] tables with bdf (and kind, assignable): {exc}"
-    return None
+def _declared(parse: Callable[[Any], Any], error: type[ValueError], what: str) -> Check:
+    """A table (or list of tables) of host devices that *parse* accepts."""
+    def check(v: Any) -> str | None:
+        try:
+            parse(v if isinstance(v, list) else [v])
+        except error as exc:
+            return f"{what}: {exc}"
+        return None
+    return check
 
 
 def _table(v: Any) -> str | None:
@@ -128,7 +123,11 @@ SCHEMA: dict[str, dict[str, Check]] = {
     "host": {"pcpus": _int(1, 4096), "scheduler": _scheduler, "hypervisor": _hypervisor,
              "seed": _int(0),
              "memory": _int(64), "dom0_vcpus": _int(1), "dom0_memory": _int(64),
-             "sched": _table, "costs": _table, "bridge": _bridges, "pci": _pci_devices},
+             "sched": _table, "costs": _table,
+             "bridge": _declared(parse_bridges, HostNetError,
+                                 "[[host.bridge]] tables with name (and kind, nic)"),
+             "pci": _declared(parse_pci_devices, PciError,
+                              "[[host.pci]] tables with bdf (and kind, assignable)")},
     "domain": {"name": _str(), "vcpus": _int(1, 512), "maxvcpus": _int(1, 512),
                "memory": _int(1), "workload": _workload, "cpu_weight": _int(1, 65535),
                "cap": _int(0), "cpus": _cpumap, "cpus_soft": _cpumap,

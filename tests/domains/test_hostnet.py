@@ -80,8 +80,9 @@ def test_each_script_needs_its_kind_of_bridge() -> None:
             "-- set interface vif3.0 external-ids:\"xen-vm-uuid\"=\"6b3e0f3c-56a3-4bb1-9e0e-"
             "3a2b1b4d2c11\" -- set interface vif3.0 external-ids:\"attached-mac\"="
             "\"00:16:3e:00:00:07\" failed") in str(exc.value)
+    host.create("tagged", vif=["bridge=ovsbr0.42,script=vif-openvswitch"])
     host.run(ms=300)
-    assert host.toolstack.io.bridges["ovsbr0"].interfaces() == ["eth1", "vif1.0"]
+    assert host.toolstack.io.bridges["ovsbr0"].interfaces() == ["eth1", "vif1.0", "vif4.0"]
 
 
 def test_network_attach_to_a_missing_bridge_fails_and_removes_the_device() -> None:

@@ -26,6 +26,7 @@ changes, and CPU-only scenarios run exactly as before.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -154,8 +155,11 @@ class IoSystem:
         return self.ext
 
     def bridge_named(self, name: str | None) -> Bridge:
-        """The bridge a vif's hotplug script attached it to (None: the first)."""
-        return self.bridges.get(name or "", self.bridge)
+        """The bridge a vif's hotplug script attached it to: ``ovsbr0.42`` (a VLAN tag)
+        and ``ovsbr0:42:43`` (trunks) are ports of ``ovsbr0``; None: the first."""
+        name = name or ""
+        return self.bridges.get(name) or self.bridges.get(re.split(r"[.:]", name)[0],
+                                                          self.bridge)
 
     def _on_dom_exc(self, g: GuestVcpu, port: int) -> int:
         self.dom_exc += 1  # xenstored/libxl would look for the shut-down domain here

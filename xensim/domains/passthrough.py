@@ -17,9 +17,9 @@ EOI exit, as for an emulated device): the cost the ELI paper measured.
 Simplified: one queue; an interrupt on each receive batch (NAPI) and, while
 the queue is stopped (a full ring), once half the ring has been sent, as
 interrupt moderation and the driver's wake threshold give; no MSI-X table
-emulation, no FLR.  Only an HVM guest gets this driver: a PV guest's device is assigned and listed, but its
-pcifront and PIRQ event channel are not modelled, so its I/O stays on its
-vif (docs/xl.md says so).
+emulation, no FLR.  Only an HVM guest gets this driver: a PV guest's device
+is assigned and listed, but its pcifront and PIRQ event channel are not
+modelled, so its I/O stays on its vif (docs/xl.md says so).
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ written from the configuration, following what the real software prints:
   as ``pv_info.name`` says), Mini-OS its start-of-day banner
   (``Xen Minimal OS (pv)!`` and the start_info fields) when the kernel's
   file name says Mini-OS (``mini-os.gz``, a stub domain, PV-GRUB); other
-  unikernels print as Linux does (not modelled); an HVM guest without ``kernel=`` boots its disk, and one with
-  ``viridian`` set is taken for Windows, which writes nothing on a serial
-  port;
+  unikernels print as Linux does (not modelled); an HVM guest without
+  ``kernel=`` boots its disk, and one with ``viridian`` set is taken for
+  Windows, which writes nothing on a serial port;
 - an **HVM guest's firmware** (hvmloader, then SeaBIOS, or ROMBIOS for
   qemu-xen-traditional) writes to Xen's debug port 0xE9, so its lines go
   to the hypervisor's console: ``xl dmesg`` shows them as ``(d1) HVM
