@@ -109,6 +109,7 @@ class HostDaemon:
             "free_memory_mib": hv.free_memory_kib // 1024,
             "domains": [{"domid": d.domid, "name": d.name}
                         for d in sorted(hv.domains.values(), key=lambda d: d.domid)],
+            "devices": self.host.devices(),
         }
 
     def handle(self, conn: socket.socket) -> None:
@@ -224,7 +225,8 @@ def acquire_lock(paths: HostPaths) -> int | None:
 
 
 def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | None,
-               speed: float, seed: int, hypervisor: str = "xen") -> int:
+               speed: float, seed: int, hypervisor: str = "xen", bridges: str | None = None,
+               pci: str | None = None) -> int:
     lock = acquire_lock(paths)
     if lock is None:
         print(f"xensim: host {paths.name!r} is already running (pid {paths.read_pid()})",
@@ -232,7 +234,7 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | No
         return 1
     try:
         host = Host(pcpus=pcpus, scheduler=scheduler, memory=memory, seed=seed,
-                    hypervisor=hypervisor)
+                    hypervisor=hypervisor, bridges=bridges, pci=pci)
     except (ValueError, TypeError) as exc:
         print(f"xensim: cannot build host: {exc}", file=sys.stderr)
         return 1
@@ -280,10 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hypervisor", default="xen")
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bridge", default=None)
+    p.add_argument("--pci", default=None)
     a = p.parse_args(argv)
     return run_daemon(HostPaths.for_host(a.name), pcpus=a.pcpus, memory=a.memory,
                       scheduler=a.scheduler, speed=a.speed, seed=a.seed,
-                      hypervisor=a.hypervisor)
+                      hypervisor=a.hypervisor, bridges=a.bridge, pci=a.pci)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ and a failure while laying it over destroys the new domain again.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typing import TYPE_CHECKING, Any
 
 from xensim.domains.xenstore import XsError
@@ -58,6 +60,8 @@ def rebuild_domain(libxl: Libxl, cfg: DomainConfig, state: dict[str, Any], *,
                    paused: bool = False) -> Domain:
     """Create the domain from *cfg* and lay *state* over it; unpause unless *paused*."""
     check_state(state)
+    if state.get("uuid"):  # libxl's c_info.uuid: the domain keeps its identity
+        cfg = replace(cfg, uuid=state["uuid"])
     d = libxl.domain_create(cfg, paused=True)
     try:
         _apply(libxl, d, state)

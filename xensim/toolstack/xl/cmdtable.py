@@ -38,6 +38,7 @@ def _table() -> list[CmdSpec]:
         xl_info,
         xl_mem,
         xl_misc,
+        xl_pci,
         xl_saverestore,
         xl_sched,
         xl_top,
@@ -167,6 +168,27 @@ def _table() -> list[CmdSpec]:
         CmdSpec("block-detach", xl_devices.main_blockdetach, False, True,
                 "Destroy a domain's virtual block device", "[option] <Domain> <DevId>",
                 "-f, --force        do not wait for the domain to release the device"),
+        # --- PCI passthrough (xl_pci.py) ---
+        CmdSpec("pci-attach", xl_pci.main_pciattach, False, True,
+                "Insert a new pass-through pci device", "<Domain> <PCI_SPEC_STRING>"),
+        CmdSpec("pci-detach", xl_pci.main_pcidetach, False, True,
+                "Remove a domain's pass-through pci device", "<Domain> <PCI_SPEC_STRING>"),
+        CmdSpec("pci-list", xl_pci.main_pcilist, False, False,
+                "List pass-through pci devices for a domain", "<Domain>"),
+        CmdSpec("pci-assignable-add", xl_pci.main_pciassignable_add, False, True,
+                "Make a device assignable for pci-passthru", "[options] <BDF>",
+                "-n NAME, --name=NAME    Name the assignable device.\n"
+                "-h                      Print this help.\n"),
+        CmdSpec("pci-assignable-remove", xl_pci.main_pciassignable_remove, False, True,
+                "Remove a device from being assignable", "[options] <BDF>|NAME",
+                "-h                      Print this help.\n"
+                "-r                      Attempt to re-assign the device to the\n"
+                "                        original driver."),
+        CmdSpec("pci-assignable-list", xl_pci.main_pciassignable_list, False, False,
+                "List all the assignable pci devices", "[options]",
+                "-h                      Print this help.\n"
+                "-n, --show-names        Display assignable device names where\n"
+                "                        supplied.\n"),
         CmdSpec("vcpu-list", xl_vcpu.main_vcpulist, False, False,
                 "List the VCPUs for all/some domains", "[Domain, ...]"),
         CmdSpec("vcpu-pin", xl_vcpu.main_vcpupin, True, True,
