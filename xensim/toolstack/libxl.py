@@ -32,16 +32,16 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import replace
-from uuid import UUID
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from simpy.events import Timeout
 
 from xensim.domains import classroom as _classroom  # noqa: F401  (registers its workloads)
 from xensim.domains.guest import GuestVcpu
-from xensim.domains.hostnet import DEFAULT_BRIDGES, BridgeSpec
 from xensim.domains.hosted import hosted_platform
 from xensim.domains.hosted_io import hosted_devices
+from xensim.domains.hostnet import DEFAULT_BRIDGES, BridgeSpec
 from xensim.domains.iosys import IoSystem
 from xensim.domains.kernel import booted
 from xensim.domains.platform import mode_of, platform_for
@@ -143,11 +143,21 @@ class Libxl:
         """libxl__domain_config_setdefault: a UUID (libxl_uuid_generate) and a MAC for
         each vif without one.  The result is what the domain keeps (``d.info["config"]``)
         and what a reboot re-creates it from, so both survive a restart."""
+        # A seeded generator repeats itself after a daemon restart, where real randomness
+        # would not: skip what a domain here already has (one restored from a save file).
+        taken = {d.handle for d in self.hyp.domains.values()}
+        macs = {v.mac for d in self.hyp.domains.values() if d.info.get("config") is not None
+                for v in d.info["config"].vifs}
         uuid = cfg.uuid or (str(UUID(int=0)) if privileged  # dom0's handle is all zeros
-                            else str(UUID(int=self.rng.getrandbits(128), version=4)))
-        vifs = tuple(v if v.mac else replace(v, mac=dev.random_mac(self.rng))
-                     for v in cfg.vifs)
-        return replace(cfg, uuid=uuid, vifs=vifs)
+                            else _fresh(lambda: str(UUID(int=self.rng.getrandbits(128),
+                                                         version=4)), taken))
+        vifs = []
+        for v in cfg.vifs:
+            if not v.mac:
+                v = replace(v, mac=_fresh(lambda: dev.random_mac(self.rng), macs))
+            macs.add(v.mac)
+            vifs.append(v)
+        return replace(cfg, uuid=uuid, vifs=tuple(vifs))
 
     def domain_create(self, cfg: DomainConfig, *, paused: bool = False,
                       privileged: bool = False) -> Domain:
@@ -559,3 +569,11 @@ class Libxl:
             fn(*args)
         except HypervisorError as exc:
             raise LibxlError(str(exc)) from None
+
+
+def _fresh(generate: Callable[[], str], taken: set[str | None]) -> str:
+    """The generator's next value that is not in *taken*."""
+    value = generate()
+    while value in taken:
+        value = generate()
+    return value

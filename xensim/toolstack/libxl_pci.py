@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 from xensim.domains.passthrough import PT_IRQ_BASE, PtNicDriver
 from xensim.hypervisor.domain import DOMID_IO
 from xensim.hypervisor.passthrough import fmt_bdf, parse_bdf
-from xensim.toolstack.pcispec import PciSpec, PciSpecError
 from xensim.toolstack.libxl_error import ERROR_FAIL, ERROR_INVAL, LibxlError, log_error
+from xensim.toolstack.pcispec import PciSpec, PciSpecError
 
 if TYPE_CHECKING:
     from xensim.hypervisor.domain import Domain

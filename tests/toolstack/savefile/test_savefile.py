@@ -151,3 +151,15 @@ def test_a_migration_can_send_several_page_rounds() -> None:
     data, _ = encode_image(domain_config_json(d.info["config"], d, host.toolstack,
                                               extensions=True), state, page_rounds=3)
     assert read_image(data).state == state
+
+
+def test_a_new_domain_never_takes_a_restored_domains_uuid_or_mac() -> None:
+    # Two hosts with the same seed generate the same sequence, as a restarted daemon does.
+    host = Host()
+    d = host.create("a", vif=["bridge=xenbr0"])
+    data = save_domain(host.toolstack, d).data
+    other = Host()
+    restored = restore_domain(other.toolstack, data)
+    new = other.create("b", vif=["bridge=xenbr0"])
+    assert new.handle != restored.handle
+    assert new.info["config"].vifs[0].mac != restored.info["config"].vifs[0].mac

@@ -23,7 +23,6 @@ and a failure while laying it over destroys the new domain again.
 from __future__ import annotations
 
 from dataclasses import replace
-
 from typing import TYPE_CHECKING, Any
 
 from xensim.domains.xenstore import XsError

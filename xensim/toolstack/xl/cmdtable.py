@@ -322,13 +322,39 @@ def print_usage(stream, spec: CmdSpec) -> None:  # type: ignore[no-untyped-def]
         stream.write(f"Options:\n\n{spec.options}\n")
 
 
+XL_COMMANDS: tuple[str, ...] = (
+    "create", "config-update", "list", "destroy", "shutdown", "reboot", "pci-attach",
+    "pci-detach", "pci-list", "pci-assignable-add", "pci-assignable-remove",
+    "pci-assignable-list", "pause", "unpause", "console", "vncviewer", "save", "migrate",
+    "restore", "migrate-receive", "dump-core", "cd-insert", "cd-eject", "mem-max", "mem-set",
+    "button-press", "vcpu-list", "vcpu-pin", "vcpu-set", "vm-list", "info", "sharing",
+    "sched-credit", "sched-credit2", "sched-rtds", "domid", "domname", "rename", "trigger",
+    "sysrq", "debug-keys", "set-parameters", "dmesg", "top", "network-attach", "network-list",
+    "network-detach", "channel-list", "block-attach", "block-list", "block-detach",
+    "vtpm-attach", "vtpm-list", "vtpm-detach", "vkb-attach", "vkb-list", "vkb-detach",
+    "vdispl-attach", "vdispl-list", "vdispl-detach", "vsnd-attach", "vsnd-list", "vsnd-detach",
+    "uptime", "claims", "cpupool-create", "cpupool-list", "cpupool-destroy", "cpupool-rename",
+    "cpupool-cpu-add", "cpupool-cpu-remove", "cpupool-migrate", "cpupool-numa-split",
+    "getenforce", "setenforce", "loadpolicy", "remus", "devd", "psr-hwinfo", "psr-cmt-attach",
+    "psr-cmt-detach", "psr-cmt-show", "psr-cat-set", "psr-cat-show", "psr-mba-set",
+    "psr-mba-show", "usbctrl-attach", "usbctrl-detach", "usbdev-attach", "usbdev-detach",
+    "usb-list", "qemu-monitor-command", "dt-overlay",
+)
+"""Every row of xl 4.19's tools/xl/xl_cmdtable.c (x86, with dt-overlay), in its order.
+Prefix lookup is ambiguous among these, not only among the commands xensim has, so an
+abbreviation means what it means to real xl; docs/xl.md gives each one's status."""
+
 def lookup(name: str) -> CmdSpec | None:
-    """Exact name, else an unambiguous prefix (xl's cmdtable_lookup)."""
+    """Exact name, else a prefix of exactly one of xl's commands (cmdtable_lookup) or of
+    xensim's extra ones, if xensim has that one; None is xl's "command not implemented"."""
     for spec in CMD_TABLE:
         if spec.name == name:
             return spec
-    matches = [s for s in CMD_TABLE if s.name.startswith(name)]
-    return matches[0] if len(matches) == 1 else None
+    names = XL_COMMANDS + tuple(s.name for s in CMD_TABLE if s.name not in XL_COMMANDS)
+    matches = [n for n in names if n.startswith(name)]
+    if len(matches) != 1:
+        return None
+    return next((s for s in CMD_TABLE if s.name == matches[0]), None)
 
 
 CMD_TABLE: list[CmdSpec] = _table()
