@@ -96,7 +96,8 @@ def cmd_host(args: argparse.Namespace) -> int:
         try:
             pid = client.start_daemon(paths, pcpus=args.pcpus, memory=args.memory,
                                       scheduler=args.scheduler, speed=args.speed,
-                                      seed=args.seed, hypervisor=args.hypervisor)
+                                      seed=args.seed, hypervisor=args.hypervisor,
+                                      bridges=args.bridge, pci=args.pci)
         except client.HostdError as exc:
             print(f"xensim: {exc}", file=sys.stderr)
             return 1
@@ -123,6 +124,8 @@ def cmd_host(args: argparse.Namespace) -> int:
           f"  pCPUs       {st['pcpus']} ({st['scheduler']})\n"
           f"  memory      {st['memory_mib']} MiB ({st['free_memory_mib']} MiB free)\n"
           f"  domains     {len(st['domains'])}: {doms}")
+    for line in st.get("devices", []):
+        print(f"  {line}")
     return 0
 
 
@@ -140,6 +143,10 @@ def _setup_host(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=1.0, metavar="X",
                    help="simulated seconds per wall second (start; default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (start)")
+    p.add_argument("--bridge", metavar="BR[:KIND],...",
+                   help="dom0's bridges (start; default xenbr0), e.g. xenbr0,ovsbr0:openvswitch")
+    p.add_argument("--pci", metavar="BDF[=KIND],...",
+                   help="the host's PCI devices (start), e.g. 0000:03:00.0 (a NIC)")
 
 
 def cmd_xl(args: argparse.Namespace) -> int:

@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xensim.domains.hostnet import HostNetError, parse_bridges
 from xensim.domains.workloads import WorkloadError, parse_workload
 from xensim.host import Host, xl_value
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.hypervisor.hostkind import GUEST_ARCHES, HOST_KINDS
+from xensim.hypervisor.passthrough import PciError, parse_pci_devices
 from xensim.hypervisor.sched.ops import SchedParamError, get_scheduler_class
 from xensim.hypervisor.time import MILLISECS
 from xensim.toolstack.domconfig import DomainConfig
@@ -137,6 +139,17 @@ def _params(v: Any) -> str | None:
     return None
 
 
+def _declared(parse: Callable[[Any], Any], error: type[ValueError], what: str) -> Check:
+    """A table (or list of tables) of host devices that *parse* accepts."""
+    def check(v: Any) -> str | None:
+        try:
+            parse(v if isinstance(v, list) else [v])
+        except error as exc:
+            return f"{what}: {exc}"
+        return None
+    return check
+
+
 def _scheduler(v: Any) -> str | None:
     if not isinstance(v, str):
         return "a scheduler name"
@@ -167,14 +180,18 @@ SCHEMA: dict[str, dict[str, Check]] = {
     "host": {"pcpus": _int(1, 4096), "scheduler": _scheduler, "hypervisor": _hypervisor,
              "seed": _int(0, 2**64 - 1),
              "memory": _int(64, MAX_MEMORY_MIB), "dom0_vcpus": _int(1, 4096),
-             "dom0_memory": _int(64, MAX_MEMORY_MIB), "sched": _params, "costs": _params},
+             "dom0_memory": _int(64, MAX_MEMORY_MIB), "sched": _params, "costs": _params,
+             "bridge": _declared(parse_bridges, HostNetError,
+                                 "[[host.bridge]] tables with name (and kind, nic)"),
+             "pci": _declared(parse_pci_devices, PciError,
+                              "[[host.pci]] tables with bdf (and kind, assignable)")},
     "domain": {"name": _name, "vcpus": _int(1, 512), "maxvcpus": _int(1, 512),
                "memory": _int(1, MAX_MEMORY_MIB), "workload": _workload,
                "cpu_weight": _int(1, 65535), "cap": _int(0, 409600), "cpus": _cpumap,
                "cpus_soft": _cpumap, "type": _str(("pv", "pvh", "hvm")), "pool": _str(),
                "config": _str(), "vif": _str_list, "disk": _str_list,
                "maxmem": _int(1, MAX_MEMORY_MIB), "guest_arch": _str(GUEST_ARCHES),
-               "qemu_args": _str()},
+               "qemu_args": _str(), "pci": _str_list, "uuid": _str()},
     "pool": {"name": _name, "scheduler": _scheduler, "cpus": _cpumap, "sched": _params},
     "action": {"at_ms": _number(0), "command": _command},
     "run": {"duration_ms": _number(0, strict=True), "warmup_ms": _number(0)},
@@ -406,7 +423,8 @@ def build_host(sc: Scenario, seed: int | None = None, trace: bool = False) -> Ho
                     sched=h.get("sched"), memory=h.get("memory", HOST_MEMORY_MIB),
                     seed=h.get("seed", 0) if seed is None else seed,
                     costs=h.get("costs"), trace=trace, dom0_vcpus=h.get("dom0_vcpus"),
-                    dom0_memory=h.get("dom0_memory", DOM0_MEMORY_MIB))
+                    dom0_memory=h.get("dom0_memory", DOM0_MEMORY_MIB), bridges=h.get("bridge"),
+                    pci=h.get("pci"))
     except (SchedParamError, KeyError, ValueError) as exc:
         raise ScenarioError(f"{sc.path}: [host]: {exc}") from None
     pool0 = host.hv.pools[0]

@@ -31,7 +31,14 @@ from typing import Any
 
 from xensim.host import Host
 from xensim.hypervisor.time import MILLISECS
-from xensim.toolstack.hostd.protocol import ProtocolError, decode, encode, recv_all
+from xensim.toolstack.hostd.protocol import (
+    ProtocolError,
+    decode,
+    decode_files,
+    encode,
+    encode_files,
+    recv_all,
+)
 from xensim.toolstack.hostd.runtime import HostPaths
 
 TICK_S = 0.02
@@ -102,6 +109,7 @@ class HostDaemon:
             "free_memory_mib": hv.free_memory_kib // 1024,
             "domains": [{"domid": d.domid, "name": d.name}
                         for d in sorted(hv.domains.values(), key=lambda d: d.domid)],
+            "devices": self.host.devices(),
         }
 
     def handle(self, conn: socket.socket) -> None:
@@ -135,7 +143,13 @@ class HostDaemon:
             return
         out, err = io.StringIO(), io.StringIO()
         try:
-            rc, ctx = start_command(self.host, argv, out, err, cwd=cwd, live=True)
+            files_in = decode_files(req.get("files"))
+        except ValueError as exc:
+            self._reply(conn, {"rc": 1, "stdout": "", "stderr": f"xensim: bad request: {exc}\n"})
+            return
+        try:
+            rc, ctx = start_command(self.host, argv, out, err, cwd=cwd, live=True,
+                                    files_in=files_in)
         except Exception:  # a bug in one command must not take the host down
             traceback.print_exc(file=sys.stderr)
             sys.stderr.flush()
@@ -145,7 +159,10 @@ class HostDaemon:
         if ctx is not None and ctx.waiter is not None:
             self.pending.append(Pending(conn, ctx, out, err, time.monotonic() + WAIT_TIMEOUT_S))
             return
-        self._reply(conn, {"rc": rc, "stdout": out.getvalue(), "stderr": err.getvalue()})
+        reply = {"rc": rc, "stdout": out.getvalue(), "stderr": err.getvalue()}
+        if ctx is not None and ctx.files_out:
+            reply["files"] = encode_files(ctx.files_out)
+        self._reply(conn, reply)
 
     def check_pending(self) -> None:
         still: list[Pending] = []
@@ -208,7 +225,8 @@ def acquire_lock(paths: HostPaths) -> int | None:
 
 
 def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | None,
-               speed: float, seed: int, hypervisor: str = "xen") -> int:
+               speed: float, seed: int, hypervisor: str = "xen", bridges: str | None = None,
+               pci: str | None = None) -> int:
     lock = acquire_lock(paths)
     if lock is None:
         print(f"xensim: host {paths.name!r} is already running (pid {paths.read_pid()})",
@@ -216,7 +234,7 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | No
         return 1
     try:
         host = Host(pcpus=pcpus, scheduler=scheduler, memory=memory, seed=seed,
-                    hypervisor=hypervisor)
+                    hypervisor=hypervisor, bridges=bridges, pci=pci)
     except (ValueError, TypeError) as exc:
         print(f"xensim: cannot build host: {exc}", file=sys.stderr)
         return 1
@@ -264,10 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hypervisor", default="xen")
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bridge", default=None)
+    p.add_argument("--pci", default=None)
     a = p.parse_args(argv)
     return run_daemon(HostPaths.for_host(a.name), pcpus=a.pcpus, memory=a.memory,
                       scheduler=a.scheduler, speed=a.speed, seed=a.seed,
-                      hypervisor=a.hypervisor)
+                      hypervisor=a.hypervisor, bridges=a.bridge, pci=a.pci)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,13 @@ import time
 from typing import Any
 
 from xensim.toolstack.hostd.client import HostdError, ensure_running, request
+from xensim.toolstack.hostd.protocol import decode_files, encode_files
 from xensim.toolstack.hostd.runtime import HostNameError, HostPaths
 from xensim.toolstack.xl import console_client
 from xensim.toolstack.xl.cmdtable import lookup, print_usage
 from xensim.toolstack.xl.context import XlUsageError
 from xensim.toolstack.xl.main import split_globals, start_command
+from xensim.toolstack.xl.userfiles import files_to_send, precheck, write_failure
 from xensim.toolstack.xl.xl_top import TopOptions, parse_options, render
 
 
@@ -73,10 +75,26 @@ def run(paths: HostPaths, argv: list[str]) -> int:
         return top(paths, rest[1:])
     if spec is not None and spec.name == "console" and not flags["N"]:
         return console_client.follow(paths, argv[:len(argv) - len(rest)], rest[1:])
-    reply = request(paths, {"op": "xl", "argv": argv, "cwd": os.getcwd()})
+    refused = precheck(rest)
+    if refused is not None:
+        sys.stderr.write(refused + "\n")
+        return 1
+    req: dict[str, Any] = {"op": "xl", "argv": argv, "cwd": os.getcwd()}
+    files = files_to_send(rest)
+    if files:
+        req["files"] = encode_files(files)
+    reply = request(paths, req)
     sys.stdout.write(reply.get("stdout", ""))
     sys.stderr.write(reply.get("stderr", ""))
-    return int(reply.get("rc", 1))
+    rc = int(reply.get("rc", 1))
+    for path, data in decode_files(reply.get("files")).items():
+        try:
+            with open(path, "wb") as f:  # xl save's file: the client writes it, not the daemon
+                f.write(data)
+        except OSError:
+            sys.stderr.write(write_failure(rest, path) + "\n")
+            rc = 1
+    return rc
 
 
 def _fetch(paths: HostPaths) -> dict[str, Any]:
