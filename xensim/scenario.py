@@ -22,6 +22,7 @@ from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.hypervisor.hostkind import GUEST_ARCHES, HOST_KINDS
 from xensim.hypervisor.sched.ops import SchedParamError, get_scheduler_class
 from xensim.hypervisor.time import MILLISECS
+from xensim.hypervisor.topology import Topology
 from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.xlcfg import XlCfgError
@@ -80,6 +81,21 @@ def _table(v: Any) -> str | None:
     return None if isinstance(v, dict) else "a table"
 
 
+def _topology(v: Any) -> str | None:
+    expected = ("{ sockets = S, cores_per_socket = C, threads_per_core = T } "
+                "or \"SxCxT\" such as \"2x8x2\"")
+    try:
+        if isinstance(v, dict):
+            Topology.from_mapping(v)
+        elif isinstance(v, str):
+            Topology.parse(v)
+        else:
+            return expected
+    except (ValueError, TypeError) as exc:
+        return f"{expected} ({exc})"
+    return None
+
+
 def _scheduler(v: Any) -> str | None:
     if not isinstance(v, str):
         return "a scheduler name"
@@ -110,7 +126,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
     "host": {"pcpus": _int(1, 4096), "scheduler": _scheduler, "hypervisor": _hypervisor,
              "seed": _int(0),
              "memory": _int(64), "dom0_vcpus": _int(1), "dom0_memory": _int(64),
-             "sched": _table, "costs": _table},
+             "sched": _table, "costs": _table, "topology": _topology, "xen_cmdline": _str()},
     "domain": {"name": _str(), "vcpus": _int(1, 512), "maxvcpus": _int(1, 512),
                "memory": _int(1), "workload": _workload, "cpu_weight": _int(1, 65535),
                "cap": _int(0), "cpus": _cpumap, "cpus_soft": _cpumap,
@@ -236,6 +252,13 @@ def validate_scenario(raw: dict[str, Any], path: str = "<scenario>",
     _check_table(loc, "run", 0, "[run]", run)
     names: set[str] = set()
     nr_cpus = host.get("pcpus", 4)
+    if "topology" in host:
+        topo = host["topology"]
+        topo = Topology.from_mapping(topo) if isinstance(topo, dict) else Topology.parse(topo)
+        if "pcpus" in host and host["pcpus"] != topo.nr_cpus:
+            raise loc.error("host", 0, "pcpus", f"[host]: pcpus = {host['pcpus']} but the "
+                            f"topology has {topo.nr_cpus} pCPUs")
+        nr_cpus = topo.nr_cpus
     for i, dom in enumerate(domains):
         label = f"[[domain]] #{i + 1}" + (f" ({dom['name']})" if "name" in dom else "")
         _check_table(loc, "domain", i, label, dom)
@@ -282,12 +305,16 @@ def build_host(sc: Scenario, seed: int | None = None, trace: bool = False) -> Ho
     """The host a scenario describes, with its domains created and started."""
     h = sc.host
     try:
-        host = Host(pcpus=h.get("pcpus", 4), scheduler=h.get("scheduler"),
+        topology = h.get("topology")
+        if isinstance(topology, dict):
+            topology = Topology.from_mapping(topology)
+        host = Host(pcpus=h.get("pcpus"), scheduler=h.get("scheduler"),
                     hypervisor=h.get("hypervisor", "xen"),
                     sched=h.get("sched"), memory=h.get("memory", 16384),
                     seed=h.get("seed", 0) if seed is None else seed,
                     costs=h.get("costs"), trace=trace, dom0_vcpus=h.get("dom0_vcpus"),
-                    dom0_memory=h.get("dom0_memory", 1024))
+                    dom0_memory=h.get("dom0_memory", 1024), topology=topology,
+                    xen_cmdline=h.get("xen_cmdline"))
     except (SchedParamError, KeyError, ValueError) as exc:
         raise ScenarioError(f"{sc.path}: [host]: {exc}") from None
     pool0 = host.hv.pools[0]

@@ -100,7 +100,9 @@ def test_ratelimit_zero_lets_a_boosted_vcpu_preempt_at_once(host1: Host) -> None
 
 
 def test_work_conservation_no_idle_pcpu_while_a_vcpu_waits_past_a_tick() -> None:
-    host = Host(pcpus=4, seed=5)
+    # Without the load-balance rate limit (Xen before 4.18, or load-balance-ratelimit=0)
+    # an idle pCPU always steals; with it, see test_load_balance_is_rate_limited_per_pcpu.
+    host = Host(pcpus=4, seed=5, xen_cmdline="load-balance-ratelimit=0")
     for i in range(3):
         host.create(f"hog{i}", workload="cpu", vcpus=2)
     for i in range(6):

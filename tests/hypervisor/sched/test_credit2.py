@@ -200,4 +200,5 @@ def test_dump_lists_run_queues_and_credits() -> None:
     host.create("a", workload="cpu", vcpus=3)
     host.run(ms=50)
     text = host.hv.pools[0].sched.dump()
-    assert "Runqueue 0: cpus=[0, 1]" in text and "credit=" in text
+    assert "Runqueue 0:\n\tncpus              = 2\n\tcpus               = 0-1" in text
+    assert "credit=" in text

@@ -207,8 +207,9 @@ def acquire_lock(paths: HostPaths) -> int | None:
     return fd
 
 
-def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | None,
-               speed: float, seed: int, hypervisor: str = "xen") -> int:
+def run_daemon(paths: HostPaths, *, pcpus: int | None, memory: int, scheduler: str | None,
+               speed: float, seed: int, hypervisor: str = "xen", topology: str | None = None,
+               xen_cmdline: str | None = None) -> int:
     lock = acquire_lock(paths)
     if lock is None:
         print(f"xensim: host {paths.name!r} is already running (pid {paths.read_pid()})",
@@ -216,7 +217,7 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | No
         return 1
     try:
         host = Host(pcpus=pcpus, scheduler=scheduler, memory=memory, seed=seed,
-                    hypervisor=hypervisor)
+                    hypervisor=hypervisor, topology=topology, xen_cmdline=xen_cmdline)
     except (ValueError, TypeError) as exc:
         print(f"xensim: cannot build host: {exc}", file=sys.stderr)
         return 1
@@ -227,6 +228,7 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | No
     os.chmod(paths.socket, 0o600)
     listener.listen(64)
     paths.pidfile.write_text(f"{os.getpid()}\n")
+    pcpus = len(host.hv.pcpus)
     scheduler = host.hv.pools[0].sched.name
     daemon = HostDaemon(paths, host, speed, {"pcpus": pcpus, "memory": memory,
                                              "scheduler": scheduler, "seed": seed,
@@ -258,7 +260,9 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | No
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="xensim-hostd")
     p.add_argument("--name", default=None)
-    p.add_argument("--pcpus", type=int, default=4)
+    p.add_argument("--pcpus", type=int, default=None)
+    p.add_argument("--topology", default=None)
+    p.add_argument("--xen-cmdline", default=None)
     p.add_argument("--memory", type=int, default=16384)
     p.add_argument("--scheduler", default=None)
     p.add_argument("--hypervisor", default="xen")
@@ -267,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     return run_daemon(HostPaths.for_host(a.name), pcpus=a.pcpus, memory=a.memory,
                       scheduler=a.scheduler, speed=a.speed, seed=a.seed,
-                      hypervisor=a.hypervisor)
+                      hypervisor=a.hypervisor, topology=a.topology,
+                      xen_cmdline=a.xen_cmdline)
 
 
 if __name__ == "__main__":
