@@ -128,3 +128,17 @@ def test_dump_shows_assignments_and_the_waitqueue() -> None:
     host.create("b", workload="cpu")
     text = host.hv.pools[0].sched.dump()
     assert "unit=d1v0" in text and "Waitqueue: d2v0" in text
+
+
+def test_with_no_free_pcpu_the_fallback_is_random_from_the_seeded_rng() -> None:
+    def picks(seed: int) -> list[int]:
+        host = Host(pcpus=4, scheduler="null", seed=seed, dom0_vcpus=4)
+        sched = host.hv.pools[0].sched
+        d = host.create("late", workload="cpu", vcpus=1)
+        v = d.vcpus[0]
+        return [sched._pick_res(v) for _ in range(40)]
+
+    first = picks(1)
+    assert first == picks(1)  # the same seed draws the same pCPUs
+    assert len(set(first)) > 1  # cpumask_any(): not always the same pCPU
+    assert first != picks(2)

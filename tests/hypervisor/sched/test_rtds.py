@@ -168,3 +168,71 @@ def test_dump_lists_the_queues() -> None:
     host.run(ms=5)
     text = host.hv.pools[0].sched.dump()
     assert "Global RunQueue info:" in text and "Global Replenishment Events info:" in text
+
+
+def test_replenishment_queue_is_ordered_by_level_then_deadline() -> None:
+    # a wakes during its extra time (level 1) and is queued for replenishment behind
+    # b (level 0), whose deadline is up to 100 ms later: rt.c orders the replenishment
+    # queue with compare_unit_priority, so a's replenishment waits for b's.
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="duty:busy_ms=15,idle_ms=1")
+    b = host.create("b", workload="cpu")
+    host.toolstack.sched_params(a, {"period": 10_000, "budget": 2_000, "extratime": 1})
+    host.toolstack.sched_params(b, {"period": 100_000, "budget": 1_000, "extratime": 0})
+    lag: list[int] = []
+
+    def check() -> None:
+        svc = a.vcpus[0].sched_priv
+        if svc.on_replq:
+            lag.append(host.now - svc.cur_deadline)
+
+    sampler(host, 100_000, lambda: check())  # type: ignore[func-returns-value]
+    host.run(ms=1_000)
+    # ordered by deadline alone, a would always be replenished at its deadline (lag <= 0)
+    assert max(lag) > 5_000_000
+
+
+def test_extratime_demotes_a_unit_that_exhausts_its_budget_and_resets_at_its_deadline() -> None:
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu")
+    host.toolstack.sched_params(a, {"period": 10_000, "budget": 2_000, "extratime": 1})
+    host.run(ns=10_250_000)  # the new parameters apply from the first deadline (10 ms)
+    svc = a.vcpus[0].sched_priv
+    levels: list[tuple[int, int]] = []  # sampled 250 us off each 500 us boundary
+    sampler(host, 500_000, lambda: levels.append(  # type: ignore[func-returns-value]
+        (host.now % 10_000_000, svc.priority_level)))
+    host.run(ms=100)
+    # within each 10 ms period: level 0 for the first 2 ms (the budget), then one
+    # level down per further 2 ms of budget burnt, back to 0 at the deadline
+    for offset, level in levels:
+        assert level == offset // 2_000_000, (offset, level)
+
+
+def test_edf_prefers_the_lower_level_then_the_earlier_deadline_fifo_among_equals() -> None:
+    from xensim.hypervisor.sched.rt import RtUnit, _deadline_queue_insert
+
+    host = _host(1)
+    v = host.dom0.vcpus[0]
+    q: list[RtUnit] = []
+    early = RtUnit(v, cur_deadline=10, priority_level=1)
+    late = RtUnit(v, cur_deadline=20)
+    tie = RtUnit(v, cur_deadline=20)
+    assert _deadline_queue_insert(q, early)  # first in an empty queue
+    assert _deadline_queue_insert(q, late)   # level 0 beats level 1 despite its deadline
+    assert not _deadline_queue_insert(q, tie)  # equal: behind the one already there
+    assert q == [late, tie, early]
+    sooner = RtUnit(v, cur_deadline=15)
+    assert _deadline_queue_insert(q, sooner) and q[0] is sooner
+
+
+def test_a_running_unit_is_preempted_only_by_a_strictly_higher_priority() -> None:
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu")
+    b = host.create("b", workload="cpu")
+    for d in (a, b):  # identical servers: their deadlines always coincide
+        host.toolstack.sched_params(d, {"period": 10_000, "budget": 5_000, "extratime": 0})
+    host.run(ms=500)
+    # with equal deadlines neither preempts the other: each runs its 5 ms whole,
+    # so there are two switches per period (50 periods), not more
+    assert host.metrics()["sched"]["context_switches"] <= 2 * 50 + 4
+    assert shares(host)["a"] == pytest.approx(0.5, abs=0.02)  # 2%: the first period
