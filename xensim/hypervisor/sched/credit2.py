@@ -4,8 +4,10 @@ Mirrors: xen/common/sched/credit2.c (t2c_update/burn_credits, reset_credit,
 runq_insert, runq_tickle/tickle_score, runq_candidate, csched2_runtime,
 csched2_schedule, csched2_context_saved, csched2_unit_wake/sleep,
 unit_grab_budget/park_unit/unit_return_budget, replenish_domain_budget,
-csched2_dom_cntl).  Simplified: no locking; a flat topology; no SMT
-idle masks; load tracking and balancing simplified (see below).
+csched2_dom_cntl, cpu_add_to_runqueue, update_runq_load/update_svc_load,
+csched2_res_pick, balance_load/consider/migrate).  Simplified: no locking
+(so none of the trylock fall-backs); no SMT idle masks (``smt_idle``, which
+only prefers fully idle cores when tickling); no core scheduling.
 
 How it shares a host.  Every vCPU starts with CSCHED2_CREDIT_INIT (10 ms
 worth of credit) and, while it runs, burns credit at ``max_weight/weight``
@@ -21,23 +23,26 @@ tickles an idle pCPU, or else the busy pCPU whose vCPU has the least credit
 if the woken one has more (by CSCHED2_MIGRATE_RESIST, 500 µs, when that pCPU
 is not its own), and if that vCPU has run past the rate limit.
 
-Caps: a capped domain gets ``cap``% of CSCHED2_BDGT_REPL_PERIOD (10 ms) as
+Caps: a capped domain gets ``cap``% of ``credit2_cap_period_ms`` (10 ms) as
 budget each period; its vCPUs grab quotas of it to run and are *parked*
-(paused, runstate offline) when none is left, until the domain's
-replenishment timer refills it.
+(not runnable; a queued one keeps its "runnable" runstate, a running one
+goes offline when switched out) when none is left, until the domain's
+replenishment timer refills it.  ``runq_candidate`` skips a capped unit
+that finds no budget and goes on to the next.
 
-Run queues.  ``credit2_runqueue`` is a global parameter: xensim's topology
-is flat, so ``socket`` (Xen's default), ``node`` and ``all`` give one run
-queue for the whole pool and ``cpu``/``core`` one per pCPU.  It can only be
-set when the pool is created (in Xen it is a boot parameter).
+Run queues.  ``credit2_runqueue`` (a boot parameter, default ``socket``)
+groups the pool's pCPUs by the host topology (``cpu``, ``core``, ``socket``,
+``node`` or ``all``), at most ``sched_credit2_max_cpus_runqueue`` (16) pCPUs
+per queue, spread evenly and never splitting a core's threads, as
+``cpu_add_to_runqueue`` does: a 32-pCPU socket gets two queues of 16.
 
-Departures from Xen: runqueue load is the instantaneous number of runnable
-vCPUs assigned to it, not credit2.c's exponentially averaged load;
-``pick_cpu`` chooses the least loaded run queue (soft affinity first) and a
-pCPU in it round-robin (``pick_bias``); ``balance_load`` runs at each credit
-reset, as in Xen, but only pulls one queued vCPU from the busiest run queue
-when it has at least two more runnable vCPUs than ours (credit2.c compares
-averaged loads and may also swap vCPUs).
+Load.  Each run queue and each vCPU keep Xen's exponentially decaying
+average of their runnable count (``load_window_shift`` 30, i.e. a ~1 s
+window, ``load_precision_shift`` 18 bits of fraction, both boot parameters).
+``pick_cpu`` places a vCPU on the queue with the least averaged load, and at
+each credit reset ``balance_load`` compares our queue with the one whose
+load differs most and, past the tolerances (``credit2_balance_under``/
+``_over``), pushes and/or pulls the units whose move narrows the gap most.
 """
 
 from __future__ import annotations
