@@ -277,3 +277,91 @@ def test_trace_records_assignments_with_time_and_pcpu() -> None:
 def test_dump_shows_every_free_pcpu() -> None:
     host = _host(3)
     assert host.hv.pools[0].sched.dump().splitlines()[1] == "\tcpus_free = 1,2"
+
+
+def test_a_freed_pcpu_outside_the_soft_waiters_affinity_goes_to_the_first_waiter() -> None:
+    host = _host(3)
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    c = host.create("c", workload="cpu").vcpus[0]  # first in the waitqueue
+    d = host.create("d", workload="cpu", cpus_soft="2").vcpus[0]
+    sched = host.hv.pools[0].sched
+    host.run(ms=5)
+    host.xl("destroy a")  # pCPU 1 is not in d's soft affinity: the soft step finds no one
+    host.run(ms=5)
+    assert sched._npc(1).unit is c and [n.vcpu for n in sched.waitq] == [d]
+
+
+def test_back_online_with_its_pcpu_taken_it_waits_and_a_free_pcpu_adopts_it() -> None:
+    host = _host(4)
+    a = host.create("a", workload="cpu").vcpus[0]
+    host.create("b", workload="cpu")
+    c = host.create("c", workload="cpu").vcpus[0]
+    d = host.create("d", workload="cpu").vcpus[0]
+    sched = host.hv.pools[0].sched
+    host.run(ms=5)
+    _down(host, a)  # pCPU 1 goes to d
+    _down(host, c)  # pCPU 3 is free
+    host.run(ms=5)
+    assert sched._npc(1).unit is d and sched.cpus_free == {3}
+    _up(host, a)  # its pCPU (1) is d's: a waits, and the free pCPU 3 is poked
+    assert [n.vcpu for n in sched.waitq] == [a]
+    host.run(ms=1)
+    assert sched._npc(3).unit is a and a.is_running and sched.waitq == []
+
+
+def test_back_online_on_a_free_pcpu_outside_its_soft_affinity_it_waits_first() -> None:
+    host = _host(4)
+    a = host.create("a", workload="cpu", cpus_soft="3").vcpus[0]
+    sched = host.hv.pools[0].sched
+    host.run(ms=5)
+    assert a.processor.cpu_id == 3
+    _down(host, a)
+    a.processor = host.hv.pcpus[2]  # say it last ran on pCPU 2 (free, not soft)
+    _up(host, a)
+    # null_unit_wake assigns it there at once only if pCPU 2 is in its soft affinity
+    assert sched._npc(2).unit is None and [n.vcpu for n in sched.waitq] == [a]
+    host.run(ms=1)
+    assert a.is_running and sched.waitq == []
+
+
+def test_destroying_a_waiting_domain_takes_it_off_the_waitqueue() -> None:
+    host = _host(2)
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    sched = host.hv.pools[0].sched
+    assert len(sched.waitq) == 1
+    host.xl("destroy b")
+    assert sched.waitq == []
+    host.xl("destroy a")
+    host.run(ms=5)
+    assert sched.cpus_free == {1}
+
+
+def test_null_has_no_global_parameters() -> None:
+    with pytest.raises(Exception, match="null scheduler has no global parameters"):
+        Host(pcpus=1, scheduler="null", sched={"tslice_ms": 5})
+
+
+def test_a_domain_moved_into_a_null_pool_is_assigned_there() -> None:
+    host = Host(pcpus=4, seed=1, dom0_vcpus=1)
+    d = host.create("d", workload="cpu")
+    host.run(ms=5)
+    pool0 = host.hv.pools[0]
+    for c in (2, 3):
+        host.toolstack.cpupool_cpu_remove(pool0, c)
+    pool = host.toolstack.cpupool_create("np", "null", "2-3")
+    host.toolstack.cpupool_migrate(d, pool)
+    host.run(ms=5)
+    v = d.vcpus[0]
+    assert pool.sched._npc(v.processor.cpu_id).unit is v and v.is_running
+
+
+def test_trace_records_deassignments_and_waits_with_their_pcpu() -> None:
+    host = _host(2, trace=True)
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    host.xl("destroy a")
+    recs = [(r.event, r.cpu, r.domid) for r in host.hv.trace.records
+            if r.event in ("null_deassign", "null_waitq")]
+    assert recs == [("null_waitq", -1, 2), ("null_deassign", 1, 1)]

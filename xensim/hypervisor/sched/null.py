@@ -74,7 +74,6 @@ class NullScheduler(Scheduler):
     # --- life cycle ---------------------------------------------------------------------
     def init_pdata(self, pcpu: PCPU) -> None:
         pcpu.sched_priv = NullPcpu()
-        pcpu.idle.sched_priv = NullUnit(pcpu.idle)
         self.cpus_free.add(pcpu.cpu_id)
         if self.waitq:
             self.core.raise_softirq(pcpu)  # null_schedule picks from the waitqueue
