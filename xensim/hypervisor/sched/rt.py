@@ -177,17 +177,10 @@ class RTDSScheduler(Scheduler):
         extra = params.get("extratime")
         for svc in svcs:
             svc.period, svc.budget = period, budget
-            if extra is None:
-                continue
-            if extra and not svc.extratime and svc.cur_budget <= 0:
-                # Turned on while depleted: demote and refill as burn_budget would have.
-                svc.priority_level += 1
-                svc.cur_budget = svc.budget
-                svc.depleted = False
-                if svc.on_q:
-                    self._q_remove(svc)
-                    self._runq_insert(svc)
-            svc.extratime = bool(extra)
+            if extra is not None:
+                # rt_dom_cntl only sets or clears the flag: a depleted unit waits for
+                # its replenishment even when extratime is turned on.
+                svc.extratime = bool(extra)
 
     @staticmethod
     def _get_params(svc: RtUnit) -> dict[str, Any]:
