@@ -138,3 +138,94 @@ def test_dump_shows_the_globals_idlers_and_each_queue() -> None:
     run = [ln for ln in lines if ln.startswith("\trun: [1.0]")]
     assert len(run) == 1 and "[w=300,cap=50]" in run[0] and "pri=" in run[0]
     assert any(ln.startswith("CPU[00] nr_run=") for ln in lines)
+
+
+def test_global_parameters_read_back_keep_what_is_not_set_and_bounds_are_inclusive() -> None:
+    host = Host(pcpus=1)
+    pool = host.hv.pools[0]
+    sg = host.toolstack.sched_global
+    assert repr(sg(pool)) == "{'tslice_ms': 30, 'ratelimit_us': 1000, 'migration_delay_us': 0}"
+    sg(pool, {"ratelimit_us": 500, "migration_delay_us": 100_000})
+    sg(pool, {"tslice_ms": 20})  # the others stay
+    assert repr(sg(pool)) == \
+        "{'tslice_ms': 20, 'ratelimit_us': 500, 'migration_delay_us': 100000}"
+    sg(pool, {"tslice_ms": 1000, "ratelimit_us": 500_000})  # both upper bounds
+    sg(pool, {"tslice_ms": 1, "ratelimit_us": 1000})  # ratelimit == tslice is allowed
+    sg(pool, {"ratelimit_us": 100})
+    assert sg(pool)["ratelimit_us"] == 100
+    from xensim.toolstack.libxl import LibxlError
+    with pytest.raises(LibxlError, match="migration_delay_us must be in 0..100000"):
+        sg(pool, {"migration_delay_us": 100_001})
+    with pytest.raises(LibxlError, match="known: tslice_ms, ratelimit_us, migration_delay_us"):
+        sg(pool, {"quantum": 1})
+
+
+def test_steal_takes_only_strictly_better_work_and_passes_over_yielders() -> None:
+    from xensim.hypervisor.sched.credit import FLAG_YIELD, PRI_TS_UNDER
+
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1)
+    doms = [host.create(f"d{i}", workload="cpu", cpus="1") for i in range(3)]
+    host.run(ms=5)
+    sched = _sched(host)
+    peer = host.hv.pcpus[1]
+    queued = [s for s in peer.sched_priv.runq]
+    assert len(queued) == 2 and not any(d.vcpus[0].sched_priv in queued and
+                                         d.vcpus[0].is_running for d in doms)
+    for svc in queued:
+        svc.pri = PRI_TS_UNDER
+        svc.hard = frozenset({0, 1})
+    assert sched._runq_steal(peer, 0, PRI_TS_UNDER, 1) is None  # equal is not better
+    queued[0].flags |= FLAG_YIELD
+    got = sched._runq_steal(peer, 0, PRI_TS_OVER, 1)
+    assert got is queued[1]  # the yielder is passed over, not the end of the search
+    assert got.vcpu.processor is host.hv.pcpus[0] and not got.on_runq
+
+
+def test_a_tiny_migration_delay_still_lets_cold_vcpus_be_stolen() -> None:
+    def steals(delay_us: int) -> int:
+        host = Host(pcpus=2, seed=2, dom0_vcpus=1)
+        host.toolstack.sched_global(host.hv.pools[0], {"migration_delay_us": delay_us})
+        for i in range(3):
+            host.create(f"hog{i}", workload="cpu")
+        host.create("io", workload="duty:busy_ms=0.5,idle_ms=2")
+        host.run(ms=500)
+        return _sched(host).stats["steal"]
+
+    assert steals(1) > 0.5 * steals(0) > 0  # 1 us: everything queued is cold by then
+
+
+def test_destroying_parked_and_soft_affine_domains_undoes_their_state() -> None:
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1)
+    capped = host.create("capped", workload="cpu", cap=5)
+    host.create("soft", workload="cpu", cpus_soft="1")
+    host.create("hog", workload="cpu", cpus="0")
+    sched = _sched(host)
+    assert sched.nr_soft_affine == 1
+    host.run(ms=100)
+    v = capped.vcpus[0]
+    while not v.sched_priv.flags & 1:  # FLAG_PARKED
+        host.run(ms=10)
+    assert v.pause_count == 1
+    sched.remove(v)
+    assert v.pause_count == 0 and not v.sched_priv.flags & 1 and not v.sched_priv.active
+    host.xl("destroy soft")
+    assert sched.nr_soft_affine == 0
+    host.xl("destroy hog")
+    assert all(not s.vcpu.domain.name == "hog" for p in host.hv.pcpus
+               for s in p.sched_priv.runq)
+
+
+def test_removing_a_pcpu_gives_back_its_credit_and_hands_over_the_master() -> None:
+    host = Host(pcpus=5, seed=1, dom0_vcpus=1, trace=True)
+    sched = _pool(host, "2-4")
+    assert sched.credit == 900 and sched.master is host.hv.pcpus[2]
+    host.run(ms=45)
+    host.toolstack.cpupool_cpu_remove(host.hv.pools[1], 2)
+    assert sched.credit == 600 and 2 not in sched.idlers
+    assert sched.master is host.hv.pcpus[3] and host.hv.pcpus[2].sched_priv is None
+    host.create("d", workload="cpu", pool="p")
+    host.run(ms=61)
+    acct = [r.t for r in host.hv.trace.records if r.event == "credit_acct" and r.cpu == 3]
+    assert acct[:2] == [75_000_000, 105_000_000]  # a tslice after the hand-over (45 ms)
+    host.toolstack.cpupool_cpu_remove(host.hv.pools[1], 4)
+    assert sched.credit == 300

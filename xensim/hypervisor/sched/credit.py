@@ -252,12 +252,6 @@ class CreditScheduler(Scheduler):
     def alloc_domdata(self, dom: Domain) -> CschedDom:
         return CschedDom(dom)
 
-    def free_domdata(self, dom: Domain) -> None:
-        sdom: CschedDom = dom.sched_priv
-        if sdom.active:
-            self.active_sdom.remove(sdom)
-            sdom.active = False
-
     def alloc_vdata(self, vcpu: VCPU) -> CschedUnit:
         return CschedUnit(vcpu, vcpu.domain.sched_priv, PRI_TS_UNDER)
 
