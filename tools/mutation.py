@@ -8,7 +8,7 @@ mutmut's own records (``mutants/**/*.py.meta``).  Mutants not run before a
 file's time ran out are reported as such, never counted as killed.
 
 Usage: ``python tools/mutation.py [--minutes M] [--jobs N] [FILE ...]`` with
-FILE among credit, credit2, rt, null, core (default: all five), or
+FILE among credit, credit2, credit2_runq, rt, null, core (default: all), or
 ``--scores`` to print the table from a previous run.
 """
 
@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-FILES = ("credit", "credit2", "rt", "null", "core")
+FILES = ("credit", "credit2", "credit2_runq", "rt", "null", "core")
 META = Path("mutants/xensim/hypervisor/sched")
 # mutmut's exit codes (mutmut/stats.py): 1 and 3 killed; 36, 24, -24, 152, 255 timeouts
 # (killed too, as mutmut scores them); 0 survived; 5 and 33 no test reached it; None

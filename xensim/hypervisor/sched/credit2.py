@@ -51,13 +51,19 @@ from bisect import insort
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from xensim.hypervisor.cmdline import LOADAVG_GRANULARITY_SHIFT, XenCmdline
+from xensim.hypervisor.cmdline import XenCmdline
 from xensim.hypervisor.cpumap import cpulist
 from xensim.hypervisor.sched.affinity import (
     balance_steps,
     cpumask_cycle,
     cycle_order,
     has_soft_affinity,
+)
+from xensim.hypervisor.sched.credit2_runq import (
+    LOADAVG_GRANULARITY_SHIFT,
+    decay,
+    first_unused_id,
+    pick_runqueue,
 )
 from xensim.hypervisor.sched.ops import SchedParamError, Scheduler, register_scheduler
 from xensim.hypervisor.time import MICROSECS, MILLISECS, STIME_MAX
@@ -276,46 +282,14 @@ class Credit2Scheduler(Scheduler):
             rqd.idle.add(pcpu.cpu_id)
         pcpu.sched_priv = Csched2Pcpu(rqd)
 
-    def _runqueue_match(self, rqd: Csched2Runqueue, cpu: int) -> bool:
-        """cpu_runqueue_match: does *cpu* belong with *rqd* by topology?"""
-        mode, topo, peer = self.runqueue_mode, self.topology, rqd.pick_bias
-        return mode == "all" or (mode == "core" and topo.same_core(peer, cpu)) \
-            or (mode == "socket" and topo.same_socket(peer, cpu)) \
-            or (mode == "node" and topo.same_node(peer, cpu))
-
-    def _siblings_fit(self, rqd: Csched2Runqueue, cpu: int, max_cpus: int) -> bool:
-        """cpu_runqueue_siblings_match: room for *cpu* and all its SMT siblings?"""
-        topo = self.topology
-        cores = {min(topo.siblings(c)) for c in rqd.active}
-        return len(cores) * topo.threads_per_core + topo.threads_per_core <= max_cpus
-
     def _cpu_add_to_runqueue(self, cpu: int) -> Csched2Runqueue:
         """cpu_add_to_runqueue: by topology, at most max_cpus_runqueue pCPUs per run
-        queue, spread evenly (the least full matching queue), siblings kept together."""
-        nr_cpus = len(self.core.hyp.pcpus)  # num_online_cpus()
-        min_rqs = (nr_cpus - 1) // self.max_cpus_runqueue + 1
-        max_cpus = nr_cpus // min_rqs
-        siblings = self.topology.siblings(cpu)
-        chosen: Csched2Runqueue | None = None
-        for rqd in sorted(self.rqds, key=lambda r: r.id):
-            if not self._runqueue_match(rqd, cpu):
-                continue
-            if rqd.active & siblings:
-                if len(rqd.active) >= self.max_cpus_runqueue:
-                    self.core.hyp.log(
-                        "WARNING: cpu_add_to_runqueue: more than opt_max_cpus_runqueue in a "
-                        f"runqueue ({self.max_cpus_runqueue} vs {len(rqd.active)}), due to "
-                        "topology constraints.\nConsider raising it!")
-                chosen = rqd
-                break
-            if len(rqd.active) < max_cpus and (self._siblings_fit(rqd, cpu, max_cpus)
-                                               or self.runqueue_mode == "all"):
-                if chosen is None or len(rqd.active) < len(chosen.active):
-                    chosen = rqd
+        queue, spread evenly, siblings kept together; else a new queue."""
+        chosen = pick_runqueue(self.rqds, cpu, self.topology, self.runqueue_mode,
+                               self.max_cpus_runqueue, len(self.core.hyp.pcpus),
+                               self.core.hyp.log)
         if chosen is None:
-            used = {r.id for r in self.rqds}
-            chosen = Csched2Runqueue(min(i for i in range(len(used) + 1) if i not in used),
-                                     pick_bias=cpu)
+            chosen = Csched2Runqueue(first_unused_id(self.rqds), pick_bias=cpu)
             self.rqds.append(chosen)
             self.rqds.sort(key=lambda r: r.id)
         return chosen
@@ -400,29 +374,20 @@ class Credit2Scheduler(Scheduler):
 
     # --- load tracking: exponentially decaying averages -------------------------------
     def _update_runq_load(self, rqd: Csched2Runqueue, change: int, now: SimTime) -> None:
-        """update_runq_load: avg += delta*(load - avg)/window, in 2^-P fixed point."""
+        """update_runq_load: both averages follow the runnable count, then it changes."""
         w, p = self.load_window_shift, self.load_precision_shift
         now >>= LOADAVG_GRANULARITY_SHIFT
-        load = rqd.load
-        if rqd.load_last_update + (1 << w) < now:
-            rqd.avgload = rqd.b_avgload = load << p
-        else:
-            delta = max(now - rqd.load_last_update, 0)
-            rqd.avgload += ((delta * (load << p)) >> w) - ((delta * rqd.avgload) >> w)
-            rqd.b_avgload += ((delta * (load << p)) >> w) - ((delta * rqd.b_avgload) >> w)
+        rqd.avgload = decay(rqd.avgload, rqd.load, rqd.load_last_update, now, w, p)
+        rqd.b_avgload = decay(rqd.b_avgload, rqd.load, rqd.load_last_update, now, w, p)
         rqd.load += change
         rqd.load_last_update = now
 
     def _update_svc_load(self, svc: Csched2Unit, change: int, now: SimTime) -> None:
         """update_svc_load: the unit's own average (1 while runnable, 0 while not)."""
-        w, p = self.load_window_shift, self.load_precision_shift
         unit_load = 1 if change == -1 else 0 if change == 1 else int(svc.vcpu.runnable)
         now >>= LOADAVG_GRANULARITY_SHIFT
-        if svc.load_last_update + (1 << w) < now:
-            svc.avgload = unit_load << p
-        else:
-            delta = max(now - svc.load_last_update, 0)
-            svc.avgload += ((delta * (unit_load << p)) >> w) - ((delta * svc.avgload) >> w)
+        svc.avgload = decay(svc.avgload, unit_load, svc.load_last_update, now,
+                            self.load_window_shift, self.load_precision_shift)
         svc.load_last_update = now
 
     def _update_load(self, rqd: Csched2Runqueue, svc: Csched2Unit | None, change: int,
