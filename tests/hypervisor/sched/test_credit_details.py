@@ -89,17 +89,19 @@ def test_changing_an_active_domains_weight_changes_the_total_at_once() -> None:
     assert host.toolstack.sched_params(d) == {"weight": 1000, "cap": 0}
 
 
-def test_migration_delay_keeps_a_recently_run_vcpu_from_being_stolen() -> None:
-    def steals(delay_us: int) -> int:
-        host = Host(pcpus=2, seed=2, dom0_vcpus=1)
-        host.toolstack.sched_global(host.hv.pools[0], {"migration_delay_us": delay_us})
-        for i in range(3):
-            host.create(f"hog{i}", workload="cpu")
-        host.create("io", workload="duty:busy_ms=0.5,idle_ms=2")
-        host.run(ms=1_000)
-        return _sched(host).stats["steal"]
+def _steals(delay_us: int, ms: int) -> int:
+    """Steals on a busy 2-pCPU host with vcpu_migration_delay = *delay_us*."""
+    host = Host(pcpus=2, seed=2, dom0_vcpus=1)
+    host.toolstack.sched_global(host.hv.pools[0], {"migration_delay_us": delay_us})
+    for i in range(3):
+        host.create(f"hog{i}", workload="cpu")
+    host.create("io", workload="duty:busy_ms=0.5,idle_ms=2")
+    host.run(ms=ms)
+    return _sched(host).stats["steal"]
 
-    assert steals(0) > 2 * steals(100_000)  # 100 ms: hardly anything is cold enough
+
+def test_migration_delay_keeps_a_recently_run_vcpu_from_being_stolen() -> None:
+    assert _steals(0, 1_000) > 2 * _steals(100_000, 1_000)  # 100 ms: few are cold enough
 
 
 def test_runq_sort_puts_under_vcpus_ahead_of_over_ones_once_per_accounting() -> None:
@@ -182,16 +184,7 @@ def test_steal_takes_only_strictly_better_work_and_passes_over_yielders() -> Non
 
 
 def test_a_tiny_migration_delay_still_lets_cold_vcpus_be_stolen() -> None:
-    def steals(delay_us: int) -> int:
-        host = Host(pcpus=2, seed=2, dom0_vcpus=1)
-        host.toolstack.sched_global(host.hv.pools[0], {"migration_delay_us": delay_us})
-        for i in range(3):
-            host.create(f"hog{i}", workload="cpu")
-        host.create("io", workload="duty:busy_ms=0.5,idle_ms=2")
-        host.run(ms=500)
-        return _sched(host).stats["steal"]
-
-    assert steals(1) > 0.5 * steals(0) > 0  # 1 us: everything queued is cold by then
+    assert _steals(1, 500) > 0.5 * _steals(0, 500) > 0  # 1 us: all queued are cold by then
 
 
 def test_destroying_parked_and_soft_affine_domains_undoes_their_state() -> None:
