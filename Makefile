@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench fuzz clean
+.PHONY: demo test bench fuzz mutation clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +30,12 @@ fuzz: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_host.py
 
+# Mutation testing of the schedulers (credit, credit2, rt, null, core) with the scheduler
+# tests only; bounded per file (MUTATION_MINUTES); scores per file at the end.
+MUTATION_MINUTES ?= 20
+mutation: $(VENV)/.installed
+	$(BIN)/python -c "import mutmut" 2>/dev/null || $(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python tools/mutation.py --minutes $(MUTATION_MINUTES) $(FILES)
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info mutants

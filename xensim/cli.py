@@ -21,8 +21,10 @@ from typing import Any
 from rich.console import Console
 
 from xensim.compare import cli as compare_cli
+from xensim.hypervisor.cmdline import XenCmdline
 from xensim.hypervisor.hostkind import HOST_KINDS, host_kind
 from xensim.progress import RunProgress, wanted
+from xensim.hypervisor.topology import Topology
 from xensim.research import cli as research_cli
 from xensim.research.errors import ResearchError
 from xensim.scenario import ScenarioError, load_scenario, run_scenario
@@ -88,21 +90,37 @@ def _host_paths(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return HostPaths.for_host(args.host)
 
 
+def _boot_scheduler(args: argparse.Namespace) -> str:
+    boot = XenCmdline.parse(args.xen_cmdline)
+    if args.scheduler or not boot.sched_given or args.hypervisor != "xen":
+        return str(args.scheduler or host_kind(args.hypervisor).scheduler)
+    return boot.sched
+
+
 def cmd_host(args: argparse.Namespace) -> int:
     from xensim.toolstack.hostd import client
 
     paths = _host_paths(args)
     if args.action == "start":
         try:
-            pid = client.start_daemon(paths, pcpus=args.pcpus, memory=args.memory,
+            pcpus = args.pcpus
+            if args.topology is not None:
+                topo = Topology.parse(args.topology)
+                if pcpus is not None and pcpus != topo.nr_cpus:
+                    raise ValueError(f"--pcpus {pcpus} does not match --topology "
+                                     f"{args.topology} ({topo.nr_cpus} pCPUs)")
+                pcpus = topo.nr_cpus
+            pcpus = 4 if pcpus is None else pcpus
+            pid = client.start_daemon(paths, pcpus=pcpus, memory=args.memory,
                                       scheduler=args.scheduler, speed=args.speed,
                                       seed=args.seed, hypervisor=args.hypervisor,
-                                      bridges=args.bridge, pci=args.pci)
-        except client.HostdError as exc:
+                                      bridges=args.bridge, pci=args.pci,
+                                      topology=args.topology, xen_cmdline=args.xen_cmdline)
+        except (client.HostdError, ValueError) as exc:
             print(f"xensim: {exc}", file=sys.stderr)
             return 1
-        print(f"host {paths.name!r} started: pid {pid}, {args.pcpus} pCPUs, {args.memory} MiB, "
-              f"{args.hypervisor}, {args.scheduler or host_kind(args.hypervisor).scheduler}, "
+        print(f"host {paths.name!r} started: pid {pid}, {pcpus} pCPUs, {args.memory} MiB, "
+              f"{args.hypervisor}, {_boot_scheduler(args)}, "
               f"speed {args.speed}x (socket {paths.socket})")
         return 0
     if args.action == "stop":
@@ -133,7 +151,12 @@ def _setup_host(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("start", "status", "stop"))
     p.add_argument("--host", "--name", dest="host", metavar="NAME",
                    help="host name (default: $XENSIM_HOST or 'default')")
-    p.add_argument("--pcpus", type=int, default=4, help="physical CPUs (start; default 4)")
+    p.add_argument("--pcpus", type=int, default=None,
+                   help="physical CPUs (start; default 4, or the --topology's)")
+    p.add_argument("--topology", default=None, metavar="SxCxT",
+                   help="sockets x cores per socket x threads per core (start), e.g. 2x8x2")
+    p.add_argument("--xen-cmdline", default=None, metavar="TEXT",
+                   help='Xen boot options (start), e.g. "sched=credit2 credit2_runqueue=all"')
     p.add_argument("--memory", type=int, default=16384, metavar="MiB",
                    help="host memory (start; default 16384)")
     p.add_argument("--hypervisor", default="xen", choices=tuple(HOST_KINDS),

@@ -19,11 +19,13 @@ from typing import Any
 from simpy import Environment
 
 from xensim.domains.hostnet import bridge_table, parse_bridges
+from xensim.hypervisor.cmdline import XenCmdline
 from xensim.hypervisor.domain import Domain
 from xensim.hypervisor.hostkind import host_kind
 from xensim.hypervisor.hypervisor import Hypervisor
 from xensim.hypervisor.passthrough import parse_pci_devices
 from xensim.hypervisor.time import MILLISECS, SimTime
+from xensim.hypervisor.topology import Topology
 from xensim.metrics import collect
 from xensim.progress import note_host
 from xensim.toolstack.domconfig import DomainConfig
@@ -63,15 +65,18 @@ def config_from_keys(name: str, source: str = "<python>", **keys: Any) -> Domain
 class Host:
     """One simulated machine: hypervisor, Domain-0 and the toolstack over them."""
 
-    def __init__(self, pcpus: int = 4, scheduler: str | None = None, *,
+    def __init__(self, pcpus: int | None = None, scheduler: str | None = None, *,
                  sched: dict[str, Any] | None = None, memory: int = 16384, seed: int = 0,
                  costs: dict[str, int] | None = None, trace: bool = False,
                  dom0_vcpus: int | None = None, dom0_memory: int = 1024,
                  hypervisor: str = "xen", bridges: str | Sequence[Any] | None = None,
-                 pci: str | Sequence[Any] | None = None) -> None:
+                 pci: str | Sequence[Any] | None = None, topology: Topology | str | None = None,
+                 xen_cmdline: str | None = None) -> None:
         """*hypervisor* is the host kind: ``xen``, ``kvm`` or ``qemu-tcg`` (see
         :mod:`xensim.hypervisor.hostkind`); *scheduler* defaults to the kind's own
-        (credit for Xen, cfs for the host Linux of kvm and qemu-tcg).
+        (credit for Xen, cfs for the host Linux of kvm and qemu-tcg) or to ``sched=``
+        on *xen_cmdline*.  *topology* is a :class:`Topology` or ``"2x8x2"``
+        (sockets x cores x threads); *pcpus* defaults to its size, else 4.
 
         *bridges* names dom0's bridges (``"xenbr0,xenbr1"``, ``["xenbr0",
         "ovsbr0:openvswitch"]`` or tables, see :mod:`xensim.domains.hostnet`;
@@ -81,10 +86,18 @@ class Host:
         bridge_specs = parse_bridges(bridges)
         pci_devices = parse_pci_devices(pci)
         kind = host_kind(hypervisor)
+        if isinstance(topology, str):
+            topology = Topology.parse(topology)
+        if pcpus is None:
+            pcpus = topology.nr_cpus if topology is not None else 4
+        if scheduler is None and not (hypervisor == "xen"
+                                      and XenCmdline.parse(xen_cmdline).sched_given):
+            scheduler = kind.scheduler
         self.env = Environment()
-        self.hv = Hypervisor(self.env, pcpus, scheduler=scheduler or kind.scheduler,
+        self.hv = Hypervisor(self.env, pcpus, scheduler=scheduler,
                              sched_params=sched, costs=costs, memory_mib=memory, seed=seed,
-                             trace=trace, kind=hypervisor)
+                             trace=trace, kind=hypervisor, topology=topology,
+                             cmdline=xen_cmdline)
         for pdev, _ in pci_devices:
             self.hv.pci.add_device(pdev)
         self.toolstack = Libxl(self.hv, bridge_specs)

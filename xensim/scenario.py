@@ -32,6 +32,7 @@ from xensim.hypervisor.hostkind import GUEST_ARCHES, HOST_KINDS
 from xensim.hypervisor.passthrough import PciError, parse_pci_devices
 from xensim.hypervisor.sched.ops import SchedParamError, get_scheduler_class
 from xensim.hypervisor.time import MILLISECS
+from xensim.hypervisor.topology import Topology
 from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.xl.context import XlUsageError
@@ -150,6 +151,21 @@ def _declared(parse: Callable[[Any], Any], error: type[ValueError], what: str) -
     return check
 
 
+def _topology(v: Any) -> str | None:
+    expected = ("{ sockets = S, cores_per_socket = C, threads_per_core = T } "
+                "or \"SxCxT\" such as \"2x8x2\"")
+    try:
+        if isinstance(v, dict):
+            Topology.from_mapping(v)
+        elif isinstance(v, str):
+            Topology.parse(v)
+        else:
+            return expected
+    except (ValueError, TypeError) as exc:
+        return f"{expected} ({exc})"
+    return None
+
+
 def _scheduler(v: Any) -> str | None:
     if not isinstance(v, str):
         return "a scheduler name"
@@ -181,6 +197,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
              "seed": _int(0, 2**64 - 1),
              "memory": _int(64, MAX_MEMORY_MIB), "dom0_vcpus": _int(1, 4096),
              "dom0_memory": _int(64, MAX_MEMORY_MIB), "sched": _params, "costs": _params,
+             "topology": _topology, "xen_cmdline": _str(),
              "bridge": _declared(parse_bridges, HostNetError,
                                  "[[host.bridge]] tables with name (and kind, nic)"),
              "pci": _declared(parse_pci_devices, PciError,
@@ -348,6 +365,13 @@ def validate_scenario(raw: dict[str, Any], path: str = "<scenario>",
                         f"dom0's {dom0_mem} MiB (dom0_memory)")
     names: set[str] = set()
     nr_cpus = host.get("pcpus", 4)
+    if "topology" in host:
+        topo = host["topology"]
+        topo = Topology.from_mapping(topo) if isinstance(topo, dict) else Topology.parse(topo)
+        if "pcpus" in host and host["pcpus"] != topo.nr_cpus:
+            raise loc.error("host", 0, "pcpus", f"[host]: pcpus = {host['pcpus']} but the "
+                            f"topology has {topo.nr_cpus} pCPUs")
+        nr_cpus = topo.nr_cpus
     for i, dom in enumerate(domains):
         if not isinstance(dom, dict):
             raise ScenarioError(f"{path}: write domains as [[domain]] tables")
@@ -418,13 +442,16 @@ def build_host(sc: Scenario, seed: int | None = None, trace: bool = False) -> Ho
     """The host a scenario describes, with its domains created and started."""
     h = sc.host
     try:
-        host = Host(pcpus=h.get("pcpus", 4), scheduler=h.get("scheduler"),
+        topology = h.get("topology")
+        if isinstance(topology, dict):
+            topology = Topology.from_mapping(topology)
+        host = Host(pcpus=h.get("pcpus"), scheduler=h.get("scheduler"),
                     hypervisor=h.get("hypervisor", "xen"),
                     sched=h.get("sched"), memory=h.get("memory", HOST_MEMORY_MIB),
                     seed=h.get("seed", 0) if seed is None else seed,
                     costs=h.get("costs"), trace=trace, dom0_vcpus=h.get("dom0_vcpus"),
                     dom0_memory=h.get("dom0_memory", DOM0_MEMORY_MIB), bridges=h.get("bridge"),
-                    pci=h.get("pci"))
+                    pci=h.get("pci"), topology=topology, xen_cmdline=h.get("xen_cmdline"))
     except (SchedParamError, KeyError, ValueError) as exc:
         raise ScenarioError(f"{sc.path}: [host]: {exc}") from None
     pool0 = host.hv.pools[0]

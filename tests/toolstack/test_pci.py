@@ -153,4 +153,6 @@ def test_compare_puts_passthrough_beside_pv_and_hvm() -> None:
     assert pt["cpu_ns"]["dom0"] == 0 and pt["cpu_ns"]["device_model"] == 0
     assert pt["counts"]["grant_ops"] == 0 and pt["counts"]["hypercalls"] == 0
     assert pv["cpu_ns"]["dom0"] > 0 and hvm["cpu_ns"]["device_model"] > 0
-    assert pt["throughput"] >= pv["throughput"] > hvm["throughput"]
+    # both fill the 1 Gbit/s wire; 0.1% is one packet at the edge of the 0.1 s window
+    assert pt["throughput"] >= 0.999 * pv["throughput"]
+    assert min(pt["throughput"], pv["throughput"]) > hvm["throughput"]

@@ -80,18 +80,19 @@ def parse_cpumap(spec: str | int | Iterable[str | int], nr_cpus: int,
 
 def format_cpumap(cpus: Iterable[int], nr_cpus: int) -> str:
     """Render as xl does in ``vcpu-list``: ``all``, or ranges like ``0-3,6``."""
+    s = set(cpus)
+    return "all" if len(s) == nr_cpus else cpulist(s) or "none"
+
+
+def cpulist(cpus: Iterable[int]) -> str:
+    """Ranges like ``0-3,6`` (Xen's ``%*pbl``; empty for no CPU)."""
     s = sorted(set(cpus))
-    if len(s) == nr_cpus:
-        return "all"
-    if not s:
-        return "none"
     parts: list[str] = []
-    start = prev = s[0]
-    for c in s[1:] + [None]:  # type: ignore[list-item]
-        if c is not None and c == prev + 1:
-            prev = c
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if c is not None:
-            start = prev = c
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and s[j + 1] == s[j] + 1:
+            j += 1
+        parts.append(str(s[i]) if i == j else f"{s[i]}-{s[j]}")
+        i = j + 1
     return ",".join(parts)

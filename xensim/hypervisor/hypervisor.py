@@ -17,6 +17,7 @@ from simpy import Environment
 
 from xensim.hypervisor import hypercalls as _hypercalls  # noqa: F401  (registers the PV ABI)
 from xensim.hypervisor import sched_op as _sched_op  # noqa: F401  (registers sched_op)
+from xensim.hypervisor.cmdline import XenCmdline
 from xensim.hypervisor.costs import CostModel
 from xensim.hypervisor.cpupool import Cpupool
 from xensim.hypervisor.domain import (
@@ -35,10 +36,11 @@ from xensim.hypervisor.interdomain import setup_interdomain
 from xensim.hypervisor.kvm.vm import KvmVm
 from xensim.hypervisor.passthrough import PciBus
 from xensim.hypervisor.pcpu import PCPU
-from xensim.hypervisor.sched import get_scheduler_class
+from xensim.hypervisor.sched import get_scheduler_class, scheduler_names
 from xensim.hypervisor.sched.core import SchedCore
 from xensim.hypervisor.time import SimTime
 from xensim.hypervisor.timer import Timer
+from xensim.hypervisor.topology import Topology
 from xensim.hypervisor.trace import TraceBuffer
 from xensim.hypervisor.vcpu import VCPU, PauseFlag, RunState
 
@@ -56,12 +58,20 @@ class HypervisorError(Exception):
 class Hypervisor:
     """One host's hypervisor, on a SimPy :class:`~simpy.Environment`."""
 
-    def __init__(self, env: Environment, nr_cpus: int, *, scheduler: str = "credit",
+    def __init__(self, env: Environment, nr_cpus: int, *, scheduler: str | None = None,
                  sched_params: dict[str, Any] | None = None,
                  costs: dict[str, int] | None = None, memory_mib: int = 16384,
-                 seed: int = 0, trace: bool = False, kind: str = "xen") -> None:
+                 seed: int = 0, trace: bool = False, kind: str = "xen",
+                 topology: Topology | None = None, cmdline: str | None = None) -> None:
         if nr_cpus < 1:
             raise ValueError("a host needs at least one pCPU")
+        if topology is not None and topology.nr_cpus != nr_cpus:
+            raise ValueError(f"topology {topology.spec} has {topology.nr_cpus} pCPUs, "
+                             f"not {nr_cpus}")
+        self.topology = topology or Topology.flat(nr_cpus)
+        """Sockets, cores and threads (credit's cpu_pick, credit2's run queues, xl info)."""
+        self.cmdline = XenCmdline.parse(cmdline)
+        """The Xen command line's boot parameters (``xl info``'s xen_commandline)."""
         self.kind = host_kind(kind)
         """What runs the guests: Xen, Linux with KVM, or QEMU alone (see hostkind.py)."""
         self.env = env
@@ -110,12 +120,30 @@ class Hypervisor:
         setup_interdomain(self)
         self.pci = PciBus(self)
         """The host's PCI devices, their owners and the IOMMU (``xl pci-*``)."""
+        for msg in self.cmdline.messages:
+            for line in msg.split("\n"):
+                self.log(line)
+        scheduler = self._boot_scheduler(scheduler)
+        cls = get_scheduler_class(scheduler)
+        self.log(f"Using scheduler: {cls.long_name or cls.name} ({cls.name})")
         pool0 = self.cpupool_create("Pool-0", scheduler, sched_params, pool_id=0)
         for pcpu in self.pcpus:
             self.cpupool_assign_cpu(pool0, pcpu, log=False)
-        self.log(f"Using scheduler: {pool0.sched.long_name or pool0.sched.name} "
-                 f"({pool0.sched.name})")
         self.log(f"Brought up {nr_cpus} CPUs, {memory_mib} MiB of RAM")
+
+    def _boot_scheduler(self, scheduler: str | None) -> str:
+        """Pool-0's policy: the caller's, else ``sched=`` (scheduler_init's fallback)."""
+        boot = self.cmdline
+        if scheduler is not None:
+            if boot.sched_given and boot.sched != scheduler:
+                raise ValueError(f"scheduler {scheduler!r} conflicts with sched={boot.sched} "
+                                 "on the Xen command line")
+            return scheduler
+        if boot.sched_given and boot.sched not in scheduler_names():
+            self.log(f"Could not find scheduler: {boot.sched}")
+            self.log("Using 'SMP Credit Scheduler' (credit)")
+            return "credit"
+        return boot.sched
 
     # --- console ------------------------------------------------------------------------
     def log(self, msg: str) -> None:

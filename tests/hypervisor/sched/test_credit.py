@@ -91,6 +91,34 @@ def test_boost_is_dropped_at_the_next_tick_a_vcpu_is_found_running(host1: Host) 
     assert PRI_TS_BOOST in seen and PRI_TS_UNDER in seen
 
 
+def test_boost_never_outlives_a_tick_of_running(host1: Host) -> None:
+    host1.create("hog", workload="cpu")
+    burst = host1.create("burst", workload="duty:busy_ms=25,idle_ms=100,phase=0")
+    v = burst.vcpus[0]
+    tick = host1.hv.pools[0].sched.tick_period
+    boosted_long = sampler(host1, 100_000, lambda: (
+        f"BOOST after {host1.now - v.state_entry_time} ns of running"
+        if v.is_running and v.sched_priv.pri == PRI_TS_BOOST
+        and host1.now - v.state_entry_time > tick else None))
+    host1.run(ms=2_000)
+    # running longer than a tick period means a tick found it running: BOOST is gone
+    assert boosted_long == []
+
+
+def test_a_waking_vcpu_tickles_an_idle_pcpu_rather_than_wait() -> None:
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1)
+    host.create("hog", workload="cpu", cpus="0")
+    io = host.create("io", workload="duty:busy_ms=0.2,idle_ms=3", cpus="0-1")
+    host.run(ms=1_000)
+    lat = io.vcpus[0].wake_latencies
+    assert len(lat) > 200
+    # pCPU 1 is idle at every wake-up: __runq_tickle pokes it and it runs io at once
+    # (0 ns: the softirq is a zero-delay event); without the tickle io would wait for
+    # the hog's rate limit or slice on pCPU 0.
+    assert max(lat) == 0
+    assert host.hv.pools[0].sched.stats["tickle"] >= len(lat)
+
+
 def test_ratelimit_zero_lets_a_boosted_vcpu_preempt_at_once(host1: Host) -> None:
     host1.xl("sched-credit -s -r 0")
     host1.create("hog", workload="cpu")
@@ -100,7 +128,9 @@ def test_ratelimit_zero_lets_a_boosted_vcpu_preempt_at_once(host1: Host) -> None
 
 
 def test_work_conservation_no_idle_pcpu_while_a_vcpu_waits_past_a_tick() -> None:
-    host = Host(pcpus=4, seed=5)
+    # Without the load-balance rate limit (Xen before 4.18, or load-balance-ratelimit=0)
+    # an idle pCPU always steals; with it, see test_load_balance_is_rate_limited_per_pcpu.
+    host = Host(pcpus=4, seed=5, xen_cmdline="load-balance-ratelimit=0")
     for i in range(3):
         host.create(f"hog{i}", workload="cpu", vcpus=2)
     for i in range(6):

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import shares
 from tests.hypervisor.sched.helpers import assert_runstates_add_up, sampler
 from xensim.host import Host
-from xensim.hypervisor.sched.credit2 import CSCHED2_MIN_TIMER
+from xensim.hypervisor.sched.credit2 import CSCHED2_IDLE_CREDIT, CSCHED2_MIN_TIMER
 from xensim.metrics import latency_summary_us
 from xensim.toolstack.libxl import LibxlError
 
@@ -200,4 +200,81 @@ def test_dump_lists_run_queues_and_credits() -> None:
     host.create("a", workload="cpu", vcpus=3)
     host.run(ms=50)
     text = host.hv.pools[0].sched.dump()
-    assert "Runqueue 0: cpus=[0, 1]" in text and "credit=" in text
+    assert "Runqueue 0:\n\tncpus              = 2\n\tcpus               = 0-1" in text
+    assert "credit=" in text
+
+
+def _two_queued(weights: tuple[int, int] = (256, 256)):  # type: ignore[no-untyped-def]
+    """A 1-pCPU credit2 host with two paused single-vCPU guests and their units."""
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu", cpu_weight=weights[0], paused=True)
+    b = host.create("b", workload="cpu", cpu_weight=weights[1], paused=True)
+    sched = host.hv.pools[0].sched
+    for queued in list(sched.rqds[0].runq):  # Domain-0's vCPU, not yet run
+        sched._runq_remove(queued)
+    return host, sched, a.vcpus[0].sched_priv, b.vcpus[0].sched_priv
+
+
+def test_slice_runs_until_the_credit_gap_to_the_next_in_line_is_burnt() -> None:
+    host, sched, sa, sb = _two_queued((512, 256))
+    rqd = sched.rqds[0]
+    sched._runq_insert(sb)
+    sb.credit = 4_000_000
+    sa.credit = 7_000_000
+    # gap 3 ms of credit; a (weight 512, max_weight 512) burns 1 credit per ns: 3 ms
+    assert sched._runtime(rqd, sa, host.now) == 3_000_000
+    sb.weight, rqd.max_weight = 256, 1024  # a now burns 2 credits a ns: 1.5 ms
+    sa.weight = 512
+    assert sched._runtime(rqd, sa, host.now) == 1_500_000
+    sb.credit = 6_900_000  # a gap below the minimum: 500 us, or the rate limit (1 ms)
+    assert sched._runtime(rqd, sa, host.now) == 1_000_000
+    sched.ratelimit = 0
+    assert sched._runtime(rqd, sa, host.now) == CSCHED2_MIN_TIMER
+    sb.credit = -5  # a head without credit does not shorten the slice: a's own 7 ms
+    assert sched._runtime(rqd, sa, host.now) == 3_500_000
+    sa.credit = 30_000_000  # never more than CSCHED2_MAX_TIMER (10 ms)
+    assert sched._runtime(rqd, sa, host.now) == 10_000_000
+
+
+def test_a_unit_queued_from_another_pcpu_must_beat_the_current_by_the_migrate_resist() -> None:
+    host = Host(pcpus=2, scheduler="credit2", seed=1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu", paused=True)
+    sched = host.hv.pools[0].sched
+    svc = a.vcpus[0].sched_priv
+    rqd = sched.rqds[0]
+    for queued in list(rqd.runq):  # Domain-0's vCPU, not yet run
+        sched._runq_remove(queued)
+    rqd.tickled.clear()
+    idle = host.hv.pcpus[1].idle
+    svc.vcpu.pause_count = 0
+    svc.vcpu.domain.pause_count = 0
+    svc.vcpu.processor = host.hv.pcpus[0]
+    sched._runq_insert(svc)
+    # pCPU 1 is idle (credit CSCHED2_IDLE_CREDIT): a, last on pCPU 0, needs 500 us more
+    svc.credit = CSCHED2_IDLE_CREDIT + 500_000 - 1
+    assert sched._runq_candidate(rqd, idle, 1, host.now) is None  # resisted
+    svc.credit += 1
+    assert sched._runq_candidate(rqd, idle, 1, host.now) is svc
+    # on its own pCPU there is no resistance
+    svc.credit = CSCHED2_IDLE_CREDIT + 1
+    assert sched._runq_candidate(rqd, host.hv.pcpus[0].idle, 0, host.now) is svc
+
+
+def test_the_rate_limit_keeps_the_current_unit_for_its_first_millisecond() -> None:
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu")
+    host.run(ms=3)
+    sched = host.hv.pools[0].sched
+    rqd = sched.rqds[0]
+    v = a.vcpus[0]
+    b = host.create("b", workload="cpu", paused=True)
+    sb = b.vcpus[0].sched_priv
+    sb.vcpu.pause_count = 0
+    b.pause_count = 0
+    sched._runq_insert(sb)
+    sb.credit = v.sched_priv.credit + 5_000_000  # far more credit than the running a
+    now = v.state_entry_time + 999_999
+    assert sched._runq_candidate(rqd, v, 0, now) is v.sched_priv  # within the 1 ms
+    assert sched._runq_candidate(rqd, v, 0, now + 1) is sb  # past it
+    sched.ratelimit = 0
+    assert sched._runq_candidate(rqd, v, 0, v.state_entry_time) is sb

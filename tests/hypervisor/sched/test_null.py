@@ -128,3 +128,240 @@ def test_dump_shows_assignments_and_the_waitqueue() -> None:
     host.create("b", workload="cpu")
     text = host.hv.pools[0].sched.dump()
     assert "unit=d1v0" in text and "Waitqueue: d2v0" in text
+
+
+def test_with_no_free_pcpu_the_fallback_is_random_from_the_seeded_rng() -> None:
+    def picks(seed: int) -> list[int]:
+        host = Host(pcpus=4, scheduler="null", seed=seed, dom0_vcpus=4)
+        sched = host.hv.pools[0].sched
+        d = host.create("late", workload="cpu", vcpus=1)
+        v = d.vcpus[0]
+        return [sched._pick_res(v) for _ in range(40)]
+
+    first = picks(1)
+    assert first == picks(1)  # the same seed draws the same pCPUs
+    assert len(set(first)) > 1  # cpumask_any(): not always the same pCPU
+    assert first != picks(2)
+
+
+def _down(host: Host, v) -> None:  # type: ignore[no-untyped-def]
+    from xensim.hypervisor.vcpu_op import VCPUOP, hc_vcpu_op
+
+    assert hc_vcpu_op(host.hv, v, VCPUOP.down, v.vcpu_id) == 0
+
+
+def _up(host: Host, v) -> None:  # type: ignore[no-untyped-def]
+    from xensim.hypervisor.vcpu_op import VCPUOP, hc_vcpu_op
+
+    assert hc_vcpu_op(host.hv, v, VCPUOP.up, v.vcpu_id) == 0
+
+
+def test_an_offlined_vcpu_hands_its_pcpu_to_the_waiting_one_and_waits_when_back() -> None:
+    host = _host(2, trace=True)
+    a = host.create("a", workload="cpu").vcpus[0]
+    b = host.create("b", workload="cpu").vcpus[0]
+    sched = host.hv.pools[0].sched
+    host.run(ms=10)
+    cpu = a.processor.cpu_id
+    assert sched._npc(cpu).unit is a and [n.vcpu for n in sched.waitq] == [b]
+    _down(host, a)  # null_unit_sleep of an offlined unit: unit_deassign hands over
+    host.run(ms=10)
+    assert sched._npc(cpu).unit is b and b.is_running and sched.waitq == []
+    _up(host, a)  # back online with no pCPU free: it waits
+    host.run(ms=10)
+    assert [n.vcpu for n in sched.waitq] == [a] and not a.is_running
+    _down(host, a)  # offlined while waiting: it leaves the waitqueue
+    assert sched.waitq == []
+    _up(host, a)
+    _down(host, b)
+    host.run(ms=10)
+    assert sched._npc(cpu).unit is a and a.is_running and b not in (
+        n.vcpu for n in sched.waitq)
+    events = [(r.event, r.domid) for r in host.hv.trace.records
+              if r.event.startswith("null_")]
+    assert ("null_deassign", 1) in events and ("null_assign", 2) in events
+    assert ("null_waitq", 2) in events
+
+
+def test_a_vcpu_back_online_takes_its_free_pcpu_at_once() -> None:
+    host = _host(2)
+    a = host.create("a", workload="cpu").vcpus[0]
+    sched = host.hv.pools[0].sched
+    host.run(ms=5)
+    cpu = a.processor.cpu_id
+    _down(host, a)
+    host.run(ms=5)
+    assert sched._npc(cpu).unit is None and cpu in sched.cpus_free
+    assert host.hv.pcpus[cpu].curr.is_idle
+    _up(host, a)
+    assert sched._npc(cpu).unit is a and cpu not in sched.cpus_free
+    host.run(ms=5)
+    assert a.is_running
+
+
+def test_a_pcpu_leaving_the_pool_requeues_its_vcpu_and_one_joining_adopts_it() -> None:
+    host = _host(3)
+    a = host.create("a", workload="cpu").vcpus[0]
+    host.run(ms=5)
+    pool0 = host.hv.pools[0]
+    sched = pool0.sched
+    cpu = a.processor.cpu_id
+    other = ({1, 2} - {cpu}).pop()
+    host.toolstack.cpupool_cpu_remove(pool0, other)  # a free pCPU goes: nothing moves
+    assert sched._npc(cpu).unit is a
+    host.toolstack.cpupool_cpu_remove(pool0, cpu)
+    host.run(ms=5)
+    assert [n.vcpu for n in sched.waitq] == [a] and not a.is_running
+    assert sched.cpus_free == set()
+    host.toolstack.cpupool_cpu_add(pool0, cpu)  # null_schedule adopts the waiting vCPU
+    host.run(ms=5)
+    assert sched._npc(cpu).unit is a and a.is_running and sched.waitq == []
+    host.toolstack.cpupool_cpu_add(pool0, other)
+    host.run(ms=1)
+    assert sched.cpus_free == {other}
+
+
+def test_dump_lists_free_pcpus_units_and_the_waitqueue_in_order() -> None:
+    host = _host(3)
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu", vcpus=2)
+    host.run(ms=1)
+    assert host.hv.pools[0].sched.dump() == (
+        "Scheduler: null Scheduler (null)\n\tcpus_free = \n"
+        "CPU[00], unit=d0v0\nCPU[01], unit=d1v0\nCPU[02], unit=d2v0\n"
+        "Waitqueue: d2v1\n")
+
+
+def test_a_freed_pcpu_goes_to_a_waiter_with_soft_affinity_for_it_first() -> None:
+    host = _host(3)
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    c = host.create("c", workload="cpu").vcpus[0]  # waits first, no soft affinity
+    d = host.create("d", workload="cpu", cpus_soft="2").vcpus[0]  # waits second
+    sched = host.hv.pools[0].sched
+    host.run(ms=5)
+    assert [n.vcpu for n in sched.waitq] == [c, d]
+    assert host.domain("b").vcpus[0].processor.cpu_id == 2
+    host.xl("destroy b")  # pCPU 2 is in d's soft affinity: d gets it, not c
+    host.run(ms=5)
+    assert sched._npc(2).unit is d and d.is_running and [n.vcpu for n in sched.waitq] == [c]
+    host.xl("destroy a")  # pCPU 1: only c is left, by hard affinity
+    host.run(ms=5)
+    assert sched._npc(1).unit is c and c.is_running and sched.waitq == []
+
+
+def test_pick_res_keeps_a_vcpu_on_its_own_free_pcpu_else_the_first_free() -> None:
+    host = _host(4)
+    sched = host.hv.pools[0].sched
+    d = host.create("d", workload="cpu", paused=True)
+    v = d.vcpus[0]
+    sched.remove(v)  # take it off its pCPU to test placement alone
+    v.processor = host.hv.pcpus[3]
+    assert sched.cpus_free == {1, 2, 3}
+    assert sched._pick_res(v) == 3  # its current pCPU is free: stay
+    sched.cpus_free.discard(3)
+    sched._npc(3).unit = host.dom0.vcpus[0]
+    assert sched._pick_res(v) == 1  # else the first free one
+    v.hard_affinity = frozenset({0, 3})
+    assert sched._pick_res(v) in (0, 3)  # none free in its affinity: any of them
+
+
+def test_trace_records_assignments_with_time_and_pcpu() -> None:
+    host = _host(2, trace=True)
+    host.run(ms=3)
+    host.create("a", workload="cpu")
+    recs = [r for r in host.hv.trace.records if r.event == "null_assign" and r.domid == 1]
+    assert [(r.t, r.cpu, r.vcpu) for r in recs] == [(3_000_000, 1, 0)]
+
+
+def test_dump_shows_every_free_pcpu() -> None:
+    host = _host(3)
+    assert host.hv.pools[0].sched.dump().splitlines()[1] == "\tcpus_free = 1,2"
+
+
+def test_a_freed_pcpu_outside_the_soft_waiters_affinity_goes_to_the_first_waiter() -> None:
+    host = _host(3)
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    c = host.create("c", workload="cpu").vcpus[0]  # first in the waitqueue
+    d = host.create("d", workload="cpu", cpus_soft="2").vcpus[0]
+    sched = host.hv.pools[0].sched
+    host.run(ms=5)
+    host.xl("destroy a")  # pCPU 1 is not in d's soft affinity: the soft step finds no one
+    host.run(ms=5)
+    assert sched._npc(1).unit is c and [n.vcpu for n in sched.waitq] == [d]
+
+
+def test_back_online_with_its_pcpu_taken_it_waits_and_a_free_pcpu_adopts_it() -> None:
+    host = _host(4)
+    a = host.create("a", workload="cpu").vcpus[0]
+    host.create("b", workload="cpu")
+    c = host.create("c", workload="cpu").vcpus[0]
+    d = host.create("d", workload="cpu").vcpus[0]
+    sched = host.hv.pools[0].sched
+    host.run(ms=5)
+    _down(host, a)  # pCPU 1 goes to d
+    _down(host, c)  # pCPU 3 is free
+    host.run(ms=5)
+    assert sched._npc(1).unit is d and sched.cpus_free == {3}
+    _up(host, a)  # its pCPU (1) is d's: a waits, and the free pCPU 3 is poked
+    assert [n.vcpu for n in sched.waitq] == [a]
+    host.run(ms=1)
+    assert sched._npc(3).unit is a and a.is_running and sched.waitq == []
+
+
+def test_back_online_on_a_free_pcpu_outside_its_soft_affinity_it_waits_first() -> None:
+    host = _host(4)
+    a = host.create("a", workload="cpu", cpus_soft="3").vcpus[0]
+    sched = host.hv.pools[0].sched
+    host.run(ms=5)
+    assert a.processor.cpu_id == 3
+    _down(host, a)
+    a.processor = host.hv.pcpus[2]  # say it last ran on pCPU 2 (free, not soft)
+    _up(host, a)
+    # null_unit_wake assigns it there at once only if pCPU 2 is in its soft affinity
+    assert sched._npc(2).unit is None and [n.vcpu for n in sched.waitq] == [a]
+    host.run(ms=1)
+    assert a.is_running and sched.waitq == []
+
+
+def test_destroying_a_waiting_domain_takes_it_off_the_waitqueue() -> None:
+    host = _host(2)
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    sched = host.hv.pools[0].sched
+    assert len(sched.waitq) == 1
+    host.xl("destroy b")
+    assert sched.waitq == []
+    host.xl("destroy a")
+    host.run(ms=5)
+    assert sched.cpus_free == {1}
+
+
+def test_null_has_no_global_parameters() -> None:
+    with pytest.raises(Exception, match="null scheduler has no global parameters"):
+        Host(pcpus=1, scheduler="null", sched={"tslice_ms": 5})
+
+
+def test_a_domain_moved_into_a_null_pool_is_assigned_there() -> None:
+    host = Host(pcpus=4, seed=1, dom0_vcpus=1)
+    d = host.create("d", workload="cpu")
+    host.run(ms=5)
+    pool0 = host.hv.pools[0]
+    for c in (2, 3):
+        host.toolstack.cpupool_cpu_remove(pool0, c)
+    pool = host.toolstack.cpupool_create("np", "null", "2-3")
+    host.toolstack.cpupool_migrate(d, pool)
+    host.run(ms=5)
+    v = d.vcpus[0]
+    assert pool.sched._npc(v.processor.cpu_id).unit is v and v.is_running
+
+
+def test_trace_records_deassignments_and_waits_with_their_pcpu() -> None:
+    host = _host(2, trace=True)
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    host.xl("destroy a")
+    recs = [(r.event, r.cpu, r.domid) for r in host.hv.trace.records
+            if r.event in ("null_deassign", "null_waitq")]
+    assert recs == [("null_waitq", -1, 2), ("null_deassign", 1, 1)]

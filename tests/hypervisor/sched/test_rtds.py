@@ -168,3 +168,193 @@ def test_dump_lists_the_queues() -> None:
     host.run(ms=5)
     text = host.hv.pools[0].sched.dump()
     assert "Global RunQueue info:" in text and "Global Replenishment Events info:" in text
+
+
+def test_replenishment_queue_is_ordered_by_level_then_deadline() -> None:
+    # a wakes during its extra time (level 1) and is queued for replenishment behind
+    # b (level 0), whose deadline is up to 100 ms later: rt.c orders the replenishment
+    # queue with compare_unit_priority, so a's replenishment waits for b's.
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="duty:busy_ms=15,idle_ms=1")
+    b = host.create("b", workload="cpu")
+    host.toolstack.sched_params(a, {"period": 10_000, "budget": 2_000, "extratime": 1})
+    host.toolstack.sched_params(b, {"period": 100_000, "budget": 1_000, "extratime": 0})
+    lag: list[int] = []
+
+    def check() -> None:
+        svc = a.vcpus[0].sched_priv
+        if svc.on_replq:
+            lag.append(host.now - svc.cur_deadline)
+
+    sampler(host, 100_000, lambda: check())  # type: ignore[func-returns-value]
+    host.run(ms=1_000)
+    # ordered by deadline alone, a would always be replenished at its deadline (lag <= 0)
+    assert max(lag) > 5_000_000
+
+
+def test_extratime_demotes_a_unit_that_exhausts_its_budget_and_resets_at_its_deadline() -> None:
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu")
+    host.toolstack.sched_params(a, {"period": 10_000, "budget": 2_000, "extratime": 1})
+    host.run(ns=10_250_000)  # the new parameters apply from the first deadline (10 ms)
+    svc = a.vcpus[0].sched_priv
+    levels: list[tuple[int, int]] = []  # sampled 250 us off each 500 us boundary
+    sampler(host, 500_000, lambda: levels.append(  # type: ignore[func-returns-value]
+        (host.now % 10_000_000, svc.priority_level)))
+    host.run(ms=100)
+    # within each 10 ms period: level 0 for the first 2 ms (the budget), then one
+    # level down per further 2 ms of budget burnt, back to 0 at the deadline
+    for offset, level in levels:
+        assert level == offset // 2_000_000, (offset, level)
+
+
+def test_edf_prefers_the_lower_level_then_the_earlier_deadline_fifo_among_equals() -> None:
+    from xensim.hypervisor.sched.rt import RtUnit, _deadline_queue_insert
+
+    host = _host(1)
+    v = host.dom0.vcpus[0]
+    q: list[RtUnit] = []
+    early = RtUnit(v, cur_deadline=10, priority_level=1)
+    late = RtUnit(v, cur_deadline=20)
+    tie = RtUnit(v, cur_deadline=20)
+    assert _deadline_queue_insert(q, early)  # first in an empty queue
+    assert _deadline_queue_insert(q, late)   # level 0 beats level 1 despite its deadline
+    assert not _deadline_queue_insert(q, tie)  # equal: behind the one already there
+    assert q == [late, tie, early]
+    sooner = RtUnit(v, cur_deadline=15)
+    assert _deadline_queue_insert(q, sooner) and q[0] is sooner
+
+
+def test_a_running_unit_is_preempted_only_by_a_strictly_higher_priority() -> None:
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu")
+    b = host.create("b", workload="cpu")
+    for d in (a, b):  # identical servers: their deadlines always coincide
+        host.toolstack.sched_params(d, {"period": 10_000, "budget": 5_000, "extratime": 0})
+    host.run(ms=500)
+    # with equal deadlines neither preempts the other: each runs its 5 ms whole,
+    # so there are two switches per period (50 periods), not more
+    assert host.metrics()["sched"]["context_switches"] <= 2 * 50 + 4
+    assert shares(host)["a"] == pytest.approx(0.5, abs=0.02)  # 2%: the first period
+
+
+def test_parameters_read_back_as_integer_microseconds_for_every_vcpu() -> None:
+    host = _host(2)
+    d = host.create("two", workload="cpu", vcpus=2)
+    assert repr(host.toolstack.sched_params(d)) == \
+        "{'period': 10000, 'budget': 4000, 'extratime': 1}"
+    host.toolstack.sched_params(d, {"period": 20_000})  # budget kept, both vCPUs
+    sched = host.hv.pools[0].sched
+    for v in d.vcpus:
+        assert repr(sched.adjust_vcpu(v)) == "{'period': 20000, 'budget': 4000, 'extratime': 1}"
+    host.toolstack.sched_params(d, {"budget": 7_000})  # period kept
+    assert sched.adjust_vcpu(d.vcpus[1])["period"] == 20_000
+    with pytest.raises(LibxlError, match="known: period, budget, extratime"):
+        host.toolstack.sched_params(d, {"slice": 1})
+
+
+@pytest.mark.parametrize("period, budget, ok", [
+    (10, 10, True), (9, 9, False), (100, 10, True), (100, 9, False), (100, 100, True),
+    (100, 101, False),
+])
+def test_budget_and_period_bounds_are_inclusive(period: int, budget: int, ok: bool) -> None:
+    host = _host(1)
+    d = host.create("d", workload="idle")
+    if ok:
+        host.toolstack.sched_params(d, {"period": period, "budget": budget})
+        assert host.toolstack.sched_params(d)["budget"] == budget
+    else:
+        with pytest.raises(LibxlError, match="budget|period"):
+            host.toolstack.sched_params(d, {"period": period, "budget": budget})
+    with pytest.raises(LibxlError, match="must be integers"):
+        host.toolstack.sched_params(d, {"period": "x"})
+
+
+def test_turning_extratime_on_while_depleted_waits_for_the_replenishment() -> None:
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu")
+    host.toolstack.sched_params(a, {"budget": 2_000, "extratime": 0})
+    host.run(ms=13)  # 10 ms: new parameters; 12 ms: budget gone
+    svc = a.vcpus[0].sched_priv
+    sched = host.hv.pools[0].sched
+    assert svc.depleted and svc in sched.depletedq and not a.vcpus[0].is_running
+    host.toolstack.sched_params(a, {"extratime": 1})
+    # rt_dom_cntl only sets the flag: still depleted, the pCPU idles until 20 ms
+    assert svc.extratime and svc.depleted and svc in sched.depletedq
+    host.run(ms=6)
+    assert not a.vcpus[0].is_running
+    host.run(ms=2)
+    assert a.vcpus[0].is_running and svc.cur_deadline == 30_000_000
+
+
+def test_a_depleted_unit_is_requeued_and_runs_at_its_replenishment() -> None:
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu")
+    host.toolstack.sched_params(a, {"budget": 2_000, "extratime": 0})
+    host.run(ms=19)
+    svc = a.vcpus[0].sched_priv
+    assert svc.depleted and not a.vcpus[0].is_running
+    host.run(ms=2)  # the 20 ms deadline: budget back, tickled, running
+    assert not svc.depleted and a.vcpus[0].is_running
+    assert svc.cur_deadline == 30_000_000
+
+
+def test_replenishing_a_running_unit_tickles_only_for_a_strictly_higher_priority() -> None:
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu")
+    b = host.create("b", workload="cpu")
+    host.run(ms=1)
+    sched = host.hv.pools[0].sched
+    run, wait = (a, b) if a.vcpus[0].is_running else (b, a)
+    sr, sw = run.vcpus[0].sched_priv, wait.vcpus[0].sched_priv
+    for svc in (sr, sw):  # both due now; both get (level 0, now + 10 ms)
+        sched._replq_remove(svc)
+        svc.cur_deadline = host.now
+        sched._replq_insert(svc)
+    sched.tickled.clear()
+    sched._repl_timer_handler()
+    assert sched.tickled == set()  # equal keys: the running unit keeps the pCPU
+    sched._replq_remove(sr)
+    sr.cur_deadline, sr.period = host.now, 20_000_000  # its next deadline is later
+    sched._replq_insert(sr)
+    sched._repl_timer_handler()
+    assert sched.tickled == {0}  # the queued head now outranks it: preempt
+
+
+def test_destroying_a_queued_domain_takes_it_off_both_queues() -> None:
+    host = _host(1, dom0_vcpus=1)
+    host.create("a", workload="cpu")
+    b = host.create("b", workload="cpu")
+    host.run(ms=1)
+    sched = host.hv.pools[0].sched
+    svc = b.vcpus[0].sched_priv
+    assert svc in sched.runq and svc in sched.replq
+    host.xl("destroy b")
+    assert svc not in sched.runq and svc not in sched.replq
+
+
+def test_a_pcpu_leaving_an_rtds_pool_is_forgotten() -> None:
+    host = _host(3, dom0_vcpus=1)
+    sched = host.hv.pools[0].sched
+    sched.tickled.add(2)
+    host.toolstack.cpupool_cpu_remove(host.hv.pools[0], 2)
+    assert 2 not in sched.tickled and host.hv.pcpus[2].sched_priv is None
+    assert "CPU[02]" not in sched.dump()
+
+
+def test_dump_lists_each_pcpu_and_the_three_queues() -> None:
+    host = _host(1, dom0_vcpus=1)
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    host.toolstack.sched_params(host.domain("b"), {"extratime": 0, "budget": 1_000})
+    host.run(ms=15)
+    text = host.hv.pools[0].sched.dump()
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    lines = text.splitlines()
+    assert lines[0] == "Scheduler: SMP RTDS Scheduler (rtds)" and lines[1] == "CPU[00]"
+    assert lines[2].startswith("\t[    1.0 ] cpu 0, (10000000, 4000000), cur_b=")
+    i, j, k = (lines.index(h) for h in ("Global RunQueue info:", "Global DepletedQueue info:",
+                                         "Global Replenishment Events info:"))
+    assert lines[j + 1].startswith("\t[    2.0 ]") and j + 2 == k  # b: depleted
+    assert all(ln.startswith("\t[") for ln in lines[i + 1:j] + lines[k + 1:])
+    assert "priority_level=0 has_extratime=0" in lines[j + 1]

@@ -2,10 +2,16 @@
 
 Mirrors: xen/common/sched/credit.c (csched_tick, csched_acct,
 csched_schedule, __runq_tickle, csched_load_balance, csched_unit_wake,
-_csched_cpu_pick).  Simplified: no locking; a flat topology (each pCPU its
-own core, one NUMA node), so ``_csched_cpu_pick``'s SMT/socket balancing
-reduces to "stay if the current pCPU is idle, else the next idle pCPU, else
-stay"; no tasklets.  ``opt_tickle_one_idle`` is on, as Xen's default.
+_csched_cpu_pick, csched_runq_steal).  Simplified: no locking; no
+tasklets; ``this_cpu(last_tickle_cpu)`` is kept per pCPU but indexed by the
+woken vCPU's pCPU (xensim has no "CPU executing the wake-up").
+``opt_tickle_one_idle`` is on, as Xen's default.  ``_csched_cpu_pick`` uses
+the host topology (SMT siblings, sockets) as Xen does; on the default flat
+topology it reduces to "stay if idle, else the next idle pCPU".  Boot
+parameters (``sched_credit_tslice_ms``, ``sched_ratelimit_us``,
+``load-balance-ratelimit``, ``vcpu_migration_delay``) come from the host's
+Xen command line.  ``csched_acct`` computes in 32-bit unsigned integers, as
+credit.c does, so it wraps on big hosts with high weights as Xen does.
 
 How it shares a host.  Each pCPU has a run queue ordered by priority:
 BOOST (0) > UNDER (-1) > OVER (-2) > IDLE (-64), FIFO within a priority.
@@ -28,7 +34,8 @@ from itertools import compress, count
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from xensim.hypervisor.sched.affinity import cpumask_cycle
+from xensim.hypervisor.cmdline import XenCmdline
+from xensim.hypervisor.sched.affinity import cpumask_cycle, cycle_order
 from xensim.hypervisor.sched.ops import SchedParamError, Scheduler, register_scheduler
 from xensim.hypervisor.time import MICROSECS, MILLISECS
 from xensim.hypervisor.vcpu import PauseFlag
@@ -49,11 +56,20 @@ CSCHED_TICKS_PER_TSLICE = 3
 CSCHED_DEFAULT_TSLICE_MS = 30
 CSCHED_CREDITS_PER_MSEC = 10
 CSCHED_MIN_TIMER = MICROSECS(100)  # XEN_SYSCTL_SCHED_RATELIMIT_MIN
-SCHED_DEFAULT_RATELIMIT_US = 1000
+CSCHED_MAX_LOAD_BALANCE_RATELIMIT_US = 1_000_000
+U32 = 0xFFFF_FFFF
 TSLICE_MIN_MS, TSLICE_MAX_MS = 1, 1000  # XEN_SYSCTL_CSCHED_TSLICE_{MIN,MAX}
 RATELIMIT_MIN_US, RATELIMIT_MAX_US = 100, 500_000  # XEN_SYSCTL_SCHED_RATELIMIT_{MIN,MAX}
 MGR_DLY_MAX_US = 100_000  # XEN_SYSCTL_CSCHED_MGR_DLY_MAX_US
 WEIGHT_MIN, WEIGHT_MAX = 1, 65535
+
+
+
+def _s32(x: int) -> int:
+    """*x* as a C ``int`` (two's complement, 32 bits)."""
+    x &= U32
+    return x - (1 << 32) if x & 0x8000_0000 else x
+
 
 # Priorities (higher runs first).
 PRI_TS_BOOST = 0
@@ -104,6 +120,10 @@ class CschedPcpu:
     runq_sort_last: int = 0
     nr_runnable: int = 0
     tick: int = 0
+    last_load_balance: SimTime = 0
+    idle_bias: int = 0
+    last_tickle_cpu: int = 0
+    """``this_cpu(last_tickle_cpu)``: where the last one-idler tickle from here went."""
 
 
 @register_scheduler
@@ -121,13 +141,23 @@ class CreditScheduler(Scheduler):
         self.runq_sort = 0
         self.master: PCPU | None = None
         self.master_ticker = core.new_timer(self._acct)
-        self.balance_bias = 0
+        self.balance_bias: dict[int, int] = {}
+        """Per NUMA node: the pCPU stolen from last (the next search starts after it)."""
         self.nr_soft_affine = 0
         """vCPUs with a useful soft affinity: the soft balancing step is skipped at 0."""
-        self.last_tickle_cpu = 0
-        self.ratelimit = MICROSECS(SCHED_DEFAULT_RATELIMIT_US)
-        self.unit_migr_delay = 0
-        self._set_tslice(CSCHED_DEFAULT_TSLICE_MS)
+        boot: XenCmdline = getattr(core.hyp, "cmdline", None) or XenCmdline()
+        self.topology = core.hyp.topology
+        self.smt_power_savings = bool(boot.sched_smt_power_savings)
+        tslice_ms = boot.sched_credit_tslice_ms
+        if not TSLICE_MIN_MS <= tslice_ms <= TSLICE_MAX_MS:
+            tslice_ms = CSCHED_DEFAULT_TSLICE_MS  # csched_global_init's fallback
+        self._set_tslice(tslice_ms)
+        rl = boot.sched_ratelimit_us
+        self.ratelimit = self.tslice if MICROSECS(rl) > self.tslice else MICROSECS(rl)
+        delay = boot.vcpu_migration_delay
+        self.unit_migr_delay = MICROSECS(delay if delay <= MGR_DLY_MAX_US else 0)
+        self.load_balance_ratelimit = MICROSECS(min(boot.load_balance_ratelimit,
+                                                    CSCHED_MAX_LOAD_BALANCE_RATELIMIT_US))
         self.stats = {"acct": 0, "boost": 0, "park": 0, "unpark": 0, "steal": 0, "tickle": 0,
                       "ratelimit": 0}
         super().__init__(core, pool, **params)
@@ -194,10 +224,14 @@ class CreditScheduler(Scheduler):
     def init_pdata(self, pcpu: PCPU) -> None:
         now = self.core.now
         pcpu.sched_priv = CschedPcpu(ticker=self.core.new_timer(lambda: self._tick(pcpu)),
-                                     runq_sort_last=self.runq_sort)
+                                     runq_sort_last=self.runq_sort, last_load_balance=now,
+                                     idle_bias=len(self.core.hyp.pcpus) - 1)
         self.cpus.append(pcpu)
         self.cpus.sort(key=lambda p: p.cpu_id)
         self.credit += self.credits_per_tslice
+        node = self.topology.node(pcpu.cpu_id)
+        if not any(self.topology.node(p.cpu_id) == node for p in self.cpus if p is not pcpu):
+            self.balance_bias[node] = pcpu.cpu_id
         if self.master is None:
             self.master = pcpu
             self.master_ticker.set(now + self.tslice)
@@ -222,12 +256,6 @@ class CreditScheduler(Scheduler):
     def alloc_domdata(self, dom: Domain) -> CschedDom:
         return CschedDom(dom)
 
-    def free_domdata(self, dom: Domain) -> None:
-        sdom: CschedDom = dom.sched_priv
-        if sdom.active:
-            self.active_sdom.remove(sdom)
-            sdom.active = False
-
     def alloc_vdata(self, vcpu: VCPU) -> CschedUnit:
         return CschedUnit(vcpu, vcpu.domain.sched_priv, PRI_TS_UNDER)
 
@@ -235,9 +263,10 @@ class CreditScheduler(Scheduler):
         svc: CschedUnit = vcpu.sched_priv
         self._update_affinity(svc)
         vcpu.processor = self.pick_cpu(vcpu)
+        # csched_unit_insert queues the vCPU without tickling anyone: the unpause
+        # that follows (vcpu_wake) tickles.
         if not svc.on_runq and vcpu.runnable and not vcpu.is_running:
             self._runq_insert(svc)
-            self.core.raise_softirq(vcpu.processor)
 
     def remove(self, vcpu: VCPU) -> None:
         svc: CschedUnit = vcpu.sched_priv
@@ -271,7 +300,16 @@ class CreditScheduler(Scheduler):
         spc: CschedPcpu = svc.vcpu.processor.sched_priv
         spc.runq.remove(svc)
         svc.on_runq = False
+        svc.flags &= ~FLAG_YIELD  # __runq_remove: the yield ends when it leaves the queue
         spc.nr_runnable -= 1
+
+    @staticmethod
+    def _runq_take(spc: CschedPcpu, svc: CschedUnit) -> None:
+        """__runq_remove of the chosen vCPU: off the queue, still counted as runnable."""
+        if svc.on_runq:
+            spc.runq.remove(svc)
+            svc.on_runq = False
+            svc.flags &= ~FLAG_YIELD
 
     def _runq_sort(self, pcpu: PCPU) -> None:
         """Move UNDER (and BOOST) vCPUs ahead of OVER ones after an accounting pass."""
@@ -339,12 +377,18 @@ class CreditScheduler(Scheduler):
         spc.ticker.set(self.core.now + self.tick_period)
 
     def _acct(self) -> None:
-        """The master's accounting pass every tslice (csched_acct)."""
+        """The master's accounting pass every tslice (csched_acct).
+
+        credit.c computes credit_total, weight_total, weight_left, credit_fair,
+        credit_peak and credit_cap as ``uint32_t``; every step below is masked to
+        32 bits (and the signed ones wrapped) so that big hosts with high weights
+        get exactly the credits Xen gives them, wrap-arounds included.
+        """
         self.stats["acct"] += 1
-        weight_total = self.weight
-        credit_total = self.credit
+        weight_total = self.weight & U32
+        credit_total = self.credit & U32
         if self.credit_balance < 0:
-            credit_total -= self.credit_balance
+            credit_total = (credit_total - self.credit_balance) & U32
         if weight_total == 0:
             self.credit_balance = 0
             self.master_ticker.set(self.core.now + self.tslice)
@@ -356,33 +400,35 @@ class CreditScheduler(Scheduler):
         credit_cap = 0
         for sdom in list(self.active_sdom):
             n_active = len(sdom.active_units)
-            weight_left -= sdom.weight * n_active
-            credit_peak = n_active * cpt
+            weight_left = (weight_left - sdom.weight * n_active) & U32
+            credit_peak = (n_active * cpt) & U32
             if self.credit_balance < 0:
-                credit_peak += (-self.credit_balance * sdom.weight * n_active
-                                + weight_total - 1) // weight_total
+                # int arithmetic (-balance * weight * count), then unsigned
+                extra = _s32(-self.credit_balance * sdom.weight * n_active)
+                credit_peak = (credit_peak
+                               + ((extra + weight_total - 1) & U32) // weight_total) & U32
             if sdom.cap:
-                credit_cap = (sdom.cap * cpt + 99) // 100
+                credit_cap = ((sdom.cap * cpt + 99) & U32) // 100
                 if credit_cap < credit_peak:
                     credit_peak = credit_cap
-                credit_cap = (credit_cap + n_active - 1) // n_active
-            credit_fair = (credit_total * sdom.weight * n_active + weight_total - 1) \
+                credit_cap = ((credit_cap + n_active - 1) & U32) // n_active
+            credit_fair = ((credit_total * sdom.weight * n_active + weight_total - 1) & U32) \
                 // weight_total
             if credit_fair < credit_peak:
                 credit_xtra = True
             else:
                 if weight_left:
                     # Hand the surplus back to the domains still to come.
-                    credit_total += ((credit_fair - credit_peak) * weight_total
-                                     + weight_left - 1) // weight_left
+                    credit_total = (credit_total
+                                    + (((credit_fair - credit_peak) * weight_total
+                                        + weight_left - 1) & U32) // weight_left) & U32
                 if credit_xtra:
                     self.active_sdom.remove(sdom)
                     self.active_sdom.insert(0, sdom)
                 credit_fair = credit_peak
-            credit_fair = (credit_fair + n_active - 1) // n_active
+            credit_fair = ((credit_fair + n_active - 1) & U32) // n_active
             for svc in list(sdom.active_units):
-                svc.credit += credit_fair
-                credit = svc.credit
+                svc.credit = credit = _s32(svc.credit + credit_fair)  # atomic_add on an int
                 if credit < 0:
                     svc.pri = PRI_TS_OVER
                     if sdom.cap and credit < -credit_cap and not svc.flags & FLAG_PARKED:
@@ -402,7 +448,7 @@ class CreditScheduler(Scheduler):
                     if credit > cpt:
                         self._acct_stop(svc)
                         svc.credit = credit = int(credit / 2)
-                credit_balance += credit
+                credit_balance = _s32(credit_balance + credit)
         self.credit_balance = credit_balance
         self.runq_sort += 1
         if self.core.trace.enabled:
@@ -422,29 +468,54 @@ class CreditScheduler(Scheduler):
         svc: CschedUnit = v.sched_priv
         return [svc.soft, svc.hard] if svc.soft is not None else [svc.hard]
 
-    def _cpu_pick(self, v: VCPU) -> PCPU:
+    def _cpu_pick(self, v: VCPU, commit: bool = False) -> PCPU:
+        """_csched_cpu_pick: stay if idle, else prefer the idle pCPU with the idlest
+        neighbourhood (SMT siblings within a socket, a socket twice as idle across)."""
+        topo = self.topology
         cur = v.processor.cpu_id
         cpu = cur
+        spc: CschedPcpu | None = None
         for mask in self._balance_steps(v):
             if not mask:
                 continue
             cpu = cur if cur in mask else cpumask_cycle(cur, mask)
             idlers = set(self.idlers)
-            spc = v.processor.sched_priv if v.processor.pool is self.pool else None
-            if cur == cpu and spc is not None and not any(
-                    not s.vcpu.is_idle for s in spc.runq):
+            here = v.processor.sched_priv if v.processor.pool is self.pool else None
+            if cur == cpu and here is not None and not any(
+                    not s.vcpu.is_idle for s in here.runq):
                 idlers.add(cpu)
-            cand = idlers & mask
-            if cpu not in cand and cand:
-                cpu = cpumask_cycle(cpu, cand)
+            cpus = idlers & mask
+            if cpu not in cpus and cpus:
+                cpu = cpumask_cycle(cpu, cpus)
+            cpus.discard(cpu)
+            while cpus:
+                nxt = cpumask_cycle(cpu, cpus)
+                if topo.same_socket(cpu, nxt):
+                    factor = 1  # same socket: compare idle threads of the two cores
+                    cpu_idlers = idlers & topo.siblings(cpu)
+                    nxt_idlers = idlers & topo.siblings(nxt)
+                else:
+                    factor = 2  # other socket: move only if it is twice as idle
+                    cpu_idlers = idlers & topo.core_mask(cpu)
+                    nxt_idlers = idlers & topo.core_mask(nxt)
+                if (len(cpu_idlers) > len(nxt_idlers) if self.smt_power_savings
+                        else len(cpu_idlers) * factor < len(nxt_idlers)):
+                    spc = self.core.hyp.pcpus[nxt].sched_priv
+                    assert spc is not None
+                    cpu = cpumask_cycle(spc.idle_bias, nxt_idlers & cpus)
+                    cpus -= topo.siblings(cpu)
+                else:
+                    cpus -= nxt_idlers
             if cpu in idlers:
                 break
+        if commit and spc is not None:
+            spc.idle_bias = cpu
         return self.core.hyp.pcpus[cpu]
 
     def pick_cpu(self, vcpu: VCPU) -> PCPU:
         svc: CschedUnit = vcpu.sched_priv
         svc.flags |= FLAG_MIGRATING
-        return self._cpu_pick(vcpu)
+        return self._cpu_pick(vcpu, commit=True)
 
     def adjust_affinity(self, vcpu: VCPU) -> None:
         self._update_affinity(vcpu.sched_priv)
@@ -511,8 +582,9 @@ class CreditScheduler(Scheduler):
                         pcpu.curr.pause_flags |= PauseFlag.MIGRATING
                     mask.add(cpu)
                 elif suitable:
-                    self.last_tickle_cpu = cpumask_cycle(self.last_tickle_cpu, suitable)
-                    mask.add(self.last_tickle_cpu)
+                    here: CschedPcpu = pcpu.sched_priv
+                    here.last_tickle_cpu = cpumask_cycle(here.last_tickle_cpu, suitable)
+                    mask.add(here.last_tickle_cpu)
                 if mask:
                     break
         for c in sorted(mask):
@@ -531,6 +603,8 @@ class CreditScheduler(Scheduler):
         for speer in spc.runq:
             if speer.pri <= pri:
                 break
+            if speer.flags & FLAG_YIELD:
+                continue  # it yielded: it is waiting for a reason, leave it
             v = speer.vcpu
             aff = speer.soft if step == 0 else speer.hard
             if v.is_running or aff is None:
@@ -543,30 +617,34 @@ class CreditScheduler(Scheduler):
         return None
 
     def _load_balance(self, pcpu: PCPU, snext: CschedUnit) -> CschedUnit:
+        """csched_load_balance: steal better work, own NUMA node first, then the others."""
         cpu = pcpu.cpu_id
-        workers = sorted(self.pool.cpu_ids - self.idlers - {cpu})
-        if workers:
+        topo = self.topology
+        busy = self.pool.cpu_ids - self.idlers - {cpu}
+        if busy:
+            node = topo.node(cpu)
+            nodes = cycle_order(node, set(range(topo.nr_nodes)))
             for step in (0, 1) if self.nr_soft_affine else (1,):
-                first = cpumask_cycle(self.balance_bias, set(workers))
-                order = [c for c in workers if c >= first] + [c for c in workers if c < first]
-                for peer_cpu in order:
-                    peer = self.core.hyp.pcpus[peer_cpu]
-                    if peer.sched_priv.nr_runnable <= 1:
+                for peer_node in nodes:
+                    workers = busy & topo.node_mask(peer_node)
+                    if not workers:
                         continue
-                    speer = self._runq_steal(peer, cpu, snext.pri, step)
-                    if speer is not None:
-                        self.balance_bias = peer_cpu
-                        self.stats["steal"] += 1
-                        pcpu.sched_priv.nr_runnable += 1
-                        if self.core.trace.enabled:
-                            self.core.trace.emit(self.core.now, cpu, "steal",
-                                                 speer.vcpu.domain.domid, speer.vcpu.vcpu_id,
-                                                 peer_cpu)
-                        return speer
-        if snext.on_runq:
-            spc: CschedPcpu = pcpu.sched_priv
-            spc.runq.remove(snext)
-            snext.on_runq = False
+                    first = cpumask_cycle(self.balance_bias.get(peer_node, 0), workers)
+                    for peer_cpu in cycle_order(first, workers):
+                        peer = self.core.hyp.pcpus[peer_cpu]
+                        if peer.sched_priv.nr_runnable <= 1:
+                            continue
+                        speer = self._runq_steal(peer, cpu, snext.pri, step)
+                        if speer is not None:
+                            self.balance_bias[peer_node] = peer_cpu
+                            self.stats["steal"] += 1
+                            pcpu.sched_priv.nr_runnable += 1
+                            if self.core.trace.enabled:
+                                self.core.trace.emit(self.core.now, cpu, "steal",
+                                                     speer.vcpu.domain.domid,
+                                                     speer.vcpu.vcpu_id, peer_cpu)
+                            return speer
+        self._runq_take(pcpu.sched_priv, snext)
         return snext
 
     def do_schedule(self, pcpu: PCPU, now: SimTime) -> tuple[VCPU, SimTime]:
@@ -598,19 +676,19 @@ class CreditScheduler(Scheduler):
                 spc.nr_runnable -= 1  # __runq_insert: still counted as runnable here
             else:
                 spc.nr_runnable -= 1
-        scurr.flags &= ~FLAG_YIELD
 
         while True:
             if spc.runq:
                 snext = spc.runq[0]
             else:
                 snext = pcpu.idle.sched_priv
-            if snext.pri > PRI_TS_OVER:
-                if snext.on_runq:
-                    spc.runq.pop(0)
-                    snext.on_runq = False
-            else:
+            # Balancing is rate-limited per pCPU (load-balance-ratelimit, Xen 4.18+).
+            if snext.pri <= PRI_TS_OVER \
+                    and now - spc.last_load_balance > self.load_balance_ratelimit:
+                spc.last_load_balance = now
                 snext = self._load_balance(pcpu, snext)
+            else:
+                self._runq_take(spc, snext)
             if snext.vcpu.is_idle or snext.vcpu.runnable:
                 break
 

@@ -3,7 +3,7 @@
 Mirrors: xen/common/sched/null.c (pick_res, unit_assign, unit_deassign,
 null_unit_insert, null_unit_remove, null_unit_wake, null_unit_sleep,
 null_unit_migrate, null_schedule).  Simplified: no locking, so none of
-null.c's trylock/retry dances; a flat topology.
+null.c's trylock/retry dances; topology plays no part (null.c ignores it).
 
 What it is for.  Static partitioning (embedded, HPC, a cpupool of pinned
 guests) with the least scheduling overhead: ``do_schedule`` returns the
@@ -26,6 +26,7 @@ is flagged MIGRATING (the only time the core calls it for an inserted vCPU).
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -66,12 +67,13 @@ class NullScheduler(Scheduler):
     def __init__(self, core: SchedCore, pool: Cpupool, **params: Any) -> None:
         self.cpus_free: set[int] = set()
         self.waitq: list[NullUnit] = []
+        self.rng = random.Random(f"{core.hyp.seed}:null:{pool.name}")
+        """cpumask_any()'s randomness, seeded by the host so runs repeat."""
         super().__init__(core, pool, **params)
 
     # --- life cycle ---------------------------------------------------------------------
     def init_pdata(self, pcpu: PCPU) -> None:
         pcpu.sched_priv = NullPcpu()
-        pcpu.idle.sched_priv = NullUnit(pcpu.idle)
         self.cpus_free.add(pcpu.cpu_id)
         if self.waitq:
             self.core.raise_softirq(pcpu)  # null_schedule picks from the waitqueue
@@ -100,9 +102,10 @@ class NullScheduler(Scheduler):
             free = mask & self.cpus_free
             if free:
                 return min(free)
-        # Nothing free: any valid pCPU; the vCPU is assigned only if it is free.
-        hard = v.hard_affinity & self.pool.cpu_ids
-        return cpu if cpu in hard else min(hard)
+        # Nothing free: cpumask_any(), a random valid pCPU (from the host's seeded RNG);
+        # the vCPU is assigned there only if it is free, else it waits.
+        hard = sorted(v.hard_affinity & self.pool.cpu_ids)
+        return hard[self.rng.randrange(len(hard))]
 
     def _assign(self, v: VCPU, cpu: int) -> None:
         self._npc(cpu).unit = v

@@ -24,9 +24,14 @@ exhausts its budget is refilled at once but demoted one priority level, so
 it runs only when no vCPU of a higher level wants the pCPU (i.e. in idle
 time), and its level returns to 0 at its next deadline.
 
-Departures from Xen: the replenishment queue is ordered by deadline alone
-(rt.c orders it with ``compare_unit_priority``, so a demoted unit can be
-replenished late); admission control, which recent rt.c (not Xen 4.19) adds
+Both queues are kept as rt.c keeps them: ``deadline_queue_insert`` scans
+from the head and inserts before the first unit of lower priority (level,
+then deadline), so a unit's place is fixed when it is inserted even if its
+level changes later.  The replenishment queue uses that same order, so a
+unit queued while demoted (woken during its extra time) sits behind level-0
+units with later deadlines, and its replenishment waits for theirs.
+
+Departures from Xen: admission control, which recent rt.c (not Xen 4.19) adds
 and enables by default, is not modelled, so overload is possible as in
 released Xen; the domain-wide ``getinfo`` returns vCPU 0's parameters, not
 the defaults.
@@ -34,7 +39,6 @@ the defaults.
 
 from __future__ import annotations
 
-from bisect import insort
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +86,18 @@ class RtPcpu:
 def _key(svc: RtUnit) -> tuple[int, SimTime]:
     """EDF order, smaller first (``compare_unit_priority``): level, then deadline."""
     return (svc.priority_level, svc.cur_deadline)
+
+
+def _deadline_queue_insert(queue: list[RtUnit], svc: RtUnit) -> bool:
+    """deadline_queue_insert: before the first unit *svc* outranks (FIFO among equals,
+    by the keys as they are now); True if it went to the front."""
+    key = _key(svc)
+    for i, other in enumerate(queue):
+        if key < _key(other):
+            queue.insert(i, svc)
+            return i == 0
+    queue.append(svc)
+    return not queue[:-1]
 
 
 @register_scheduler
@@ -161,17 +177,10 @@ class RTDSScheduler(Scheduler):
         extra = params.get("extratime")
         for svc in svcs:
             svc.period, svc.budget = period, budget
-            if extra is None:
-                continue
-            if extra and not svc.extratime and svc.cur_budget <= 0:
-                # Turned on while depleted: demote and refill as burn_budget would have.
-                svc.priority_level += 1
-                svc.cur_budget = svc.budget
-                svc.depleted = False
-                if svc.on_q:
-                    self._q_remove(svc)
-                    self._runq_insert(svc)
-            svc.extratime = bool(extra)
+            if extra is not None:
+                # rt_dom_cntl only sets or clears the flag: a depleted unit waits for
+                # its replenishment even when extratime is turned on.
+                svc.extratime = bool(extra)
 
     @staticmethod
     def _get_params(svc: RtUnit) -> dict[str, Any]:
@@ -220,9 +229,9 @@ class RTDSScheduler(Scheduler):
     def _runq_insert(self, svc: RtUnit) -> None:
         svc.on_q = True
         if svc.cur_budget > 0 or svc.extratime:
-            insort(self.runq, svc, key=_key)  # after equals: FIFO among ties
+            _deadline_queue_insert(self.runq, svc)
         else:
-            self.depletedq.append(svc)
+            self.depletedq.insert(0, svc)  # list_add: at the head
 
     def _q_remove(self, svc: RtUnit) -> None:
         svc.on_q = False
@@ -233,8 +242,7 @@ class RTDSScheduler(Scheduler):
 
     def _replq_insert(self, svc: RtUnit) -> None:
         svc.on_replq = True
-        insort(self.replq, svc, key=lambda s: s.cur_deadline)
-        if self.replq[0] is svc:
+        if _deadline_queue_insert(self.replq, svc):
             self.repl_timer.set(svc.cur_deadline)
 
     def _replq_remove(self, svc: RtUnit) -> None:
@@ -266,7 +274,7 @@ class RTDSScheduler(Scheduler):
             elif svc.depleted and svc.on_q:
                 svc.depleted = False
                 self._tickle(svc)
-            insort(self.replq, svc, key=lambda s: s.cur_deadline)
+            _deadline_queue_insert(self.replq, svc)
         if self.replq:
             self.repl_timer.set(self.replq[0].cur_deadline)
 

@@ -74,18 +74,22 @@ def _daemon_env() -> dict[str, str]:
     return env
 
 
-def start_daemon(paths: HostPaths, *, pcpus: int = 4, memory: int = 16384,
+def start_daemon(paths: HostPaths, *, pcpus: int | None = None, memory: int = 16384,
                  scheduler: str | None = None, speed: float = 1.0, seed: int = 0,
                  hypervisor: str = "xen", bridges: str | None = None,
-                 pci: str | None = None) -> int:
+                 pci: str | None = None, topology: str | None = None,
+                 xen_cmdline: str | None = None) -> int:
     """Start host *paths.name* detached; returns its pid.  Raises :class:`HostdError`
     if it is already running or fails to come up (with the tail of its log)."""
     if ping(paths):
         raise HostdError(f"host {paths.name!r} is already running (pid {paths.read_pid()})")
     paths.ensure_dir()
     argv = [sys.executable, "-m", "xensim.toolstack.hostd.daemon", "--name", paths.name,
-            "--pcpus", str(pcpus), "--memory", str(memory), "--hypervisor", hypervisor,
+            *(["--pcpus", str(pcpus)] if pcpus is not None else []),
+            "--memory", str(memory), "--hypervisor", hypervisor,
             *(["--scheduler", scheduler] if scheduler else []),
+            *(["--topology", topology] if topology else []),
+            *(["--xen-cmdline", xen_cmdline] if xen_cmdline is not None else []),
             "--speed", str(speed), "--seed", str(seed),
             *(["--bridge", bridges] if bridges else []), *(["--pci", pci] if pci else [])]
     with open(paths.logfile, "ab") as log:

@@ -224,9 +224,10 @@ def acquire_lock(paths: HostPaths) -> int | None:
     return fd
 
 
-def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | None,
+def run_daemon(paths: HostPaths, *, pcpus: int | None, memory: int, scheduler: str | None,
                speed: float, seed: int, hypervisor: str = "xen", bridges: str | None = None,
-               pci: str | None = None) -> int:
+               pci: str | None = None, topology: str | None = None,
+               xen_cmdline: str | None = None) -> int:
     lock = acquire_lock(paths)
     if lock is None:
         print(f"xensim: host {paths.name!r} is already running (pid {paths.read_pid()})",
@@ -234,7 +235,8 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | No
         return 1
     try:
         host = Host(pcpus=pcpus, scheduler=scheduler, memory=memory, seed=seed,
-                    hypervisor=hypervisor, bridges=bridges, pci=pci)
+                    hypervisor=hypervisor, bridges=bridges, pci=pci, topology=topology,
+                    xen_cmdline=xen_cmdline)
     except (ValueError, TypeError) as exc:
         print(f"xensim: cannot build host: {exc}", file=sys.stderr)
         return 1
@@ -245,6 +247,7 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | No
     os.chmod(paths.socket, 0o600)
     listener.listen(64)
     paths.pidfile.write_text(f"{os.getpid()}\n")
+    pcpus = len(host.hv.pcpus)
     scheduler = host.hv.pools[0].sched.name
     daemon = HostDaemon(paths, host, speed, {"pcpus": pcpus, "memory": memory,
                                              "scheduler": scheduler, "seed": seed,
@@ -276,7 +279,9 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | No
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="xensim-hostd")
     p.add_argument("--name", default=None)
-    p.add_argument("--pcpus", type=int, default=4)
+    p.add_argument("--pcpus", type=int, default=None)
+    p.add_argument("--topology", default=None)
+    p.add_argument("--xen-cmdline", default=None)
     p.add_argument("--memory", type=int, default=16384)
     p.add_argument("--scheduler", default=None)
     p.add_argument("--hypervisor", default="xen")
@@ -287,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     return run_daemon(HostPaths.for_host(a.name), pcpus=a.pcpus, memory=a.memory,
                       scheduler=a.scheduler, speed=a.speed, seed=a.seed,
-                      hypervisor=a.hypervisor, bridges=a.bridge, pci=a.pci)
+                      hypervisor=a.hypervisor, bridges=a.bridge, pci=a.pci,
+                      topology=a.topology, xen_cmdline=a.xen_cmdline)
 
 
 if __name__ == "__main__":

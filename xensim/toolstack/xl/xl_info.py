@@ -106,12 +106,15 @@ def info_rows(ctx: XlContext) -> list[tuple[str, object]]:
     """``xl info``'s keys in xl's order (output_nodeinfo, output_physinfo, output_xeninfo)."""
     hyp = ctx.host.hv
     nr = len(hyp.pcpus)
+    topo = hyp.topology
     sched = hyp.pools[0].sched.name
+    cmdline = hyp.cmdline.text or f"sched={sched} dom0_mem={ctx.host.dom0.memory_kib // 1024}M"
     free_cpus = nr - sum(len(p.cpu_ids) for p in hyp.pools.values())
     return [
         ("host", "xensim"), ("release", "6.1.0-xensim"), ("version", "#1 SMP xensim"),
-        ("machine", "x86_64"), ("nr_cpus", nr), ("max_cpu_id", nr - 1), ("nr_nodes", 1),
-        ("cores_per_socket", nr), ("threads_per_core", 1), ("cpu_mhz", "2400.000"),
+        ("machine", "x86_64"), ("nr_cpus", nr), ("max_cpu_id", nr - 1), ("nr_nodes", topo.nr_nodes),
+        ("cores_per_socket", topo.cores_per_socket),
+        ("threads_per_core", topo.threads_per_core), ("cpu_mhz", "2400.000"),
         ("hw_caps", ":".join(["00000000"] * 8)), ("virt_caps", " pv hvm hap"),
         ("total_memory", hyp.total_memory_kib // 1024),
         ("free_memory", hyp.free_memory_kib // 1024),
@@ -122,7 +125,7 @@ def info_rows(ctx: XlContext) -> list[tuple[str, object]]:
         ("xen_scheduler", sched), ("xen_pagesize", 4096),
         ("platform_params", "virt_start=0xffff800000000000"),
         ("xen_changeset", "xensim"),
-        ("xen_commandline", f"sched={sched} dom0_mem={ctx.host.dom0.memory_kib // 1024}M"),
+        ("xen_commandline", cmdline),
         ("cc_compiler", "python"), ("cc_compile_by", "xensim"),
         ("cc_compile_domain", "xensim"), ("cc_compile_date", "simulated"),
         ("build_id", "0"), ("xend_config_format", 4),
@@ -134,7 +137,6 @@ def main_info(ctx: XlContext, args: list[str]) -> int:
     opts, ops = getopt(args, "n", {"numa": "n"}, cmd="info")
     numa = bool(opts)
     only = ops[0] if ops and not numa else None
-    hyp = ctx.host.hv
     for key, value in info_rows(ctx):
         if only is not None:
             if key.startswith(only):
@@ -142,15 +144,29 @@ def main_info(ctx: XlContext, args: list[str]) -> int:
             continue
         ctx.out.write(f"{key:<23}: {value}\n")
         if numa and key == "free_cpus":
-            ctx.out.write("cpu_topology           :\ncpu:    core    socket     node\n")
-            for c in range(len(hyp.pcpus)):
-                ctx.out.write("%3d:    %4d     %4d     %4d\n" % (c, c, 0, 0))
-            ctx.out.write("device topology        :\ndevice           node\n"
-                          "No device topology data available\n"
-                          "numa_info              :\nnode:    memsize    memfree    distances\n"
-                          "%4d:    %6d     %6d      %d\n" % (
-                              0, hyp.total_memory_kib // 1024, hyp.free_memory_kib // 1024, 10))
+            _write_topology(ctx)
     return 0
+
+
+def _write_topology(ctx: XlContext) -> None:
+    """output_topologyinfo and output_numainfo: one row per CPU (core numbers as Xen's
+    cpu_to_core, within the socket), then per node memory (split evenly: xensim does
+    not place memory by node) and SLIT-less distances (10 local, 20 remote)."""
+    hyp = ctx.host.hv
+    topo = hyp.topology
+    ctx.out.write("cpu_topology           :\ncpu:    core    socket     node\n")
+    for c in range(len(hyp.pcpus)):
+        ctx.out.write("%3d:    %4d     %4d     %4d\n" % (c, topo.core(c), topo.socket(c),
+                                                       topo.node(c)))
+    ctx.out.write("device topology        :\ndevice           node\n"
+                  "No device topology data available\n"
+                  "numa_info              :\nnode:    memsize    memfree    distances\n")
+    nodes = topo.nr_nodes
+    for n in range(nodes):
+        dists = ",".join("10" if m == n else "20" for m in range(nodes))
+        ctx.out.write("%4d:    %6d     %6d      %s\n" % (
+            n, hyp.total_memory_kib // 1024 // nodes, hyp.free_memory_kib // 1024 // nodes,
+            dists))
 
 
 def uptime_to_string(seconds: int, short: bool) -> str:

@@ -1,0 +1,224 @@
+"""credit.c details that shares alone do not show: accounting lists, pools, traces, dump."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import shares
+from xensim.host import Host
+from xensim.hypervisor.sched.credit import (
+    PRI_TS_OVER,
+    PRI_TS_UNDER,
+    CreditScheduler,
+)
+
+
+def _sched(host: Host, pool: int = 0) -> CreditScheduler:
+    sched = host.hv.pools[pool].sched
+    assert isinstance(sched, CreditScheduler)
+    return sched
+
+
+def _pool(host: Host, cpus: str) -> CreditScheduler:
+    pool0 = host.hv.pools[0]
+    for c in range(int(cpus[0]), int(cpus[-1]) + 1):
+        host.toolstack.cpupool_cpu_remove(pool0, c)
+    pool = host.toolstack.cpupool_create("p", "credit", cpus)
+    assert isinstance(pool.sched, CreditScheduler)
+    return pool.sched
+
+
+def test_trace_has_boost_tickle_steal_and_accounting_events() -> None:
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1, trace=True)
+    for i in range(3):
+        host.create(f"hog{i}", workload="cpu")
+    host.create("io", workload="duty:busy_ms=0.3,idle_ms=4")
+    host.create("capped", workload="cpu", cap=10)
+    host.run(ms=400)
+    recs = host.hv.trace.records
+    kinds = {r.event for r in recs}
+    assert {"boost_start", "tickle", "credit_acct", "park", "unpark", "steal"} <= kinds
+    boosts = [r for r in recs if r.event == "boost_start"]
+    assert {(r.domid, r.vcpu) for r in boosts} >= {(4, 0)}  # io is domain 4
+    parks = [r for r in recs if r.event == "park"]
+    assert {r.domid for r in parks} == {5} and all(r.data[0] < 0 for r in parks)
+    acct = [r for r in recs if r.event == "credit_acct"]
+    # every 30 ms from boot, on the master pCPU (0)
+    assert [r.t for r in acct[:3]] == [30_000_000, 60_000_000, 90_000_000]
+    assert {r.cpu for r in acct} == {0}
+    steals = [r for r in recs if r.event == "steal"]
+    assert all(r.cpu != r.data[0] for r in steals)  # from another pCPU
+
+
+def test_a_pool_that_loses_its_master_pcpu_keeps_accounting() -> None:
+    host = Host(pcpus=4, seed=1, dom0_vcpus=1)
+    sched = _pool(host, "2-3")
+    assert sched.master is host.hv.pcpus[2] and sched.credit == 2 * 300
+    host.toolstack.cpupool_cpu_remove(host.hv.pools[1], 2)
+    assert sched.master is host.hv.pcpus[3] and sched.credit == 300
+    d = host.create("d", workload="cpu", pool="p", cpu_weight=512)
+    e = host.create("e", workload="cpu", pool="p")
+    host.run(ms=3_000)
+    # one pCPU, weights 512:256: the accounting still runs, 2/3 vs 1/3 (3% over 3 s)
+    s = shares(host)
+    assert s["d"] == pytest.approx(2 / 3, abs=0.03) and s["e"] == pytest.approx(1 / 3, abs=0.03)
+    assert {v.processor.cpu_id for v in (*d.vcpus, *e.vcpus)} == {3}
+
+
+def test_destroying_an_active_domain_takes_its_weight_out_of_the_accounting() -> None:
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
+    host.create("a", workload="cpu", cpu_weight=512)
+    host.create("b", workload="cpu", cpu_weight=256)
+    host.run(ms=100)
+    sched = _sched(host)
+    assert sched.weight == 768 and len(sched.active_sdom) == 2
+    host.xl("destroy a")
+    assert sched.weight == 256 and [s.dom.name for s in sched.active_sdom] == ["b"]
+    host.run(ms=100)
+    assert shares(host)["b"] > 0.5
+
+
+def test_changing_an_active_domains_weight_changes_the_total_at_once() -> None:
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1)
+    d = host.create("d", workload="cpu", vcpus=2)
+    host.run(ms=100)
+    sched = _sched(host)
+    assert sched.weight == 2 * 256
+    host.toolstack.sched_params(d, {"weight": 1000})
+    assert sched.weight == 2 * 1000
+    assert host.toolstack.sched_params(d) == {"weight": 1000, "cap": 0}
+
+
+def _steals(delay_us: int, ms: int) -> int:
+    """Steals on a busy 2-pCPU host with vcpu_migration_delay = *delay_us*."""
+    host = Host(pcpus=2, seed=2, dom0_vcpus=1)
+    host.toolstack.sched_global(host.hv.pools[0], {"migration_delay_us": delay_us})
+    for i in range(3):
+        host.create(f"hog{i}", workload="cpu")
+    host.create("io", workload="duty:busy_ms=0.5,idle_ms=2")
+    host.run(ms=ms)
+    return _sched(host).stats["steal"]
+
+
+def test_migration_delay_keeps_a_recently_run_vcpu_from_being_stolen() -> None:
+    assert _steals(0, 1_000) > 2 * _steals(100_000, 1_000)  # 100 ms: few are cold enough
+
+
+def test_runq_sort_puts_under_vcpus_ahead_of_over_ones_once_per_accounting() -> None:
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
+    for i in range(3):
+        host.create(f"d{i}", workload="cpu", paused=True)
+    sched = _sched(host)
+    pcpu = host.hv.pcpus[0]
+    spc = pcpu.sched_priv
+    units = [host.domain(f"d{i}").vcpus[0].sched_priv for i in range(3)]
+    spc.runq[:] = []
+    for u, pri in zip(units, (PRI_TS_OVER, PRI_TS_UNDER, PRI_TS_OVER), strict=True):
+        u.pri = pri
+        spc.runq.append(u)
+    sched._runq_sort(pcpu)  # nothing new since the last accounting: unchanged
+    assert spc.runq == units
+    sched.runq_sort += 1
+    sched._runq_sort(pcpu)
+    assert spc.runq == [units[1], units[0], units[2]]  # stable within each class
+    assert spc.runq_sort_last == sched.runq_sort
+
+
+def test_dump_shows_the_globals_idlers_and_each_queue() -> None:
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1)
+    host.create("a", workload="cpu", cpu_weight=300, cap=50)
+    host.run(ms=35)
+    text = _sched(host).dump()
+    lines = text.splitlines()
+    assert lines[0] == "Scheduler: SMP Credit Scheduler (credit)"
+    assert "\tncpus              = 2" in lines and "\tmaster             = 0" in lines
+    assert "\tcredit             = 600" in lines and "\tweight             = 300" in lines
+    assert "\tratelimit          = 1000us" in lines and "\tticks per tslice   = 3" in lines
+    assert "\tmigration delay    = 0us" in lines and "\tdefault-weight     = 256" in lines
+    assert "\trunq_sort          = 1" in lines and "\tcredits per msec   = 10" in lines
+    assert any(ln.startswith("idlers: ") for ln in lines)
+    run = [ln for ln in lines if ln.startswith("\trun: [1.0]")]
+    assert len(run) == 1 and "[w=300,cap=50]" in run[0] and "pri=" in run[0]
+    assert any(ln.startswith("CPU[00] nr_run=") for ln in lines)
+
+
+def test_global_parameters_read_back_keep_what_is_not_set_and_bounds_are_inclusive() -> None:
+    host = Host(pcpus=1)
+    pool = host.hv.pools[0]
+    sg = host.toolstack.sched_global
+    assert repr(sg(pool)) == "{'tslice_ms': 30, 'ratelimit_us': 1000, 'migration_delay_us': 0}"
+    sg(pool, {"ratelimit_us": 500, "migration_delay_us": 100_000})
+    sg(pool, {"tslice_ms": 20})  # the others stay
+    assert repr(sg(pool)) == \
+        "{'tslice_ms': 20, 'ratelimit_us': 500, 'migration_delay_us': 100000}"
+    sg(pool, {"tslice_ms": 1000, "ratelimit_us": 500_000})  # both upper bounds
+    sg(pool, {"tslice_ms": 1, "ratelimit_us": 1000})  # ratelimit == tslice is allowed
+    sg(pool, {"ratelimit_us": 100})
+    assert sg(pool)["ratelimit_us"] == 100
+    from xensim.toolstack.libxl import LibxlError
+    with pytest.raises(LibxlError, match="migration_delay_us must be in 0..100000"):
+        sg(pool, {"migration_delay_us": 100_001})
+    with pytest.raises(LibxlError, match="known: tslice_ms, ratelimit_us, migration_delay_us"):
+        sg(pool, {"quantum": 1})
+
+
+def test_steal_takes_only_strictly_better_work_and_passes_over_yielders() -> None:
+    from xensim.hypervisor.sched.credit import FLAG_YIELD, PRI_TS_UNDER
+
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1)
+    doms = [host.create(f"d{i}", workload="cpu", cpus="1") for i in range(3)]
+    host.run(ms=5)
+    sched = _sched(host)
+    peer = host.hv.pcpus[1]
+    queued = [s for s in peer.sched_priv.runq]
+    assert len(queued) == 2 and not any(d.vcpus[0].sched_priv in queued and
+                                         d.vcpus[0].is_running for d in doms)
+    for svc in queued:
+        svc.pri = PRI_TS_UNDER
+        svc.hard = frozenset({0, 1})
+    assert sched._runq_steal(peer, 0, PRI_TS_UNDER, 1) is None  # equal is not better
+    queued[0].flags |= FLAG_YIELD
+    got = sched._runq_steal(peer, 0, PRI_TS_OVER, 1)
+    assert got is queued[1]  # the yielder is passed over, not the end of the search
+    assert got.vcpu.processor is host.hv.pcpus[0] and not got.on_runq
+
+
+def test_a_tiny_migration_delay_still_lets_cold_vcpus_be_stolen() -> None:
+    assert _steals(1, 500) > 0.5 * _steals(0, 500) > 0  # 1 us: all queued are cold by then
+
+
+def test_destroying_parked_and_soft_affine_domains_undoes_their_state() -> None:
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1)
+    capped = host.create("capped", workload="cpu", cap=5)
+    host.create("soft", workload="cpu", cpus_soft="1")
+    host.create("hog", workload="cpu", cpus="0")
+    sched = _sched(host)
+    assert sched.nr_soft_affine == 1
+    host.run(ms=100)
+    v = capped.vcpus[0]
+    while not v.sched_priv.flags & 1:  # FLAG_PARKED
+        host.run(ms=10)
+    assert v.pause_count == 1
+    sched.remove(v)
+    assert v.pause_count == 0 and not v.sched_priv.flags & 1 and not v.sched_priv.active
+    host.xl("destroy soft")
+    assert sched.nr_soft_affine == 0
+    host.xl("destroy hog")
+    assert all(not s.vcpu.domain.name == "hog" for p in host.hv.pcpus
+               for s in p.sched_priv.runq)
+
+
+def test_removing_a_pcpu_gives_back_its_credit_and_hands_over_the_master() -> None:
+    host = Host(pcpus=5, seed=1, dom0_vcpus=1, trace=True)
+    sched = _pool(host, "2-4")
+    assert sched.credit == 900 and sched.master is host.hv.pcpus[2]
+    host.run(ms=45)
+    host.toolstack.cpupool_cpu_remove(host.hv.pools[1], 2)
+    assert sched.credit == 600 and 2 not in sched.idlers
+    assert sched.master is host.hv.pcpus[3] and host.hv.pcpus[2].sched_priv is None
+    host.create("d", workload="cpu", pool="p")
+    host.run(ms=61)
+    acct = [r.t for r in host.hv.trace.records if r.event == "credit_acct" and r.cpu == 3]
+    assert acct[:2] == [75_000_000, 105_000_000]  # a tslice after the hand-over (45 ms)
+    host.toolstack.cpupool_cpu_remove(host.hv.pools[1], 4)
+    assert sched.credit == 300
