@@ -100,9 +100,12 @@ def _apply(libxl: Libxl, d: Domain, state: dict[str, Any]) -> None:
                               None if soft is None else frozenset(soft) & pool_cpus)
     _apply_sched(d, state["sched"])
     mem = state["memory"]
-    if mem["target_kib"] != d.memory_kib:
-        libxl.set_memory_target(d, int(mem["target_kib"]))
-    d.max_memory_kib = int(mem["max_memory_kib"])
+    target = int(mem["target_kib"])
+    if target <= libxl._memory_node(d, "static-max", d.max_memory_kib):
+        if target != d.memory_kib:
+            libxl.set_memory_target(d, target)
+        d.max_memory_kib = int(mem["max_memory_kib"])
+    # else: a config given to xl restore allows less memory; the config decides
     _apply_xenstore(libxl, d, state.get("xenstore", {}))
     stats = libxl.guest_stats.get(d.domid, [])
     for live, saved in zip(stats, state["workload"]["stats"], strict=False):
