@@ -70,6 +70,8 @@ class Hypervisor:
         self.dmesg: deque[tuple[SimTime, str]] = deque(maxlen=DMESG_LINES)
         """Xen's console ring: the oldest lines go once it is full (simplified: counted
         in lines, not conring's bytes)."""
+        self.params: dict[str, object] = {}
+        """Runtime parameters set since boot (``xl set-parameters``, see params.py)."""
         self.idle_domain = Domain(DOMID_IDLE, "idle")
         self.pcpus: list[PCPU] = []
         for cpu in range(nr_cpus):

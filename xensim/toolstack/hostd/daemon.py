@@ -176,7 +176,7 @@ class HostDaemon:
         out, err = io.StringIO(), io.StringIO()
         try:
             rc, ctx = start_command(self.host, argv, out, err, cwd=req["cwd"], live=True,
-                                    files=req["files"],
+                                    files_in=req["files"],
                                     waiters_full=len(self.pending) >= MAX_WAITERS)
         except NeedFiles as need:
             self.server.reply(conn, {"rc": 0, "stdout": "", "stderr": "",
@@ -197,10 +197,10 @@ class HostDaemon:
                 ctx: Any) -> None:
         assert self.server is not None
         reply: dict[str, Any] = {"rc": rc, "stdout": out.getvalue(), "stderr": err.getvalue()}
-        if ctx is not None and ctx.written:
+        if ctx is not None and ctx.files_out:
             from xensim.toolstack.hostd.protocol import encode_file
 
-            reply["write_files"] = {p: encode_file(d) for p, d in ctx.written.items()}
+            reply["write_files"] = {p: encode_file(d) for p, d in ctx.files_out.items()}
         self.server.reply(conn, reply)
 
     def check_pending(self) -> None:
