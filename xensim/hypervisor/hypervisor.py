@@ -78,7 +78,7 @@ class Hypervisor:
             pcpu = PCPU(cpu)
             idle = VCPU(self.idle_domain, cpu, pcpu, is_idle=True)
             idle.hard_affinity = frozenset({cpu})
-            idle.runstate_change(RunState.RUNNING, 0)
+            idle.runstate_change(RunState.RUNNING, env.now)
             idle.is_running = True
             pcpu.idle = pcpu.curr = idle
             self.core.setup_pcpu(pcpu)
