@@ -187,7 +187,7 @@ def test_problem6_running_out_of_descriptors_refuses_clients_and_lives(xlhost: X
     assert _pid(xlhost) == pid and "Domain-0" in _list_ok(xlhost)
 
 
-# --- 10: another local user can hijack the runtime directory ---------------------------------------
+# --- 10: another local user can hijack the runtime directory ---
 def test_problem10_a_runtime_dir_open_to_others_is_refused(xlhost: XlHost) -> None:
     os.chmod(xlhost.runtime, 0o777)
     r = xlhost.xensim("host", "start", "--host", xlhost.name)
@@ -220,7 +220,7 @@ def test_problem10_the_daemons_files_are_private(xlhost: XlHost) -> None:
         assert st.st_mode & 0o077 == 0, (name, oct(st.st_mode))
 
 
-# --- 11: a kill -9 of the daemon loses every guest -------------------------------------------------
+# --- 11: a kill -9 of the daemon loses every guest ---
 def test_problem11_kill9_then_start_restores_the_last_checkpoint(xlhost: XlHost) -> None:
     xlhost.start("--speed", "10")
     for name in ("keep-a", "keep-b"):
