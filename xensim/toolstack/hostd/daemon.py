@@ -386,7 +386,6 @@ def run_daemon(paths: HostPaths, spec: HostSpec, *, fresh: bool = False) -> int:
         except (ValueError, TypeError, KeyError) as exc:
             log(f"xensim: cannot build host: {exc}")
             return 1
-        host.hv.log("xensim: host daemon started")
         daemon = HostDaemon(paths, host, spec)
         daemon.restored = restored
 
