@@ -99,6 +99,19 @@ class XlContext:
             raise OSError(got, os.strerror(got), path)
         return got
 
+    def read_config(self, filename: str) -> str | None:
+        """An xl.cfg's text, or None after printing xl's "Failed to read config file"
+        (or, for bytes that are not UTF-8, where they stop being text)."""
+        try:
+            return self.read_user_file(filename).decode("utf-8")
+        except OSError as exc:
+            self.err.write(f"Failed to read config file: {filename}: "
+                           f"{os.strerror(exc.errno or 0)}\n")
+        except UnicodeDecodeError as exc:
+            self.err.write(f"{filename}: config file is not UTF-8 text (byte {exc.start})\n"
+                           "Failed to parse config: Invalid argument\n")
+        return None
+
     def write_user_file(self, p: str, data: bytes) -> None:
         """Write a file of the user's: inside the daemon the client does it (the daemon
         never opens user paths); in-process, here.  Raises OSError as ``open`` does."""

@@ -10,8 +10,6 @@ with ``-w`` the command's answer waits until the guest is down and its
 
 from __future__ import annotations
 
-import os
-
 from xensim.hypervisor.domain import Domain, ShutdownReason
 from xensim.toolstack.death import HANDLED
 from xensim.toolstack.domconfig import DomainConfig
@@ -147,15 +145,8 @@ def main_create(ctx: XlContext, args: list[str]) -> int:
     quiet = "q" in o
     if not quiet:
         ctx.err.write(f"Parsing config from {filename}\n")
-    try:
-        text = ctx.read_user_file(filename).decode("utf-8")
-    except OSError as exc:
-        ctx.err.write(f"Failed to read config file: {filename}: "
-                      f"{os.strerror(exc.errno or 0)}\n")
-        return 1
-    except UnicodeDecodeError as exc:
-        ctx.err.write(f"{filename}: config file is not UTF-8 text (byte {exc.start})\n"
-                      "Failed to parse config: Invalid argument\n")
+    text = ctx.read_config(filename)
+    if text is None:
         return 1
     try:
         cfg = DomainConfig.from_text(text, filename, overrides)
