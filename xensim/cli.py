@@ -142,6 +142,8 @@ def _host_status(paths) -> int:  # type: ignore[no-untyped-def]
           f"  pCPUs       {st['pcpus']} ({st['scheduler']})\n"
           f"  memory      {st['memory_mib']} MiB ({st['free_memory_mib']} MiB free)\n"
           f"  domains     {len(st['domains'])}: {doms}")
+    for line in st.get("devices", []):
+        print(f"  {line}")
     return 0
 
 
@@ -161,6 +163,10 @@ def _setup_host(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (start)")
     p.add_argument("--fresh", action="store_true",
                    help="start empty, ignoring the host's checkpoint (start)")
+    p.add_argument("--bridge", metavar="BR[:KIND],...",
+                   help="dom0's bridges (start; default xenbr0), e.g. xenbr0,ovsbr0:openvswitch")
+    p.add_argument("--pci", metavar="BDF[=KIND],...",
+                   help="the host's PCI devices (start), e.g. 0000:03:00.0 (a NIC)")
 
 
 def cmd_xl(args: argparse.Namespace) -> int:

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from simpy import Environment
 
+from xensim.domains.hostnet import bridge_table, parse_bridges
 from xensim.hypervisor.domain import Domain
 from xensim.hypervisor.hostkind import host_kind
 from xensim.hypervisor.hypervisor import Hypervisor
+from xensim.hypervisor.passthrough import parse_pci_devices
 from xensim.hypervisor.time import MILLISECS, SimTime
 from xensim.metrics import collect
 from xensim.toolstack.domconfig import DomainConfig
@@ -63,23 +66,34 @@ class Host:
                  sched: dict[str, Any] | None = None, memory: int = 16384, seed: int = 0,
                  costs: dict[str, int] | None = None, trace: bool = False,
                  dom0_vcpus: int | None = None, dom0_memory: int = 1024,
-                 hypervisor: str = "xen", keep_destroyed: bool = True,
+                 hypervisor: str = "xen", bridges: str | Sequence[Any] | None = None,
+                 pci: str | Sequence[Any] | None = None, keep_destroyed: bool = True,
                  start_ns: SimTime = 0) -> None:
         """*hypervisor* is the host kind: ``xen``, ``kvm`` or ``qemu-tcg`` (see
         :mod:`xensim.hypervisor.hostkind`); *scheduler* defaults to the kind's own
         (credit for Xen, cfs for the host Linux of kvm and qemu-tcg).
+
+        *bridges* names dom0's bridges (``"xenbr0,xenbr1"``, ``["xenbr0",
+        "ovsbr0:openvswitch"]`` or tables, see :mod:`xensim.domains.hostnet`;
+        default ``xenbr0``); *pci* its PCI devices (``"0000:03:00.0"``, or tables
+        ``{bdf, kind, assignable}``, see :mod:`xensim.hypervisor.passthrough`).
+        Raises ValueError for a bad declaration.
 
         *keep_destroyed* keeps every destroyed domain for :meth:`metrics` (a scenario
         reports restarted and destroyed guests too); a long-lived host (the daemon) sets
         it False, so a destroyed domain leaves nothing behind and memory stays flat.
         *start_ns* is the simulated time the host boots at (a host restored from its
         checkpoint resumes the clock where it was)."""
+        bridge_specs = parse_bridges(bridges)
+        pci_devices = parse_pci_devices(pci)
         kind = host_kind(hypervisor)
         self.env = Environment(initial_time=start_ns)
         self.hv = Hypervisor(self.env, pcpus, scheduler=scheduler or kind.scheduler,
                              sched_params=sched, costs=costs, memory_mib=memory, seed=seed,
                              trace=trace, kind=hypervisor)
-        self.toolstack = Libxl(self.hv)
+        for pdev, _ in pci_devices:
+            self.hv.pci.add_device(pdev)
+        self.toolstack = Libxl(self.hv, bridge_specs)
         self.start_ns: SimTime = start_ns
         self.all_domains: list[Domain] = []
         """Every domain ever created here, restarts included (for metrics)."""
@@ -88,6 +102,9 @@ class Host:
             self.hv.teardown_hooks.append(self._forget)
         self.dom0 = self._create(config_from_keys(kind.dom0_name, vcpus=dom0_vcpus or pcpus,
                                                   memory=dom0_memory), privileged=True)
+        for pdev, assignable in pci_devices:
+            if assignable:
+                self.toolstack.pci.assignable_add(pdev.bdf)
 
     def _create(self, cfg: DomainConfig, *, paused: bool = False,
                 privileged: bool = False) -> Domain:
@@ -130,6 +147,16 @@ class Host:
         for values in samples:
             if len(values) > keep:
                 del values[:len(values) - keep]
+
+    def devices(self) -> list[str]:
+        """The host's networks and PCI devices, for ``xensim host status``: dom0's
+        bridges with their ports (``brctl show``) and each PCI device with its owner."""
+        lines = bridge_table(self.toolstack.io.bridges.values())
+        for pdev in self.hv.pci.devices.values():
+            owner = ("assignable" if pdev.bdf in dict(self.toolstack.pci.assignable_list())
+                     else "Domain-0" if pdev.owner == 0 else f"domain {pdev.owner}")
+            lines.append(f"pci {pdev.bdf} {pdev.kind}: {owner}")
+        return lines
 
     def domain(self, ident: str | int) -> Domain:
         return self.toolstack.lookup(ident)

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xensim.domains.hostnet import HostNetError, parse_bridges
 from xensim.domains.workloads import WorkloadError, parse_workload
 from xensim.host import Host, xl_value
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.hypervisor.hostkind import GUEST_ARCHES, HOST_KINDS
+from xensim.hypervisor.passthrough import PciError, parse_pci_devices
 from xensim.hypervisor.sched.ops import SchedParamError, get_scheduler_class
 from xensim.hypervisor.time import MILLISECS
 from xensim.toolstack.domconfig import DomainConfig
@@ -76,6 +78,17 @@ def _str_list(v: Any) -> str | None:
     return None
 
 
+def _declared(parse: Callable[[Any], Any], error: type[ValueError], what: str) -> Check:
+    """A table (or list of tables) of host devices that *parse* accepts."""
+    def check(v: Any) -> str | None:
+        try:
+            parse(v if isinstance(v, list) else [v])
+        except error as exc:
+            return f"{what}: {exc}"
+        return None
+    return check
+
+
 def _table(v: Any) -> str | None:
     return None if isinstance(v, dict) else "a table"
 
@@ -110,13 +123,18 @@ SCHEMA: dict[str, dict[str, Check]] = {
     "host": {"pcpus": _int(1, 4096), "scheduler": _scheduler, "hypervisor": _hypervisor,
              "seed": _int(0),
              "memory": _int(64), "dom0_vcpus": _int(1), "dom0_memory": _int(64),
-             "sched": _table, "costs": _table},
+             "sched": _table, "costs": _table,
+             "bridge": _declared(parse_bridges, HostNetError,
+                                 "[[host.bridge]] tables with name (and kind, nic)"),
+             "pci": _declared(parse_pci_devices, PciError,
+                              "[[host.pci]] tables with bdf (and kind, assignable)")},
     "domain": {"name": _str(), "vcpus": _int(1, 512), "maxvcpus": _int(1, 512),
                "memory": _int(1), "workload": _workload, "cpu_weight": _int(1, 65535),
                "cap": _int(0), "cpus": _cpumap, "cpus_soft": _cpumap,
                "type": _str(("pv", "pvh", "hvm")), "pool": _str(), "config": _str(),
                "vif": _str_list, "disk": _str_list, "maxmem": _int(1),
-               "guest_arch": _str(GUEST_ARCHES), "qemu_args": _str()},
+               "guest_arch": _str(GUEST_ARCHES), "qemu_args": _str(), "pci": _str_list,
+               "uuid": _str()},
     "pool": {"name": _str(), "scheduler": _scheduler, "cpus": _cpumap, "sched": _table},
     "action": {"at_ms": _number(0), "command": _str()},
     "run": {"duration_ms": _number(0, strict=True), "warmup_ms": _number(0)},
@@ -287,7 +305,8 @@ def build_host(sc: Scenario, seed: int | None = None, trace: bool = False) -> Ho
                     sched=h.get("sched"), memory=h.get("memory", 16384),
                     seed=h.get("seed", 0) if seed is None else seed,
                     costs=h.get("costs"), trace=trace, dom0_vcpus=h.get("dom0_vcpus"),
-                    dom0_memory=h.get("dom0_memory", 1024))
+                    dom0_memory=h.get("dom0_memory", 1024), bridges=h.get("bridge"),
+                    pci=h.get("pci"))
     except (SchedParamError, KeyError, ValueError) as exc:
         raise ScenarioError(f"{sc.path}: [host]: {exc}") from None
     pool0 = host.hv.pools[0]

@@ -70,3 +70,22 @@ def test_console_on_a_terminal_detaches_with_ctrl_close_bracket(xlhost: XlHost) 
     assert p.wait(timeout=10) == 0
     os.close(master)
     assert xlhost.xl("domid", "pv-guest").stdout == "1\n"  # detaching left the guest alone
+
+
+def test_a_host_started_with_bridges_and_a_pci_nic_lists_them(xlhost: XlHost) -> None:
+    xlhost.start("--speed", "20", "--bridge", "xenbr0,xenbr1", "--pci", "0000:03:00.0")
+    _ok(xlhost.xl("pci-assignable-add", "03:00.0"))
+    assert xlhost.xl("create", "configs/pv-guest.cfg", 'vif=["bridge=xenbr1"]',
+                     'pci=["03:00.0"]').returncode == 0
+    assert _ok(xlhost.xl("pci-list", "pv-guest")) == "Vdev Device\n00.0 0000:03:00.0\n"
+    deadline = time.monotonic() + 10
+    while "vif1.0" not in (status := xlhost.xensim("host", "status", "--host",
+                                                  xlhost.name).stdout):
+        assert time.monotonic() < deadline, status
+        time.sleep(0.1)
+    lines = status.splitlines()
+    at = lines.index("  bridge name     kind         interfaces")
+    assert lines[at + 1:at + 5] == ["  xenbr0          linux        eth0",
+                                    "  xenbr1          linux        eth1",
+                                    "                               vif1.0",
+                                    "  pci 0000:03:00.0 nic: domain 1"]

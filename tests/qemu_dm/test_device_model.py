@@ -104,7 +104,7 @@ def test_serial_output_costs_two_round_trips_per_character_and_reaches_xl_consol
     def prog(g: GuestVcpu) -> Any:
         yield from serial_write("hi there")
 
-    d = probe(host, prog, type="hvm", xen_platform_pci=0)
+    d = probe(host, prog, type="hvm", xen_platform_pci=0, serial="pty")
     host.run(ms=2)
     dm = d.info["device_model"]
     assert d.vmexit_counts["IO_INSTRUCTION"] == 2 * 9  # LSR poll + THR per char and "\n"

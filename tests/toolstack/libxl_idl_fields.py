@@ -30,6 +30,10 @@ IDL_FIELDS: dict[str, list[str]] = {
         "timer_mode", "nested_hvm", "apic", "dm_restrict", "tee", "type.hvm", "type.pv",
         "type.pvh", "arch_arm", "arch_x86", "altp2m", "vmtrace_buf_kb", "vpmu",
     ],
+    "device_pci": [
+        "func", "dev", "bus", "domain", "vdevfn", "vfunc_mask", "msitranslate", "power_mgmt",
+        "permissive", "seize", "rdm_policy", "name",
+    ],
     "sched_params": [
         "sched", "weight", "cap", "period", "budget", "extratime", "slice", "latency",
     ],

@@ -503,14 +503,14 @@ def test_pci_workload_pool_kept():
 
 
 def test_unknown_keys_are_kept_with_warnings():
-    c = cfg(PV + 'frobnicate = [ 1, 2 ]\nuuid = "6b3e"\n')
+    c = cfg(PV + 'frobnicate = [ 1, 2 ]\nseclabel = "6b3e"\n')
     assert c.extra_keys == (
         ("frobnicate", ListValue((Atom("1", "number"), Atom("2", "number")))),
-        ("uuid", Atom("6b3e", "string")),
+        ("seclabel", Atom("6b3e", "string")),
     )
     assert c.warnings == (
         "vm.cfg:3: warning: unknown parameter `frobnicate' (kept in extra_keys)",
-        "vm.cfg:4: warning: parameter `uuid' is read by xl but ignored by xensim",
+        "vm.cfg:4: warning: parameter `seclabel' is read by xl but ignored by xensim",
     )
 
 

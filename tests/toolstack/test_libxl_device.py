@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from xensim.domains.blkif import vbd_name
 from xensim.toolstack.diskspec import parse_diskspec
-from xensim.toolstack.libxl_device import disk_dev_number, disk_nodes, nic_nodes
+from xensim.toolstack.libxl_device import disk_dev_number, disk_nodes, nic_nodes, random_mac
 from xensim.toolstack.vifspec import parse_vifspec
 
 EXT = 1 << 28
@@ -31,8 +34,9 @@ def test_the_guest_names_its_disks_like_blkfront(devid: int, name: str) -> None:
     assert vbd_name(devid) == name
 
 
-def test_nic_entries_honour_the_spec_and_generate_a_xen_mac() -> None:
-    vif, _ = parse_vifspec("bridge=xenbr0, ip=10.0.0.2, rate=10Mb/s@20ms, vifname=web0")
+def test_nic_entries_honour_the_spec() -> None:
+    vif, _ = parse_vifspec("bridge=xenbr0, ip=10.0.0.2, rate=10Mb/s@20ms, vifname=web0, "
+                           "mac=00:16:3e:00:03:02")
     n = nic_nodes(3, 2, vif)
     assert n.front == {"handle": "2", "mac": "00:16:3e:00:03:02"}
     assert n.back == {"script": "vif-bridge", "mac": "00:16:3e:00:03:02", "bridge": "xenbr0",
@@ -40,6 +44,14 @@ def test_nic_entries_honour_the_spec_and_generate_a_xen_mac() -> None:
                       "rate": "25000,20000"}
     assert nic_nodes(3, 0, parse_vifspec("mac=00:16:3E:0:0:1,type=ioemu")[0]).back["type"] \
         == "vif_ioemu"
+
+
+def test_generated_macs_are_xens_oui_with_libxls_random_bytes() -> None:
+    rng = random.Random(7)
+    macs = [random_mac(rng) for _ in range(200)]
+    assert all(re.fullmatch(r"00:16:3e:[0-7][0-9a-f](:[0-9a-f]{2}){2}", m) for m in macs)
+    assert len(set(macs)) == 200  # random, not derived from the domid
+    assert macs == [random_mac(r) for r in [random.Random(7)] for _ in range(200)]
 
 
 def test_disk_entries() -> None:

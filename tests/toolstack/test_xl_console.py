@@ -47,14 +47,68 @@ def test_console_errors(host: Host) -> None:
                                       "Usage: xl [-vtT] console [options] <Domain>")
 
 
-def test_hvm_primary_console_is_serial(host: Host, tmp_path: Path) -> None:
+def test_hvm_primary_console_is_serial_which_needs_serial_in_the_config(
+        host: Host, tmp_path: Path) -> None:
     cfg = tmp_path / "hvm.cfg"
-    cfg.write_text('name = "h"\ntype = "hvm"\nmemory = 128\n')
+    cfg.write_text('name = "h"\ntype = "hvm"\nmemory = 128\nserial = "pty"\n')
     assert host.xl(f"create -q {cfg}")[0] == 0
     rc, out, _ = host.xl("console -t serial h")
-    assert rc == 0 and "Booting Xen HVM guest" in out
+    assert rc == 0 and "Booting paravirtualized kernel on Xen HVM" in out
     assert host.xl("console h")[1] == out
     assert host.xl("console -t pv h") == (1, "", XENCONSOLE_NO_TTY)
+    assert host.xl(f"create -q {cfg} 'name=\"bare\"' 'serial=[]'")[0] == 0
+    assert host.xl("console bare") == (1, "", XENCONSOLE_NO_TTY)  # qemu got no -serial
+
+
+def _console(host: Host, name: str, **keys: object) -> str:
+    host.create(name, **keys)
+    rc, out, err = host.xl(f"console {name}")
+    assert (rc, err) == (0, "")
+    return out
+
+
+def test_the_boot_log_follows_the_kernel(host: Host) -> None:
+    minios = _console(host, "mini", kernel="/usr/lib/xen/boot/mini-os.gz", memory=32)
+    assert minios.splitlines()[:3] == ["Xen Minimal OS (pv)!", "  start_info: 0x6a0000(VA)",
+                                       "    nr_pages: 0x2000"]
+    assert "Linux" not in minios
+    pvh = _console(host, "pvh", type="pvh", kernel="/boot/vmlinuz")
+    assert "[    0.000000] Booting paravirtualized kernel on Xen PVH" in pvh.splitlines()
+    win = _console(host, "win", type="hvm", viridian=1, serial="pty")
+    assert win == ""  # Windows writes nothing on COM1
+
+
+def test_console_follows_the_kernels_console_argument(host: Host) -> None:
+    quiet = _console(host, "q", kernel="/boot/vmlinuz", cmdline="root=/dev/xvda1 console=tty0")
+    assert quiet == ""  # Linux logged to a console xl console does not show
+    hvm_vga = _console(host, "v", type="hvm", kernel="/boot/vmlinuz", serial="pty",
+                       cmdline="root=/dev/xvda1")
+    assert hvm_vga == ""
+    hvm_serial = _console(host, "s", type="hvm", kernel="/boot/vmlinuz", serial="pty",
+                          cmdline="root=/dev/xvda1 console=ttyS0,115200")
+    assert "Booting paravirtualized kernel on Xen HVM" in hvm_serial
+
+
+def test_an_hvm_guests_firmware_talks_to_xens_console(host: Host) -> None:
+    host.create("w", type="hvm", viridian=1)
+    host.create("t", type="hvm", device_model_version="qemu-xen-traditional")
+    out = host.xl("dmesg")[1].splitlines()
+    mine = [line for line in out if line.startswith("(d2) ")]
+    assert [line.split("] ", 1)[1] for line in mine[:3]] == [
+        "HVM Loader", "Detected Xen v4.19.0", "Xenbus rings @0xfeffc000, event channel 1"]
+    assert any(line.endswith("] SeaBIOS (version rel-1.16.3-0-ga6ed6b701f0a-Xen)")
+               for line in mine)
+    assert any(line.endswith("] System requested ROMBIOS") for line in out
+               if line.startswith("(d3) "))
+    assert all(line.startswith(("(XEN) [", "(d2) [", "(d3) [")) for line in out)
+    assert not any("{" in line for line in out)  # no Python reprs
+
+
+def test_xl_changes_to_scheduling_leave_xens_console_alone(host: Host) -> None:
+    before = host.xl("dmesg")[1]
+    assert host.xl("sched-credit -d pv-guest -w 512")[0] == 0
+    assert host.xl("sched-credit -s -t 10")[0] == 0
+    assert host.xl("dmesg")[1] == before
 
 
 def test_the_poll_protocol_follows_the_stream_past_the_domains_death(host: Host) -> None:

@@ -38,7 +38,7 @@ def test_vm_list_shows_guests_but_not_dom0_or_stub_domains(host: Host) -> None:
 
 
 def test_trigger_nmi_and_power(host: Host) -> None:
-    host.create("h", type="hvm", xen_platform_pci=0)
+    host.create("h", type="hvm", xen_platform_pci=0, serial="pty")
     host.run(ms=50)
     assert host.xl("trigger h nmi") == (0, "", "")
     assert "Uhhuh. NMI received for unknown reason 00 on CPU 0." in _console(host, "h")
@@ -59,7 +59,7 @@ def test_trigger_failures_are_logged_and_xl_still_exits_0(host: Host) -> None:
 
 
 def test_sleep_then_s3resume(host: Host) -> None:
-    d = host.create("h", type="hvm")
+    d = host.create("h", type="hvm", serial="pty")
     host.run(ms=50)
     assert host.xl("button-press h sleep") == (
         0, "", 'WARNING: "button-press" is deprecated. Please use "trigger"\n')

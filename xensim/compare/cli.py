@@ -9,7 +9,7 @@ from typing import Any
 
 from xensim.compare.kinds import DEFAULT_KINDS, parse_kinds
 from xensim.compare.measure import Setup, compare
-from xensim.compare.modes import DEFAULT_MODES, parse_modes
+from xensim.compare.modes import DEFAULT_MODES, MODES, parse_modes
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.xlcfg import XlCfgError
 
@@ -26,7 +26,8 @@ def setup_parser(p: argparse.ArgumentParser) -> None:
                    help="take the guest (and host size, seed, costs) from a scenario")
     p.add_argument("--domain", metavar="NAME", help="the scenario's domain to study")
     p.add_argument("--modes", default=",".join(DEFAULT_MODES),
-                   help=f"comma-separated (default {','.join(DEFAULT_MODES)})")
+                   help=f"comma-separated from {','.join(MODES)} "
+                        f"(default {','.join(DEFAULT_MODES)})")
     p.add_argument("--kinds", metavar="LIST",
                    help=f"compare host kinds instead of Xen modes, comma-separated from "
                         f"{','.join(DEFAULT_KINDS)}")

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from xensim.compare.kinds import KINDS
-from xensim.compare.modes import MODES
+from xensim.compare.modes import HOST_DEVICES, MODES
 from xensim.host import Host, xl_value
 from xensim.toolstack.domconfig import DomainConfig
 
@@ -114,7 +114,8 @@ def build(setup: Setup, mode: str, hypervisor: str = "xen",
           mode_keys: dict[str, Any] | None = None) -> tuple[Host, Domain]:
     """The host and the studied guest: *mode* of :data:`MODES`, or a kind's
     *hypervisor* and *mode_keys* (:data:`~xensim.compare.kinds.KINDS`)."""
-    host = Host(pcpus=setup.pcpus, seed=setup.seed, costs=setup.costs, hypervisor=hypervisor)
+    host = Host(pcpus=setup.pcpus, seed=setup.seed, costs=setup.costs, hypervisor=hypervisor,
+                **HOST_DEVICES.get(mode, {}))
     if setup.dom0_weight is not None:
         host.toolstack.sched_params(host.dom0, {"weight": setup.dom0_weight})
     mode_keys = MODES[mode] if mode_keys is None else mode_keys

@@ -117,7 +117,8 @@ def _ping(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Actio
     if g.vcpu.vcpu_id:
         return
     yield from wait_connected(g)
-    ext, domid, env = _kernel(g).io.ext, g.vcpu.domain.domid, g.hyp.env
+    domid, env = g.vcpu.domain.domid, g.hyp.env
+    ext = _kernel(g).io.lan_of(domid)
     flow, period, seq = ("ping", domid), int(SECONDS(1) / p["rate"]), [0]
     inflight: dict[int, int] = {}
     g.stats["_ping_inflight"] = inflight  # seq -> send time of unanswered pings
@@ -149,7 +150,8 @@ def _stream(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Act
     if g.vcpu.vcpu_id:
         return
     yield from wait_connected(g)
-    ext, domid, env = _kernel(g).io.ext, g.vcpu.domain.domid, g.hyp.env
+    domid, env = g.vcpu.domain.domid, g.hyp.env
+    ext = _kernel(g).io.lan_of(domid)
     flow = ("stream", domid)
     ext.receivers[flow] = lambda pkt: record(g.stats, env.now - pkt.t0, pkt.size)
     gap = int(p["size"] * 8 * 1000 / p["mbps"]) if p["mbps"] else 0
@@ -200,7 +202,8 @@ def _web(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action
         return
     yield from wait_connected(g)
     k = _kernel(g)
-    ext, domid, env = k.io.ext, g.vcpu.domain.domid, g.hyp.env
+    domid, env = g.vcpu.domain.domid, g.hyp.env
+    ext = k.io.lan_of(domid)
     bf = _block_device(g)
     flow, queue, seq = ("web", domid), deque[Packet](), [0]
     npk = -(-p["reply"] // MTU)

@@ -2,8 +2,9 @@
 
 Mirrors what libxl and the dom0 kernel do together: at dom0's boot its
 kernel binds its IPI/VIRQ ports, xenstored starts, the backend bus watches
-``backend/vif`` and ``backend/vbd``, and the physical NIC (behind the bridge
-xenbr0) and disk come up.  At a guest's creation the toolstack introduces it
+``backend/vif`` and ``backend/vbd``, and the host's bridges (by default
+xenbr0, see :mod:`xensim.domains.hostnet`) with their uplink NICs, the
+assignable PCI NICs and the disk come up.  At a guest's creation the toolstack introduces it
 to xenstore (home path, store port), writes each device's frontend and
 backend directories (libxl__device_generic_add; what goes in them is the
 toolstack's business, see :mod:`xensim.toolstack.libxl_device`) and the
@@ -25,6 +26,7 @@ changes, and CPU-only scenarios run exactly as before.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,7 @@ from xensim.domains.balloon import Balloon
 from xensim.domains.blkif import BlkBack, BlkFront
 from xensim.domains.dom0 import Dom0Services
 from xensim.domains.emul_drivers import E1000Driver, IdeDriver, Rtl8139Driver, unplug_emulated
+from xensim.domains.hostnet import DEFAULT_BRIDGES, BridgeSpec
 from xensim.domains.kernel import GuestKernel
 from xensim.domains.netif import NetBack, NetFront, NetStack
 from xensim.domains.physdev import Bridge, Disk, ExternalNet, Nic
@@ -72,8 +75,10 @@ class DeviceNodes:
 class IoSystem:
     """Everything PV I/O on one host; the toolstack owns one."""
 
-    def __init__(self, hyp: Hypervisor) -> None:
+    def __init__(self, hyp: Hypervisor, bridges: tuple[BridgeSpec, ...] = DEFAULT_BRIDGES
+                 ) -> None:
         self.hyp = hyp
+        self.bridge_specs = bridges
         self.pages: dict[tuple[int, int], Any] = {}
         """(domid, frame) -> the object in that guest page (shared rings)."""
         self.svc: Dom0Services = None  # type: ignore[assignment]
@@ -83,6 +88,12 @@ class IoSystem:
         self.ext: ExternalNet = None  # type: ignore[assignment]
         self.nic: Nic = None  # type: ignore[assignment]
         self.bridge: Bridge = None  # type: ignore[assignment]
+        """The first bridge: where qemu taps, virtio and vif scripts without a bridge go."""
+        self.bridges: dict[str, Bridge] = {}
+        self.lans: dict[str, ExternalNet] = {}
+        """Each NIC's (uplinks' and PCI NICs') LAN segment, by the NIC's name."""
+        self.pci_nics: dict[str, Nic] = {}
+        """The host's PCI NICs that can be passed through, by BDF (0000:03:00.0)."""
         self.disk: Disk = None  # type: ignore[assignment]
         self.be_bus: BackendBus = None  # type: ignore[assignment]
         self.backends: dict[tuple[str, int, int], BackendDevice] = {}
@@ -102,9 +113,15 @@ class IoSystem:
             k0.attach(g)
         self.svc = Dom0Services(hyp, d, k0)
         env, costs = hyp.env, hyp.costs
-        self.ext = ExternalNet(env, costs)
-        self.nic = Nic(env, costs, self.svc, self.ext)
-        self.bridge = Bridge(self.nic)
+        for spec in self.bridge_specs:
+            nic = self._make_nic(spec.nic) if spec.nic else None
+            self.bridges[spec.name] = Bridge(nic, spec.name, spec.kind)
+        self.bridge = next(iter(self.bridges.values()))
+        self.nic = self.bridge.nic  # type: ignore[assignment]
+        self.ext = self.lans[self.nic.name] if self.nic is not None else ExternalNet(env, costs)
+        for pdev in hyp.pci.devices.values():
+            if pdev.is_nic:
+                self.pci_nics[pdev.bdf] = self._make_nic(pdev.ifname)
         self.disk = Disk(env, costs)
         if hyp.kind.hosted:  # a Linux host: no xenstore, no backends to watch for
             return
@@ -121,6 +138,28 @@ class IoSystem:
         balloon = Balloon(k0, self.xs0)
         self.xsd.dom0_watches[Balloon.WATCH[1]] = balloon.target_changed
         self.store.watch(0, *Balloon.WATCH, fire=False)
+
+    def _make_nic(self, name: str) -> Nic:
+        lan = self.lans[name] = ExternalNet(self.hyp.env, self.hyp.costs)
+        return Nic(self.hyp.env, self.hyp.costs, self.svc, lan, name)
+
+    def lan_of(self, domid: int) -> ExternalNet:
+        """The LAN a guest's traffic reaches: its passed-through NIC's, else its first
+        vif's bridge's uplink's, else the first bridge's."""
+        for nic in self.pci_nics.values():
+            if nic.owner_domid == domid:
+                return self.lans[nic.name]
+        for bridge in self.bridges.values():
+            if domid in bridge.ports and bridge.nic is not None:
+                return self.lans[bridge.nic.name]
+        return self.ext
+
+    def bridge_named(self, name: str | None) -> Bridge:
+        """The bridge a vif's hotplug script attached it to: ``ovsbr0.42`` (a VLAN tag)
+        and ``ovsbr0:42:43`` (trunks) are ports of ``ovsbr0``; None: the first."""
+        name = name or ""
+        return self.bridges.get(name) or self.bridges.get(re.split(r"[.:]", name)[0],
+                                                          self.bridge)
 
     def _on_dom_exc(self, g: GuestVcpu, port: int) -> int:
         self.dom_exc += 1  # xenstored/libxl would look for the shut-down domain here
@@ -194,7 +233,7 @@ class IoSystem:
             drv = (E1000Driver if isinstance(nic, E1000) else Rtl8139Driver)(k, nic, k.net)
             fronts.append(drv)
             k.boot_steps.append(drv.init)
-            self.bridge.ports[k.d.domid] = dm.tap_receive
+            dm.bridge.attach(k.d.domid, dm.tap_receive, f"vif{k.d.domid}.0-emu")
         k.fronts = fronts
 
     def _bind_timer(self, k: GuestKernel) -> None:
@@ -243,7 +282,8 @@ class IoSystem:
             stub = d.info.get("stubdom")
             if stub is not None and not stub.is_dying:
                 self.hyp.destroy_domain(stub)
-        self.bridge.ports.pop(d.domid, None)
+        for bridge in self.bridges.values():
+            bridge.drop(d.domid)
         if self.xsd is None:  # a hosted kind: no xenstore, grants or backends
             return
         target = d.info.get("dm_of")
@@ -289,7 +329,7 @@ class IoSystem:
                 or (f"/{domid}/" in w.path + "/" and "/backend/" in w.path)]
         out += [f"backend {k}" for k in self.backends if k[1] == domid]
         out += [f"page {k}" for k in self.pages if k[0] == domid]
-        if domid in self.xsd.conns or domid in self.bridge.ports:
+        if domid in self.xsd.conns or any(domid in b.ports for b in self.bridges.values()):
             out.append("xenstore connection or bridge port")
         return out
 

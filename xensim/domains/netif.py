@@ -29,6 +29,7 @@ from xensim.domains.guest import Action, Compute, WaitEvent, send_event
 from xensim.domains.physdev import EXTERNAL, Packet
 from xensim.domains.ring import BackRing, FrontRing, SharedRing, idx
 from xensim.domains.xenbus import BackendDevice, FrontendDevice
+from xensim.domains.xenstore import XsError
 from xensim.hypervisor.domctx import DOMID_SELF
 from xensim.hypervisor.grant_table_abi import (
     GNTCOPY,
@@ -228,6 +229,8 @@ class NetBack(BackendDevice):
         self.rxb: BackRing = None  # type: ignore[assignment]
         self.rx_queue: deque[Packet] = deque()
         self.tx_sched = self.rx_sched = False
+        self.bridge = io.bridge
+        """The bridge the hotplug script put this vif on (its ``bridge`` node)."""
         self.dropped = 0
         self.copies = 0
 
@@ -250,12 +253,18 @@ class NetBack(BackendDevice):
             return False
         self.port = port
         self.k0.bind(port, self._on_event, self.home)
-        self.io.bridge.attach(self.domid, self.deliver)
+        self.bridge = self.io.bridge_named(_read(self.io, self.be + "/bridge"))
+        self.bridge.attach(self.domid, self.deliver, self.ifname)
         return True
+
+    @property
+    def ifname(self) -> str:
+        """The vif's name in dom0: ``vif<domid>.<devid>`` or the config's ``vifname``."""
+        return _read(self.io, self.be + "/vifname") or f"vif{self.domid}.{self.devid}"
 
     def disconnect(self) -> None:
         self.connected = False
-        self.io.bridge.detach(self.domid, self.deliver)
+        self.bridge.detach(self.domid, self.deliver)
         unmap_all(self.k0, self.v0, self.handles)
         self.handles = []
         if self.port:
@@ -292,7 +301,7 @@ class NetBack(BackendDevice):
             if not self.connected:
                 self.tx_sched = False
                 return
-            bridge = self.io.bridge
+            bridge = self.bridge
             for (ref, pkt), op in zip(batch, ops, strict=True):
                 txb.put_response(ref)
                 if op.status == GNTST.okay:
@@ -367,3 +376,11 @@ def unmap_all(k0: GuestKernel, v: Any, handles: list[tuple[int, int]]) -> int:
 
 
 __all__ = ["EXTERNAL", "NetBack", "NetFront", "NetStack", "unmap_all"]
+
+
+def _read(io: IoSystem, path: str) -> str | None:
+    """A backend node as the hotplug script reads it (None if absent)."""
+    try:
+        return io.store.read(0, path)
+    except XsError:
+        return None

@@ -1,4 +1,4 @@
-"""The physical devices dom0 owns, the bridge, and the network outside the host.
+"""The physical devices dom0 owns, its bridges, and the networks outside the host.
 
 Models (not mirrors): a NIC with a link rate and a one-way latency to the
 LAN, a disk with access time (sequential or random), transfer rate and a
@@ -82,8 +82,9 @@ class Nic:
     """Packets the transmit queue holds (Linux's default txqueuelen); beyond, tail drop."""
 
     def __init__(self, env: Environment, costs: CostModel, svc: Dom0Services,
-                 ext: ExternalNet) -> None:
+                 ext: ExternalNet, name: str = "eth0") -> None:
         self.env = env
+        self.name = name
         self.svc = svc
         self.ext = ext
         ext.nic = self
@@ -94,6 +95,10 @@ class Nic:
         self.rx: deque[Packet] = deque()
         self.rx_scheduled = False
         self.bridge: Bridge | None = None
+        self.owner: Callable[[Packet], None] | None = None
+        """A guest's driver when the NIC is passed through to it: receive goes there,
+        not to dom0 (see :mod:`xensim.domains.passthrough`)."""
+        self.owner_domid: int | None = None
         self.tx_packets = self.rx_packets = 0
         self.tx_dropped = 0
         self._max_backlog = self.TXQUEUELEN * 1500 * self.ns_per_kib // 1024
@@ -109,8 +114,11 @@ class Nic:
         _after(self.env, self.tx_free + self.latency - now, lambda: self.ext.receive(pkt))
 
     def receive(self, pkt: Packet) -> None:
-        self.rx.append(pkt)
         self.rx_packets += 1
+        if self.owner is not None:  # passed through: the guest's driver takes it
+            self.owner(pkt)
+            return
+        self.rx.append(pkt)
         if not self.rx_scheduled:  # NAPI: one interrupt, then poll the batch
             self.rx_scheduled = True
             self.svc.post(NIC_IRQ_VCPU, self._rx_work)
@@ -132,40 +140,66 @@ class Nic:
 
 
 class Bridge:
-    """dom0's software bridge: vifs by domid, everything else to the NIC.
+    """A software bridge in dom0: vifs by domid, everything else to its uplink NIC.
+
+    *kind* is ``linux`` (brctl/iproute2, what ``vif-bridge`` drives) or
+    ``openvswitch`` (what ``vif-openvswitch`` drives); both forward alike
+    here, the kind only decides which hotplug script can attach a vif.  A
+    bridge without an uplink (*nic* None) is host-only: packets for the LAN
+    are dropped.  A packet for a guest whose vif is on another bridge is
+    dropped too, which is what keeps guests on different bridges apart.
 
     A guest may have several vifs on the bridge (hot-plugged ones too); packets
     for it go to the first still attached, so detaching one vif never cuts off
     another.
     """
 
-    def __init__(self, nic: Nic, name: str = "xenbr0") -> None:
+    def __init__(self, nic: Nic | None, name: str = "xenbr0", kind: str = "linux") -> None:
         self.nic = nic
         self.name = name
-        nic.bridge = self
+        self.kind = kind
+        if nic is not None:
+            nic.bridge = self
         self.ports: dict[int, Callable[[Packet], None]] = {}
         """domid -> the port packets for that guest go to (its first attached vif)."""
         self._vifs: dict[int, list[Callable[[Packet], None]]] = {}
+        self.ifnames: dict[Callable[[Packet], None], str] = {}
+        """port -> its interface name in dom0 (``vif1.0``), for listings."""
         self.dropped = 0
 
-    def attach(self, domid: int, port: Callable[[Packet], None]) -> None:
+    def attach(self, domid: int, port: Callable[[Packet], None], ifname: str = "") -> None:
         vifs = self._vifs.setdefault(domid, [])
         vifs.append(port)
         self.ports[domid] = vifs[0]
+        self.ifnames[port] = ifname or f"vif{domid}.{len(vifs) - 1}"
 
     def detach(self, domid: int, port: Callable[[Packet], None]) -> None:
         vifs = self._vifs.get(domid, [])
         if port in vifs:
             vifs.remove(port)
+        self.ifnames.pop(port, None)
         if vifs:
             self.ports[domid] = vifs[0]
         else:
             self._vifs.pop(domid, None)
             self.ports.pop(domid, None)
 
+    def drop(self, domid: int) -> None:
+        """Every port of *domid* goes (the domain is being destroyed)."""
+        for port in self._vifs.pop(domid, []) + [self.ports.pop(domid, None)]:
+            self.ifnames.pop(port, None)  # type: ignore[arg-type]
+
+    def interfaces(self) -> list[str]:
+        """The bridge's ports as ``brctl show`` lists them: the uplink, then the vifs."""
+        uplink = [self.nic.name] if self.nic is not None else []
+        return uplink + sorted(self.ifnames.values())
+
     def forward(self, pkt: Packet) -> None:
         if pkt.dst == EXTERNAL:
-            self.nic.transmit(pkt)
+            if self.nic is None:
+                self.dropped += 1
+            else:
+                self.nic.transmit(pkt)
             return
         port = self.ports.get(pkt.dst)
         if port is None:

@@ -12,6 +12,7 @@ the handler appends it to a list the guest passes.
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,19 @@ def console_append(hyp: Hypervisor, domid: int, text: str) -> None:
         hyp.console_dropped[domid] = hyp.console_dropped.get(domid, 0) + gone
 
 
+_GUEST_PREFIX = re.compile(r"^\(d[0-9]+\) ")
+
+
+def dmesg_line(msg: str, t: int | None = None) -> str:
+    """One line of Xen's console as printk writes it: ``(XEN) `` for Xen's own messages,
+    ``(d1) `` for a guest's (guest_printk, see :meth:`Hypervisor.guest_log`), then the
+    timestamp (console_timestamps) if *t* is given."""
+    m = _GUEST_PREFIX.match(msg)
+    prefix, body = (m.group(0), msg[m.end():]) if m else ("(XEN) ", msg)
+    stamp = f"[{t / 1e9:12.6f}] " if t is not None else ""
+    return f"{prefix}{stamp}{body}"
+
+
 def hc_console_io(hyp: Hypervisor, v: VCPU, cmd: int, count: Any = None,
                   buffer: Any = None) -> int:
     d = v.domain
@@ -70,7 +84,7 @@ def hc_console_io(hyp: Hypervisor, v: VCPU, cmd: int, count: Any = None,
             return EPERM
         if not is_int(count) or count < 0 or type(buffer) is not list:
             return EFAULT
-        text = "".join(f"(XEN) {m}\n" for _, m in hyp.dmesg)[:count]
+        text = "".join(dmesg_line(m) + "\n" for _, m in hyp.dmesg)[:count]
         buffer.append(text)
         return len(text)
     return ENOSYS if is_int(cmd) else EFAULT

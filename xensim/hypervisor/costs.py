@@ -164,6 +164,28 @@ _DEFAULTS: tuple[Cost, ...] = (
          "at VM entry",
          "delivering one interrupt (emulated device or the PV callback vector) to an "
          "HVM vCPU"),
+    Cost("pt_irq_remap", cycles(2_000),
+         "ELI (Gordon et al., ASPLOS 2012): with device assignment the host still takes "
+         "every interrupt of the assigned device (an external-interrupt exit, then the "
+         "guest's EOI exit), which keeps I/O-heavy guests 1.3-1.6x below what they reach "
+         "without those exits (97-100% of bare metal); one exit's direct cost ~2,000 "
+         "cycles (SplitX, published-results 2.6)",
+         "Xen taking a passed-through device's physical interrupt and remapping it to "
+         "its guest (external-interrupt exit, dirq assist, virtual MSI), before the "
+         "injection"),
+    Cost("iommu_iotlb_miss", 300,
+         "estimate: a 4-level IOMMU page walk whose references mostly miss the caches; "
+         "Amit, Ben-Yehuda, Yassour, WIOSCA 2010 (\"IOMMU: strategies for mitigating "
+         "the IOTLB bottleneck\"): network buffers miss the IOTLB on most DMAs (R: verify)",
+         "the IOMMU translating one DMA of a passed-through device (an IOTLB miss), "
+         "added to the device's transfer"),
+    Cost("pt_nic_packet", 500,
+         "estimate: a native NIC driver's work per packet (descriptor, doorbell MMIO "
+         "mapped without an exit, completion): the ~0.5 us native per packet behind "
+         "netback_packet; Dong et al. (SR-IOV on Xen, HPCA 2010 / JPDC 2012): an "
+         "assigned VF runs at line rate, the overhead left being interrupt "
+         "virtualisation (R: verify)",
+         "guest kernel work per packet on a passed-through NIC (native driver)"),
     Cost("hvm_cpuid_msr", cycles(800),
          "estimate: Xen's handler for a CPUID or an MSR access it emulates (policy "
          "lookup, a register update)",

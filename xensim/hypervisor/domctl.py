@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from xensim.hypervisor.console_io import dmesg_line
 from xensim.hypervisor.errno import EFAULT, EINVAL, ENOSYS, ESRCH
 from xensim.hypervisor.hc_util import is_int
 from xensim.hypervisor.hypercall import HC, register_hypercall
@@ -145,7 +146,7 @@ def hc_sysctl(hyp: Hypervisor, v: VCPU, op: Any = None) -> int:
                            for i in sorted(hyp.domains) if i >= first]
         return 0
     if op.cmd == SYSCTL.readconsole:
-        op.u["text"] = "".join(f"(XEN) {m}\n" for _, m in hyp.dmesg)
+        op.u["text"] = "".join(dmesg_line(m) + "\n" for _, m in hyp.dmesg)
         return 0
     return ENOSYS
 

@@ -48,6 +48,7 @@ EEXIST = -Errno.EEXIST
 EINVAL = -Errno.EINVAL
 ENOSPC = -Errno.ENOSPC
 ENOSYS = -Errno.ENOSYS
+ENODEV = -Errno.ENODEV
 
 
 def errno_name(rc: int) -> str:

@@ -28,6 +28,7 @@ from xensim.hypervisor.hvm.domain import HvmDomain
 from xensim.hypervisor.hypercall import do_hypercall
 from xensim.hypervisor.interdomain import setup_interdomain
 from xensim.hypervisor.kvm.vm import KvmVm
+from xensim.hypervisor.passthrough import PciBus
 from xensim.hypervisor.pcpu import PCPU
 from xensim.hypervisor.sched import get_scheduler_class
 from xensim.hypervisor.sched.core import SchedCore
@@ -103,6 +104,8 @@ class Hypervisor:
         self.evtchn: Any = None
         self.gnttab: Any = None
         setup_interdomain(self)
+        self.pci = PciBus(self)
+        """The host's PCI devices, their owners and the IOMMU (``xl pci-*``)."""
         pool0 = self.cpupool_create("Pool-0", scheduler, sched_params, pool_id=0)
         for pcpu in self.pcpus:
             self.cpupool_assign_cpu(pool0, pcpu, log=False)
@@ -114,6 +117,11 @@ class Hypervisor:
     def log(self, msg: str) -> None:
         """A line of the hypervisor console (``xl dmesg``)."""
         self.dmesg.append((self.env.now, msg))
+
+    def guest_log(self, d: Domain, msg: str) -> None:
+        """A guest's line on Xen's console, ``(d1) ...`` (guest_printk): what an HVM
+        guest's firmware writes to the debug port 0xE9."""
+        self.dmesg.append((self.env.now, f"(d{d.domid}) {msg}"))
 
     # --- cpupools -----------------------------------------------------------------------
     def cpupool_create(self, name: str, scheduler: str,

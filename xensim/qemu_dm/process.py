@@ -80,6 +80,8 @@ class DeviceModel:
         """The host vCPU qemu's main loop runs on."""
         self.alive = True
         self.platform_pci = platform_pci
+        self.bridge = io.bridge
+        """The bridge its tap device is on (the first vif's; spawn sets it)."""
         self.ioreqs = 0
         self.hypercalls = 0
         self.devices: list[EmulatedDevice] = [Uart16550(self), Vga(self)]
@@ -233,7 +235,7 @@ class DeviceModel:
         disk.submit(DiskRequest(lba, nbytes, lambda: self.post(complete)))
 
     def tap_send(self, pkt: Packet) -> None:
-        self.io.bridge.forward(pkt)
+        self.bridge.forward(pkt)
 
     def tap_receive(self, pkt: Packet) -> None:
         """A packet for the guest arrived on the tap device."""

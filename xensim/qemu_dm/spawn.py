@@ -52,6 +52,7 @@ def spawn_device_model(io: IoSystem, d: Domain, cfg: Any, vifs: list[Any],
     dm = DeviceModel(io, d, svc, version=version, nic_models=models,
                      platform_pci=getattr(cfg, "xen_platform_pci", True), disks=ndisks,
                      cdroms=cdroms)
+    dm.bridge = io.bridge_named(vifs[0].bridge if vifs else None)
     where = f"stub domain {svc.dom0.domid}" if svc is not io.svc else "dom0"
     io.hyp.log(f"device model {version} for domain {d.domid} started in {where}")
     return dm

@@ -97,6 +97,7 @@ class DomainConfig:
     """
 
     name: str
+    uuid: str | None = None  # None: libxl generates one at create (then kept)
     type: DomainType = DEFAULTS["type"]
     memory: int = DEFAULTS["memory"]  # MiB at boot (target)
     maxmem: int = DEFAULTS["memory"]  # MiB ceiling for ballooning

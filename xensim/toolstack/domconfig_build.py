@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from xensim.hypervisor.hostkind import GUEST_ARCHES
 from xensim.toolstack.cfgvalue import (
@@ -36,6 +37,7 @@ from xensim.toolstack.domconfig import (
     HVM_DEFAULTS,
     PV_DEFAULTS,
 )
+from xensim.toolstack.pcispec import PciSpecError, parse_pci_spec
 from xensim.toolstack.qemuargs import QemuArgsError, parse_qemu_args
 from xensim.toolstack.vifspec import VifSpecError, parse_vifspec
 from xensim.toolstack.xlcfg import Atom, ListValue, RawConfig, Setting, Value, XlCfgError
@@ -123,6 +125,31 @@ def _action(s: Setting) -> str:
     return get_enum(s, ACTIONS_ON_SHUTDOWN, "action")
 
 
+def _pci(s: Setting) -> tuple[str, ...]:
+    """xl_parse.c: each entry must be a PCI_SPEC_STRING (see pcispec.py)."""
+    specs = get_str_list(s)
+    assert isinstance(s.value, ListValue)
+    for item, text in zip(s.value.items, specs, strict=True):
+        try:
+            parse_pci_spec(text)
+        except PciSpecError:
+            raise fail(s, f"unable to parse PCI_SPEC_STRING `{text}' for passthrough",
+                       at=item) from None
+    return specs
+
+
+def _uuid(s: Setting) -> str:
+    """xl_parse.c: ``libxl_uuid_from_string`` (the 36-character form only), else xl's
+    "Failed to parse UUID"."""
+    text = get_str(s)
+    try:
+        if len(text) == 36:
+            return str(UUID(text))
+    except ValueError:
+        pass
+    raise fail(s, f"Failed to parse UUID: {text}")
+
+
 def _name(s: Setting) -> str:
     name = get_str(s)
     if not name:
@@ -161,6 +188,7 @@ _SCALARS: dict[str, _Reader] = {
     "maxvcpus": lambda s: get_int(s, "vCPUs", lo=1, hi=4096),
     "cpu_weight": lambda s: get_int(s, "credit weight", lo=1, hi=65535),
     "cap": lambda s: get_int(s, "% of one pCPU, 0 = no cap", lo=0),
+    "uuid": _uuid,
     "pool": get_str,
     "kernel": get_str,
     "ramdisk": get_str,
@@ -179,7 +207,7 @@ _SCALARS: dict[str, _Reader] = {
     "device_model_version": lambda s: get_enum(s, DEVICE_MODEL_VERSIONS, "device_model_version"),
     "device_model_stubdomain_override": get_bool,
     "xen_platform_pci": get_bool,
-    "pci": get_str_list,
+    "pci": _pci,
     "workload": get_str,
     "guest_arch": lambda s: get_enum(s, GUEST_ARCHES, "guest_arch"),
     "qemu_args": _qemu_args,

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from simpy.events import Timeout
 
@@ -39,6 +41,7 @@ from xensim.domains import classroom as _classroom  # noqa: F401  (registers its
 from xensim.domains.guest import GuestVcpu
 from xensim.domains.hosted import hosted_platform
 from xensim.domains.hosted_io import hosted_devices
+from xensim.domains.hostnet import DEFAULT_BRIDGES, BridgeSpec
 from xensim.domains.iosys import IoSystem
 from xensim.domains.kernel import booted
 from xensim.domains.platform import mode_of, platform_for
@@ -53,6 +56,7 @@ from xensim.hypervisor.time import MILLISECS
 from xensim.hypervisor.vcpu import PauseFlag
 from xensim.qemu_dm.spawn import nic_models, spawn_device_model
 from xensim.toolstack import libxl_device as dev
+from xensim.toolstack.bootlog import firmware_lines
 from xensim.toolstack.consoled import Consoled
 from xensim.toolstack.libxl_cdrom import guest_ejected
 from xensim.toolstack.libxl_error import (
@@ -63,6 +67,8 @@ from xensim.toolstack.libxl_error import (
     LibxlError,
 )
 from xensim.toolstack.libxl_error import log_error as _log_error
+from xensim.toolstack.libxl_pci import LibxlPci
+from xensim.toolstack.pcispec import PciSpecError, parse_pci_spec
 
 if TYPE_CHECKING:
     from xensim.hypervisor.cpupool import Cpupool
@@ -92,18 +98,23 @@ __all__ = ["GUEST_SHUTDOWN_ACK_NS", "Libxl", "LibxlError", "WEIGHT_CAP_SCHEDULER
 class Libxl:
     """Control operations on one host's hypervisor."""
 
-    def __init__(self, hyp: Hypervisor) -> None:
+    def __init__(self, hyp: Hypervisor, bridges: tuple[BridgeSpec, ...] = DEFAULT_BRIDGES
+                 ) -> None:
         from xensim.toolstack.death import DeathWatcher
 
         self.hyp = hyp
+        self.rng = random.Random(f"libxl:{hyp.seed}")
+        """libxl's randomness (libxl_uuid_generate): domain UUIDs and generated MACs."""
         self.guest_stats: dict[int, list[dict[str, Any]]] = {}
         self.create_hooks: list[Callable[[Domain], None]] = []
         """Called with each domain this toolstack creates (the host keeps a list)."""
         self.death = DeathWatcher(self)
-        self.io = IoSystem(hyp)
+        self.io = IoSystem(hyp, bridges)
         """PV I/O: dom0's services and devices, guests' frontends (see domains/iosys.py)."""
         self.consoled = Consoled(hyp)
         """Guests' consoles as streams (``xl console`` follows them)."""
+        self.pci = LibxlPci(self)
+        """PCI passthrough: pciback's devices, the guests' (``xl pci-*``, ``pci = [...]``)."""
         self.device_ops: list[dev.DeviceOp] = []
         """Device adds and removes still waiting on a backend."""
         hyp.teardown_hooks.append(self._cancel_device_ops)
@@ -128,11 +139,32 @@ class Libxl:
         raise LibxlError(f"cpupool {name!r} does not exist")
 
     # --- life cycle ---------------------------------------------------------------------
+    def _setdefault(self, cfg: DomainConfig, privileged: bool = False) -> DomainConfig:
+        """libxl__domain_config_setdefault: a UUID (libxl_uuid_generate) and a MAC for
+        each vif without one.  The result is what the domain keeps (``d.info["config"]``)
+        and what a reboot re-creates it from, so both survive a restart."""
+        # A seeded generator repeats itself after a daemon restart, where real randomness
+        # would not: skip what a domain here already has (one restored from a save file).
+        taken = {d.handle for d in self.hyp.domains.values()}
+        macs = {v.mac for d in self.hyp.domains.values() if d.info.get("config") is not None
+                for v in d.info["config"].vifs}
+        uuid = cfg.uuid or (str(UUID(int=0)) if privileged  # dom0's handle is all zeros
+                            else _fresh(lambda: str(UUID(int=self.rng.getrandbits(128),
+                                                         version=4)), taken))
+        vifs = []
+        for v in cfg.vifs:
+            if not v.mac:
+                v = replace(v, mac=_fresh(lambda: dev.random_mac(self.rng), macs))
+            macs.add(v.mac)
+            vifs.append(v)
+        return replace(cfg, uuid=uuid, vifs=tuple(vifs))
+
     def domain_create(self, cfg: DomainConfig, *, paused: bool = False,
                       privileged: bool = False) -> Domain:
         hyp = self.hyp
         if hyp.domain_by_name(cfg.name) is not None:
             raise LibxlError(f"domain with name \"{cfg.name}\" already exists.")
+        cfg = self._setdefault(cfg, privileged)
         spec = cfg.workload
         if privileged and spec == "idle":
             spec = "dom0"  # dom0's kernel runs xenstored and the backends
@@ -164,6 +196,7 @@ class Libxl:
                 if self.io.svc is not None else ([], [])
         except ValueError as exc:
             raise LibxlError(str(exc)) from None
+        vifs = [v if v.mac else replace(v, mac=dev.random_mac(self.rng)) for v in vifs]
         need_kib = cfg.memory * 1024
         if need_kib > hyp.free_memory_kib:
             raise LibxlError(
@@ -209,6 +242,12 @@ class Libxl:
                privileged: bool) -> Domain:
         """Everything after the domain exists; any failure is undone by the caller."""
         hyp = self.hyp
+        d.handle = cfg.uuid  # XEN_DOMCTL_createdomain's handle
+        err = [line for devid, vif in enumerate(vifs)
+               for line in dev.hotplug_error(self.io, vif, d, devid)]
+        if err:  # domcreate_attach_devices: the domain goes again (the caller undoes it)
+            raise LibxlError("\n".join(err + [_log_error("libxl_create.c", d.domid,
+                                                         "unable to add vif devices")]))
         d.info["platform"] = (hosted_platform(hyp, d, cfg.guest_arch) if hyp.kind.hosted
                               else platform_for(hyp, d, mode_of(cfg)))
         d.max_memory_kib = max(cfg.maxmem, cfg.memory) * 1024  # XEN_DOMCTL_max_mem
@@ -247,13 +286,16 @@ class Libxl:
             self.io.attach_device_model(d, dm)
             for drive in dm.cdroms:  # xl's disk-eject watch (see libxl_cdrom.py)
                 drive.on_guest_eject = lambda dr, d=d: guest_ejected(self, d, dr)
+            d.info["firmware"] = firmware_lines(d, cfg)  # it runs once the domain does
+        if cfg.pci and not privileged:
+            self._add_pcis(d, cfg)
         if hyp.kind.hosted and not privileged:
             try:
                 hosted_devices(self.io, d.info["kernel"], cfg, len(vifs), len(disks))
             except ValueError as exc:
                 raise LibxlError(f"{cfg.name}: {exc}") from None
         if not paused:
-            hyp.core.domain_unpause(d)
+            self._unpause(d)
         # A device-model stub domain is libxl's too: without the hooks the host's
         # metrics (Host.all_domains) would miss its CPU time, the emulation's.
         made = [d] + ([d.info["stubdom"]] if "stubdom" in d.info else [])
@@ -261,6 +303,18 @@ class Libxl:
             for hook in self.create_hooks:
                 hook(new)
         return d
+
+    def _add_pcis(self, d: Domain, cfg: DomainConfig) -> None:
+        """libxl__add_pcis: each ``pci =`` entry; one that fails destroys the domain."""
+        try:
+            for text in cfg.pci:
+                self.pci.device_add(d, parse_pci_spec(text))
+        except (LibxlError, PciSpecError) as exc:
+            self.hyp.destroy_domain(d)
+            msg = str(exc) if isinstance(exc, LibxlError) else \
+                f"unable to parse PCI_SPEC_STRING `{text}' for passthrough"
+            raise LibxlError(msg + "\n" + _log_error("libxl_create.c", d.domid,
+                                                     "unable to add pci devices")) from None
 
     def domain_destroy(self, d: Domain) -> None:
         self.hyp.destroy_domain(d)
@@ -271,6 +325,13 @@ class Libxl:
     def domain_unpause(self, d: Domain) -> None:
         if d.pause_count == 0:
             raise LibxlError(f"domain {d.domid} is not paused")
+        self._unpause(d)
+
+    def _unpause(self, d: Domain) -> None:
+        """Run the domain; an HVM guest's firmware, on its first run, writes hvmloader's
+        and the BIOS's lines to Xen's console (port 0xE9)."""
+        for line in d.info.pop("firmware", ()):
+            self.hyp.guest_log(d, line)
         self.hyp.core.domain_unpause(d)
 
     def domain_shutdown(self, d: Domain, reason: ShutdownReason = ShutdownReason.POWEROFF,
@@ -535,3 +596,11 @@ class Libxl:
             fn(*args)
         except HypervisorError as exc:
             raise LibxlError(str(exc)) from None
+
+
+def _fresh(generate: Callable[[], str], taken: set[str | None]) -> str:
+    """The generator's next value that is not in *taken*."""
+    value = generate()
+    while value in taken:
+        value = generate()
+    return value

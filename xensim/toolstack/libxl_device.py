@@ -6,7 +6,9 @@ libxl__wait_device_connection, libxl__initiate_device_generic_remove,
 device_backend_callback, device_hotplug_done, libxl__device_destroy,
 libxl__device_disk_dev_number, libxl__device_nextid), libxl_nic.c and
 libxl_disk.c (the xenstore entries of each kind), and
-tools/hotplug/Linux/vif-bridge (it fails when the bridge does not exist).
+tools/hotplug/Linux/vif-bridge and vif-openvswitch (each fails when its
+bridge does not exist or is of the other kind; the line xl prints is the
+script's ``hotplug-error``).
 
 Add: both directories are written in one transaction (state Initialising);
 libxl then waits, up to LIBXL_INIT_TIMEOUT, for the backend to reach
@@ -23,15 +25,18 @@ frontend's directory first, so the backend closes without the guest.
 
 libxl waits with a xenstore watch on the backend's state and a timer, both
 in simulated time.  Departures: no ``/libxl/<domid>/device`` copy (the
-frontend directories are the list of devices); a generated MAC is derived
-from the domid and devid instead of random, so a seeded run repeats; a
-failed hotplug script removes the half-added device (libxl leaves it).
+frontend directories are the list of devices); a generated MAC is random
+from the toolstack's seeded generator (see :func:`random_mac`), so a seeded
+run repeats; a failed hotplug script removes the half-added device (libxl
+leaves it).
 """
 
 from __future__ import annotations
 
 import itertools
+import random
 import re
+from dataclasses import replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -101,9 +106,11 @@ def disk_dev_number(vdev: str) -> int:
     return -1
 
 
-def generated_mac(domid: int, devid: int) -> str:
-    """A MAC in Xen's OUI 00:16:3e for a vif the config gave none (see the module note)."""
-    return f"00:16:3e:{(domid >> 8) & 0xFF:02x}:{domid & 0xFF:02x}:{devid & 0xFF:02x}"
+def random_mac(rng: random.Random) -> str:
+    """libxl__device_nic_setdefault: Xen's OUI 00:16:3e, then the first three bytes of
+    a fresh random UUID, the first with its top bit cleared (``r[0] & 0x7f``)."""
+    r = rng.getrandbits(128).to_bytes(16, "big")
+    return f"00:16:3e:{r[0] & 0x7F:02x}:{r[1]:02x}:{r[2]:02x}"
 
 
 def devices(io: IoSystem, domid: int, kind: str) -> dict[int, dict[str, str]]:
@@ -130,8 +137,8 @@ def nic_nextid(io: IoSystem, domid: int) -> int:
 
 # --- what goes in xenstore -------------------------------------------------------------------
 def nic_nodes(domid: int, devid: int, vif: VifSpec) -> DeviceNodes:
-    """libxl__set_xenstore_nic."""
-    mac = vif.mac or generated_mac(domid, devid)
+    """libxl__set_xenstore_nic (the MAC was chosen already: :func:`random_mac`)."""
+    mac = vif.mac or "00:00:00:00:00:00"
     back = {"script": vif.script, "mac": mac, "bridge": vif.bridge, "handle": str(devid),
             "type": "vif_ioemu" if vif.type == "ioemu" else "vif"}
     if vif.ip:
@@ -155,14 +162,45 @@ def disk_nodes(devid: int, disk: DiskSpec) -> DeviceNodes:
                        back)
 
 
-def hotplug_error(io: IoSystem, vif: VifSpec) -> list[str]:
-    """What ``vif-bridge online`` says when it fails (empty if it succeeds)."""
-    if vif.script.rpartition("/")[2] != "vif-bridge" or vif.bridge == io.bridge.name:
+_OVS_BRIDGE_RE = re.compile(r"^([^.:]+)(\.([0-9]+))?(:([0-9]+(:[0-9]+)*))?$")
+"""vif-openvswitch's ``bridge[.tag][:trunk:trunk...]``."""
+
+
+def hotplug_error(io: IoSystem, vif: VifSpec, d: Domain, devid: int) -> list[str]:
+    """What the vif's hotplug script says when it fails ``online`` (empty if it works):
+    ``vif-bridge`` needs a Linux bridge of that name (on an OVS bridge its ``brctl
+    addif`` fails and the script's ERR trap fires), ``vif-openvswitch`` an OVS bridge
+    (``ovs-vsctl add-port`` fails on anything else).  Other scripts (``vif-route``,
+    ``vif-nat``) route through dom0 and need no bridge."""
+    script = vif.script.rpartition("/")[2]
+    bridge = io.bridges.get(vif.bridge)
+    dev = vif.vifname or f"vif{d.domid}.{devid}"
+    if script == "vif-bridge":
+        if bridge is None:
+            why = f"Could not find bridge device {vif.bridge}"
+        elif bridge.kind != "linux":
+            why = "/etc/xen/scripts/vif-bridge failed; error detected."
+        else:
+            return []
+    elif script == "vif-openvswitch":
+        m = _OVS_BRIDGE_RE.match(vif.bridge)
+        if m is None:
+            why = "No valid bridge was specified"
+        else:
+            bridge = io.bridges.get(m.group(1))
+            if bridge is not None and bridge.kind == "openvswitch":
+                return []
+            tag = f" tag={m.group(3)}" if m.group(3) else ""
+            trunk = f" trunk={m.group(5).replace(':', ',')}" if m.group(5) else ""
+            ids = "".join(f' -- set interface {dev} external-ids:"{k}"="{v}"' for k, v in (
+                ("xen-vm-name", d.name), ("xen-vm-uuid", d.handle), ("attached-mac", vif.mac)))
+            why = (f"ovs-vsctl --timeout=30 -- --if-exists del-port {dev} -- add-port "
+                   f"{m.group(1)} {dev}{tag}{trunk}{ids} failed")
+    else:
         return []
-    return [log_error("libxl_exec.c", None, "/etc/xen/scripts/vif-bridge online exited "
+    return [log_error("libxl_exec.c", None, f"/etc/xen/scripts/{script} online exited "
                       "with error status 1"),
-            log_error("libxl_device.c", None, "device_hotplug_child_death_cb: script: "
-                      f"Could not find bridge device {vif.bridge}")]
+            log_error("libxl_device.c", None, f"device_hotplug_child_death_cb: script: {why}")]
 
 
 VIRTIO_BLK_MAJOR = 253
@@ -172,18 +210,14 @@ VIRTIO_BLK_MAJOR = 253
 def config_devices(io: IoSystem, cfg: DomainConfig, workload: str
                    ) -> tuple[list[VifSpec], list[tuple[int, DiskSpec]]]:
     """The vifs and (devid, disk)s a new domain gets: its config's, plus one of each kind
-    its workload needs.  Raises ValueError with libxl's lines if one cannot be added.
+    its workload needs (no vif when it has a PCI device: its passed-through NIC).
+    Raises ValueError with libxl's lines if one cannot be added.
     On a hosted (KVM, QEMU) host a ``vd*`` disk is a virtio-blk disk, which Xen's
     libxl would refuse."""
     needs = DEVICE_NEEDS.get(workload, ())
-    vifs = list(cfg.vifs) or ([VifSpec()] if "vif" in needs else [])
+    vifs = list(cfg.vifs) or ([VifSpec()] if "vif" in needs and not cfg.pci else [])
     disks = list(cfg.disks) or ([DiskSpec("xvda", f"/dev/xensim/{cfg.name}", readwrite=False)]
                                 if "vbd" in needs else [])
-    for vif in vifs:
-        err = hotplug_error(io, vif)
-        if err:
-            raise ValueError("\n".join(err + [log_error("libxl_create.c", None,
-                                                        "unable to add vif devices")]))
     numbered: list[tuple[int, DiskSpec]] = []
     hosted = io.hyp.kind.hosted
     for disk in disks:
@@ -311,7 +345,8 @@ class DeviceAdd(DeviceOp):
         if st is None:
             self._finish(ERROR_FAIL)
             return
-        err = hotplug_error(self.io, self.vif) if self.vif is not None else []
+        err = hotplug_error(self.io, self.vif, self.d, self.devid) \
+            if self.vif is not None else []
         if err:
             self.errors += err
             self.io.remove_device(self.d.domid, self.kind, self.devid)
@@ -373,6 +408,8 @@ class DeviceRemove(DeviceOp):
 
 def add_nic(libxl: Libxl, d: Domain, vif: VifSpec) -> DeviceOp:
     devid = nic_nextid(libxl.io, d.domid)
+    if vif.mac is None:
+        vif = replace(vif, mac=random_mac(libxl.rng))
     return DeviceAdd(libxl, d, nic_nodes(d.domid, devid, vif), vif)
 
 

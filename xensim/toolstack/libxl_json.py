@@ -92,6 +92,9 @@ def domain_config_json(cfg: DomainConfig, d: Domain | None = None,
     nics = _nics(cfg, d, libxl)
     if nics:
         out["nics"] = nics
+    pcidevs = _pcidevs(cfg, d, libxl)
+    if pcidevs:
+        out["pcidevs"] = pcidevs
     for key in ("on_poweroff", "on_reboot", "on_watchdog", "on_crash"):
         value = getattr(cfg, key)
         if value != "destroy":
@@ -99,6 +102,33 @@ def domain_config_json(cfg: DomainConfig, d: Domain | None = None,
     out["on_soft_reset"] = "soft_reset"  # xl_parse.c: "soft-reset" unless set
     if extensions:
         out["xensim"] = _extensions(cfg)
+    return out
+
+
+def _pcidevs(cfg: DomainConfig, d: Domain | None, libxl: Libxl | None
+             ) -> list[dict[str, Any]]:
+    """libxl_device_pci for each ``pci =`` entry, as xl_parse.c fills it (vfunc_mask 1,
+    the options; rdm_policy strict from libxl__device_pci_setdefault) and, for a running
+    domain, the virtual slot it got (vdevfn)."""
+    from xensim.hypervisor.passthrough import parse_bdf
+    from xensim.toolstack.pcispec import parse_pci_spec
+
+    slots = {a.bdf: a.vdevfn for a in libxl.pci.device_list(d)} \
+        if d is not None and libxl is not None else {}
+    out = []
+    for text in cfg.pci:
+        spec = parse_pci_spec(text)
+        seg, bus, dev, fn = parse_bdf(spec.bdf) if spec.bdf else (0, 0, 0, 0)  # type: ignore[misc]
+        opts = dict(spec.options)
+        pci: dict[str, Any] = {"func": fn, "dev": dev, "bus": bus, "domain": seg,
+                               "vdevfn": slots.get(spec.bdf or "", (spec.vslot or 0) << 3),
+                               "vfunc_mask": 1}
+        for key in ("msitranslate", "power_mgmt", "permissive", "seize"):
+            pci[key] = opts.get(key, "0") not in ("0", "")
+        pci["rdm_policy"] = opts.get("rdm_policy", "strict")
+        if spec.name:
+            pci["name"] = spec.name
+        out.append(pci)
     return out
 
 
@@ -211,14 +241,13 @@ def _type_union(cfg: DomainConfig) -> dict[str, Any]:
     u["vga"] = {"kind": "cirrus"}
     u["vnc"] = {"enable": _defbool(cfg.vnc)}
     u["sdl"] = {"enable": _defbool(cfg.sdl)}
-    if cfg.serial is not None:
-        if isinstance(cfg.serial, str):
-            u["serial"] = cfg.serial
-        else:
-            u["serial_list"] = list(cfg.serial)
+    if isinstance(cfg.serial, str):
+        u["serial"] = cfg.serial
     if cfg.boot:
         u["boot"] = cfg.boot
     u["xen_platform_pci"] = _defbool(cfg.xen_platform_pci)
+    if isinstance(cfg.serial, tuple):  # the IDL puts serial_list well after serial
+        u["serial_list"] = list(cfg.serial)
     return u
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +152,45 @@ def test_a_migration_can_send_several_page_rounds() -> None:
     data, _ = encode_image(domain_config_json(d.info["config"], d, host.toolstack,
                                               extensions=True), state, page_rounds=3)
     assert read_image(data).state == state
+
+
+def test_a_new_domain_never_takes_a_restored_domains_uuid_or_mac() -> None:
+    # Two hosts with the same seed generate the same sequence, as a restarted daemon does.
+    host = Host()
+    d = host.create("a", vif=["bridge=xenbr0"])
+    data = save_domain(host.toolstack, d).data
+    other = Host()
+    restored = restore_domain(other.toolstack, data)
+    new = other.create("b", vif=["bridge=xenbr0"])
+    assert new.handle != restored.handle
+    assert new.info["config"].vifs[0].mac != restored.info["config"].vifs[0].mac
+
+
+def test_xl_restore_with_a_config_file_uses_it_instead(tmp_path: Path) -> None:
+    host = Host()
+    host.create("g", memory=128, workload="cpu")
+    save = tmp_path / "g.save"
+    assert host.xl(f"save g {save}")[0] == 0
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text('name = "g2"\nkernel = "/k"\nmemory = 64\n')
+    rc, _, err = host.xl(f"restore {cfg} {save}")
+    assert rc == 0, err
+    assert err.splitlines()[-1] == f"Parsing config from {cfg}"
+    d = host.domain("g2")
+    assert d.memory_kib == 64 * 1024
+    rc, _, err = host.xl(f"restore {tmp_path / 'none.cfg'} {save}")
+    assert rc == 1  # xl reads the save file's header first, then the config
+    assert err.splitlines()[-1] == (f"Failed to read config file: {tmp_path / 'none.cfg'}: "
+                                    "No such file or directory")
+
+
+def test_xl_save_with_a_config_file_stores_that_config(tmp_path: Path) -> None:
+    host = Host()
+    host.create("g", memory=128)
+    cfg = tmp_path / "other.cfg"
+    cfg.write_text('name = "g"\nkernel = "/k"\nmemory = 96\n')
+    save = tmp_path / "g.save"
+    assert host.xl(f"save -c g {save} {cfg}")[0] == 0
+    assert read_image(save.read_bytes()).config.memory == 96  # type: ignore[union-attr]
+    assert host.xl(f"save g {save} {tmp_path / 'missing.cfg'}") == (
+        1, "", "unable to read overridden config file\n")

@@ -162,6 +162,7 @@ class HostDaemon:
             "spec": self.spec.to_json(),
             "restored": self.restored.summary() if self.restored is not None else None,
             "checkpoints": self.checkpoints,
+            "devices": self.host.devices(),
         }
 
     # --- checkpoints ---------------------------------------------------------------

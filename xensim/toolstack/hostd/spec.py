@@ -42,6 +42,10 @@ class HostSpec:
     """Simulated seconds per wall second."""
     seed: int = 0
     hypervisor: str = "xen"
+    bridge: str | None = None
+    """dom0's bridges (``xenbr0,ovsbr0:openvswitch``); None: xenbr0."""
+    pci: str | None = None
+    """The host's PCI devices (``0000:03:00.0``)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Further :class:`~xensim.host.Host` keyword arguments added by other faces."""
 
@@ -62,7 +66,8 @@ class HostSpec:
     def host_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :class:`~xensim.host.Host`."""
         return {"pcpus": self.pcpus, "memory": self.memory, "scheduler": self.scheduler,
-                "seed": self.seed, "hypervisor": self.hypervisor, **self.extra}
+                "seed": self.seed, "hypervisor": self.hypervisor, "bridges": self.bridge,
+                "pci": self.pci, **self.extra}
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -22,6 +22,7 @@ and a failure while laying it over destroys the new domain again.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from xensim.domains.xenstore import XsError
@@ -58,6 +59,8 @@ def rebuild_domain(libxl: Libxl, cfg: DomainConfig, state: dict[str, Any], *,
                    paused: bool = False) -> Domain:
     """Create the domain from *cfg* and lay *state* over it; unpause unless *paused*."""
     check_state(state)
+    if state.get("uuid"):  # libxl's c_info.uuid: the domain keeps its identity
+        cfg = replace(cfg, uuid=state["uuid"])
     d = libxl.domain_create(cfg, paused=True)
     try:
         _apply(libxl, d, state)
@@ -97,9 +100,12 @@ def _apply(libxl: Libxl, d: Domain, state: dict[str, Any]) -> None:
                               None if soft is None else frozenset(soft) & pool_cpus)
     _apply_sched(d, state["sched"])
     mem = state["memory"]
-    if mem["target_kib"] != d.memory_kib:
-        libxl.set_memory_target(d, int(mem["target_kib"]))
-    d.max_memory_kib = int(mem["max_memory_kib"])
+    target = int(mem["target_kib"])
+    if target <= libxl._memory_node(d, "static-max", d.max_memory_kib):
+        if target != d.memory_kib:
+            libxl.set_memory_target(d, target)
+        d.max_memory_kib = int(mem["max_memory_kib"])
+    # else: a config given to xl restore allows less memory; the config decides
     _apply_xenstore(libxl, d, state.get("xenstore", {}))
     stats = libxl.guest_stats.get(d.domid, [])
     for live, saved in zip(stats, state["workload"]["stats"], strict=False):

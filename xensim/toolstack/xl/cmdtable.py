@@ -38,6 +38,7 @@ def _table() -> list[CmdSpec]:
         xl_info,
         xl_mem,
         xl_misc,
+        xl_pci,
         xl_saverestore,
         xl_sched,
         xl_top,
@@ -167,6 +168,27 @@ def _table() -> list[CmdSpec]:
         CmdSpec("block-detach", xl_devices.main_blockdetach, False, True,
                 "Destroy a domain's virtual block device", "[option] <Domain> <DevId>",
                 "-f, --force        do not wait for the domain to release the device"),
+        # --- PCI passthrough (xl_pci.py) ---
+        CmdSpec("pci-attach", xl_pci.main_pciattach, False, True,
+                "Insert a new pass-through pci device", "<Domain> <PCI_SPEC_STRING>"),
+        CmdSpec("pci-detach", xl_pci.main_pcidetach, False, True,
+                "Remove a domain's pass-through pci device", "<Domain> <PCI_SPEC_STRING>"),
+        CmdSpec("pci-list", xl_pci.main_pcilist, False, False,
+                "List pass-through pci devices for a domain", "<Domain>"),
+        CmdSpec("pci-assignable-add", xl_pci.main_pciassignable_add, False, True,
+                "Make a device assignable for pci-passthru", "[options] <BDF>",
+                "-n NAME, --name=NAME    Name the assignable device.\n"
+                "-h                      Print this help.\n"),
+        CmdSpec("pci-assignable-remove", xl_pci.main_pciassignable_remove, False, True,
+                "Remove a device from being assignable", "[options] <BDF>|NAME",
+                "-h                      Print this help.\n"
+                "-r                      Attempt to re-assign the device to the\n"
+                "                        original driver."),
+        CmdSpec("pci-assignable-list", xl_pci.main_pciassignable_list, False, False,
+                "List all the assignable pci devices", "[options]",
+                "-h                      Print this help.\n"
+                "-n, --show-names        Display assignable device names where\n"
+                "                        supplied.\n"),
         CmdSpec("vcpu-list", xl_vcpu.main_vcpulist, False, False,
                 "List the VCPUs for all/some domains", "[Domain, ...]"),
         CmdSpec("vcpu-pin", xl_vcpu.main_vcpupin, True, True,
@@ -300,13 +322,39 @@ def print_usage(stream, spec: CmdSpec) -> None:  # type: ignore[no-untyped-def]
         stream.write(f"Options:\n\n{spec.options}\n")
 
 
+XL_COMMANDS: tuple[str, ...] = (
+    "create", "config-update", "list", "destroy", "shutdown", "reboot", "pci-attach",
+    "pci-detach", "pci-list", "pci-assignable-add", "pci-assignable-remove",
+    "pci-assignable-list", "pause", "unpause", "console", "vncviewer", "save", "migrate",
+    "restore", "migrate-receive", "dump-core", "cd-insert", "cd-eject", "mem-max", "mem-set",
+    "button-press", "vcpu-list", "vcpu-pin", "vcpu-set", "vm-list", "info", "sharing",
+    "sched-credit", "sched-credit2", "sched-rtds", "domid", "domname", "rename", "trigger",
+    "sysrq", "debug-keys", "set-parameters", "dmesg", "top", "network-attach", "network-list",
+    "network-detach", "channel-list", "block-attach", "block-list", "block-detach",
+    "vtpm-attach", "vtpm-list", "vtpm-detach", "vkb-attach", "vkb-list", "vkb-detach",
+    "vdispl-attach", "vdispl-list", "vdispl-detach", "vsnd-attach", "vsnd-list", "vsnd-detach",
+    "uptime", "claims", "cpupool-create", "cpupool-list", "cpupool-destroy", "cpupool-rename",
+    "cpupool-cpu-add", "cpupool-cpu-remove", "cpupool-migrate", "cpupool-numa-split",
+    "getenforce", "setenforce", "loadpolicy", "remus", "devd", "psr-hwinfo", "psr-cmt-attach",
+    "psr-cmt-detach", "psr-cmt-show", "psr-cat-set", "psr-cat-show", "psr-mba-set",
+    "psr-mba-show", "usbctrl-attach", "usbctrl-detach", "usbdev-attach", "usbdev-detach",
+    "usb-list", "qemu-monitor-command", "dt-overlay",
+)
+"""Every row of xl 4.19's tools/xl/xl_cmdtable.c (x86, with dt-overlay), in its order.
+Prefix lookup is ambiguous among these, not only among the commands xensim has, so an
+abbreviation means what it means to real xl; docs/xl.md gives each one's status."""
+
 def lookup(name: str) -> CmdSpec | None:
-    """Exact name, else an unambiguous prefix (xl's cmdtable_lookup)."""
+    """Exact name, else a prefix of exactly one of xl's commands (cmdtable_lookup) or of
+    xensim's extra ones, if xensim has that one; None is xl's "command not implemented"."""
     for spec in CMD_TABLE:
         if spec.name == name:
             return spec
-    matches = [s for s in CMD_TABLE if s.name.startswith(name)]
-    return matches[0] if len(matches) == 1 else None
+    names = XL_COMMANDS + tuple(s.name for s in CMD_TABLE if s.name not in XL_COMMANDS)
+    matches = [n for n in names if n.startswith(name)]
+    if len(matches) != 1:
+        return None
+    return next((s for s in CMD_TABLE if s.name == matches[0]), None)
 
 
 CMD_TABLE: list[CmdSpec] = _table()

@@ -3,10 +3,11 @@
 Mirrors: tools/xl/xl_console.c (``-t pv|serial|vuart``, ``-n NUM``; an
 unknown type prints the supported ones) and libxl_console.c, which execs
 xenconsole on the console's tty.  xensim has no ttys: the console is the
-kernel's boot banner (made from the domain's config, the text ``create -c``
-shows) followed by whatever the guest wrote with the ``console_io``
-hypercall (the kernel's own messages, such as a hot-plugged disk's
-``blkfront:`` line or ``reboot: Power down``).
+guest's boot messages (made from the domain's config by
+:mod:`xensim.toolstack.bootlog`: Linux's, Mini-OS's, nothing from Windows;
+the text ``create -c`` shows) followed by whatever the guest wrote with
+the ``console_io`` hypercall (the kernel's own messages, such as a
+hot-plugged disk's ``blkfront:`` line or ``reboot: Power down``).
 
 Through the daemon, the ``xl`` client follows the console as xenconsole
 does (see :mod:`xensim.toolstack.xl.console_client`): it fetches what is
@@ -16,8 +17,9 @@ until Ctrl-], the domain's death, or a signal.  In-process
 (``host.xl("console d")``) and with ``create -c`` the command prints the
 console so far and returns: nothing there can wait for more.
 
-Which consoles exist: a PV guest has PV console 0 only; an HVM guest's
-primary console is its emulated serial port, which shows the same text.
+Which consoles exist: a PV (or PVH) guest has PV console 0 only; an HVM
+guest's primary console is its emulated serial port, which exists only if
+its config has ``serial=`` (``serial = "pty"``), as with real xl.
 Asking for one that does not exist fails as xenconsole does when the tty
 node is missing from xenstore.
 """
@@ -27,42 +29,21 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from xensim.toolstack.bootlog import console_text
 from xensim.toolstack.xl.context import XlContext
 from xensim.toolstack.xl.getopt import getopt
 
 if TYPE_CHECKING:
     from xensim.hypervisor.domain import Domain
     from xensim.hypervisor.hypervisor import Hypervisor
-    from xensim.toolstack.domconfig import DomainConfig
 
 CONSOLE_TYPES = ("pv", "serial", "vuart")
-
-
-def boot_text(d: Domain, cfg: DomainConfig) -> str:
-    """The kernel's first lines, made from the config (the guest models no kernel log)."""
-    kernel = cfg.kernel or ("hvmloader" if cfg.type == "hvm" else "pygrub")
-    lines = [
-        f"[    0.000000] Linux version 6.1.0-xen ({kernel}) #1 SMP xensim",
-        f"[    0.000000] Command line: {cfg.cmdline or ''}".rstrip(),
-        "[    0.000000] Booting " + ("paravirtualized kernel on Xen" if cfg.type == "pv"
-                                    else f"Xen {cfg.type.upper()} guest"),
-        "[    0.000000] Xen version: 4.19 (preserve-AD)",
-        f"[    0.010000] Memory: {cfg.memory * 1024}K available",
-        f"[    0.020000] smp: Brought up 1 node, {cfg.vcpus} CPUs",
-        f"[    0.500000] xensim workload: {cfg.workload}",
-        *(f"[    0.600000] blkfront: {disk.vdev}: barrier or flush: disabled; persistent "
-          "grants: disabled; indirect descriptors: disabled; bounce buffer: disabled;"
-          for disk in cfg.disks),
-        "",
-        f"{d.name} login: ",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def console_output(hyp: Hypervisor, d: Domain) -> str:
     """Boot banner (if the toolstack built the domain from a config) then console_io writes."""
     cfg = d.info.get("config")
-    head = boot_text(d, cfg) if cfg is not None and d.domid != 0 else ""
+    head = console_text(d, cfg) if cfg is not None and d.domid != 0 else ""
     return head + "".join(hyp.consoles.get(d.domid, []))
 
 
@@ -90,7 +71,8 @@ def main_console(ctx: XlContext, args: list[str]) -> int:
         ctx.err.write("Unable to attach console\n")
         return 1
     primary = "serial" if hvm else "pv"
-    if (ctype or primary) != primary or num != 0:
+    no_serial = hvm and not cfg.serial  # qemu got no -serial: no tty in xenstore
+    if (ctype or primary) != primary or num != 0 or no_serial:
         ctx.err.write("xenconsole: Could not read tty from store: No such file or directory\n")
         return 1
     text = console_output(ctx.host.hv, d)

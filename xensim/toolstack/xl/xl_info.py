@@ -8,6 +8,7 @@ from its creation in simulated time.
 
 from __future__ import annotations
 
+from xensim.hypervisor.console_io import dmesg_line
 from xensim.hypervisor.domain import Domain
 from xensim.hypervisor.vcpu import PauseFlag, RunState
 from xensim.toolstack.libxl_json import domain_config_json, yajl_dumps
@@ -95,7 +96,7 @@ def main_dmesg(ctx: XlContext, args: list[str]) -> int:
     opts, _ = getopt(args, "c", {"clear": "c"}, cmd="dmesg")
     hyp = ctx.host.hv
     for t, msg in hyp.dmesg:
-        ctx.out.write(f"(XEN) [{t / 1e9:12.6f}] {msg}\n")
+        ctx.out.write(dmesg_line(msg, t) + "\n")
     if opts:
         hyp.dmesg.clear()
     return 0

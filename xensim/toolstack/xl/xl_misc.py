@@ -18,13 +18,12 @@ import re
 from xensim.hypervisor.params import set_parameters
 from xensim.toolstack.coredump import core_dump
 from xensim.toolstack.death import CONFIG_UPDATE
-from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.libxl_error import ERROR_FAIL, LibxlError, log_error
 from xensim.toolstack.libxl_json import domain_config_json, printf_info
 from xensim.toolstack.libxl_trigger import send_sysrq, send_trigger, trigger_from_string
+from xensim.toolstack.xl.configfile import read_config
 from xensim.toolstack.xl.context import XlContext
 from xensim.toolstack.xl.getopt import getopt
-from xensim.toolstack.xlcfg import XlCfgError
 
 
 def _help(ctx: XlContext, name: str) -> None:
@@ -137,13 +136,8 @@ def main_config_update(ctx: XlContext, args: list[str]) -> int:
     if filename is None:
         ctx.err.write("Config file not specified\n")
         return 1
-    text = ctx.read_config(filename)
-    if text is None:
-        return 1
-    try:
-        cfg = DomainConfig.from_text(text, filename, extra)
-    except XlCfgError as exc:
-        ctx.err.write(f"{exc}\n")
+    cfg = read_config(ctx, filename, extra)
+    if cfg is None:
         return 1
     if "d" in o or ctx.dryrun:
         ctx.out.write(printf_info(None, domain_config_json(cfg)))

@@ -18,6 +18,7 @@ import os
 
 from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.savefile import SaveFileError, read_image, rebuild_domain, save_domain
+from xensim.toolstack.xl.configfile import read_config
 from xensim.toolstack.xl.context import XlContext
 from xensim.toolstack.xl.getopt import getopt
 from xensim.toolstack.xl.userfiles import writable
@@ -92,17 +93,9 @@ def main_restore(ctx: XlContext, args: list[str]) -> int:
         ctx.err.write(line + "\n")
     cfg = image.config
     if config_file is not None:
-        text = ctx.read_config(config_file)
-        if text is None:
+        cfg = read_config(ctx, config_file, announce=True)
+        if cfg is None:
             return 1
-        ctx.err.write(f"Parsing config from {config_file}\n")
-        try:
-            cfg = DomainConfig.from_text(text, config_file)
-        except XlCfgError as exc:
-            ctx.err.write(f"{exc}\n")
-            return 1
-        for w in cfg.warnings:
-            ctx.err.write(f"{w}\n")
     elif cfg is None:
         ctx.err.write("Config file not specified and none in save file\n")
         return 1

@@ -65,8 +65,6 @@ def _main_weight_cap(ctx: XlContext, args: list[str], policy: str) -> int:
         params = {key: _int(c, o[c]) for key, c in globals_.items() if c in o}
         if params:
             libxl.sched_global(pool, params, policy)
-            hyp.log(f"Cpupool {pool.name}: {policy} parameters set to "
-                    f"{libxl.sched_global(pool)}")
         else:
             g = libxl.sched_global(pool, None, policy)
             ctx.out.write(f"Cpupool {pool.name}: {pool_line(g)}\n")
@@ -102,7 +100,6 @@ def _set_domain(ctx: XlContext, d, params: dict, policy: str) -> int:  # type: i
     except LibxlError as exc:
         ctx.err.write(f"{exc}\nlibxl_domain_sched_params_set failed.\n")
         return 1
-    ctx.host.hv.log(f"Domain {d.domid} ({d.name}): {policy} parameters set to {params}")
     return 0
 
 
@@ -173,7 +170,6 @@ def main_sched_rtds(ctx: XlContext, args: list[str]) -> int:
             return _set_domain(ctx, d, params, "rtds")
         for v in targets:
             libxl.sched_vcpu_params(d.vcpus[v], params, "rtds")
-        hyp.log(f"Domain {d.domid} ({d.name}) vCPUs {targets}: rtds parameters set to {params}")
         return 0
     if targets is None:
         ctx.out.write(RTDS_HEADER)
