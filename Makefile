@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench fuzz mutation clean
+.PHONY: demo test bench fuzz fuzz-protocol mutation soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ MUTATION_MINUTES ?= 20
 mutation: $(VENV)/.installed
 	$(BIN)/python -c "import mutmut" 2>/dev/null || $(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/python tools/mutation.py --minutes $(MUTATION_MINUTES) $(FILES)
+
+# a deeper run of the socket-protocol fuzzing than the suite's (issue #16)
+fuzz-protocol: $(VENV)/.installed
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-3000} $(BIN)/python -m pytest -q -s tests/toolstack/test_protocol_fuzz.py
+
+# create/destroy cycles and a long run, printing memory over time (issue #16)
+soak: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_soak.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info mutants

@@ -20,7 +20,7 @@ def test_host_start_with_a_topology_and_a_xen_command_line(xlhost: XlHost) -> No
 def test_host_start_refuses_a_pcpu_count_the_topology_contradicts(xlhost: XlHost) -> None:
     r = xlhost.xensim("host", "start", "--host", xlhost.name, "--topology", "2x2x2",
                       "--pcpus", "4")
-    assert r.returncode == 1
+    assert r.returncode == 2  # a bad host option is a usage error, like --memory -5
     assert "--pcpus 4 does not match --topology 2x2x2 (8 pCPUs)" in r.stderr
     bad = xlhost.xensim("host", "start", "--host", xlhost.name, "--topology", "2x2")
-    assert bad.returncode == 1 and "SOCKETSxCORESxTHREADS" in bad.stderr
+    assert bad.returncode == 2 and "SOCKETSxCORESxTHREADS" in bad.stderr

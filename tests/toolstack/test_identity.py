@@ -25,7 +25,7 @@ def test_the_config_uuid_is_the_domains_handle_across_reboot() -> None:
     mac = _mac(host, "g")
     host.run(ms=100)
     assert host.xl("reboot g")[0] == 0
-    host.run(ms=2000)
+    host.run(ms=2500)  # the guest acks (200 ms), xl sleeps 2 s, libxl builds (100 ms)
     again = host.domain("g")
     assert again.domid != d.domid
     assert (again.handle, _mac(host, "g")) == (UUID, mac)
@@ -40,7 +40,7 @@ def test_generated_uuid_and_macs_are_kept_across_reboot_and_differ_between_guest
     assert a.handle != b.handle and b.info["config"].vifs[0].mac not in macs
     host.run(ms=100)
     host.xl("reboot a")
-    host.run(ms=2000)
+    host.run(ms=2500)  # the guest acks (200 ms), xl sleeps 2 s, libxl builds (100 ms)
     again = host.domain("a")
     assert again.handle == a.handle
     assert [v.mac for v in again.info["config"].vifs] == macs

@@ -9,8 +9,6 @@ daemon it is the bytes the client sent.
 
 from __future__ import annotations
 
-import os
-
 from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.xl.context import XlContext
 from xensim.toolstack.xlcfg import XlCfgError
@@ -20,11 +18,8 @@ def read_config(ctx: XlContext, filename: str, overrides: list[str] | None = Non
                 *, announce: bool = False) -> DomainConfig | None:
     """The parsed config, or None once xl's error is printed.  *announce* prints
     "Parsing config from FILE" first, as create and restore do."""
-    try:
-        text = ctx.read_user_file(filename).decode("utf-8", "replace")
-    except OSError as exc:
-        ctx.err.write(f"Failed to read config file: {filename}: "
-                      f"{os.strerror(exc.errno or 0)}\n")
+    text = ctx.read_config(filename)
+    if text is None:
         return None
     if announce:
         ctx.err.write(f"Parsing config from {filename}\n")

@@ -8,12 +8,10 @@ real host, ``cpupool-cpu-remove Pool-0 N`` frees them first.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.toolstack.cfgvalue import get_str, get_str_or_list
-from xensim.toolstack.domconfig import read_config_bytes
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
@@ -54,7 +52,7 @@ def main_cpupoolcreate(ctx: XlContext, args: list[str]) -> int:
     data = b""
     if cfg_file is not None:
         try:
-            data = read_config_bytes(Path(ctx.cwd or ".") / cfg_file)
+            data = ctx.read_user_file(cfg_file)
         except OSError as exc:
             ctx.err.write(f"Failed to read config file: {cfg_file}: {exc.strerror}\n")
             return 1

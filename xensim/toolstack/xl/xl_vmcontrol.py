@@ -10,14 +10,11 @@ with ``-w`` the command's answer waits until the guest is down and its
 
 from __future__ import annotations
 
-import os
-
 from xensim.hypervisor.domain import Domain, ShutdownReason
 from xensim.toolstack.cnum import strtol
 from xensim.toolstack.death import HANDLED
-from xensim.toolstack.domconfig import DomainConfig, read_config_bytes
-from xensim.toolstack.domconfig_build import report_unused_keys
 from xensim.toolstack.domconfig import DomainConfig
+from xensim.toolstack.domconfig_build import report_unused_keys
 from xensim.toolstack.libxl_json import domain_config_json, printf_info
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
@@ -77,6 +74,10 @@ def _shutdown_or_reboot(ctx: XlContext, args: list[str], reason: ShutdownReason)
     flags = {o for o, _ in opts}
     if not ops and "a" not in flags:
         ctx.err.write("You must specify -a or a domain id.\n\n")
+        return 1
+    if "w" in flags and ctx.waiters_full:
+        ctx.err.write("xl: too many commands are waiting on this host; "
+                      f"{what} without -w, or try again later\n")
         return 1
     hyp = ctx.host.hv
     if "a" in flags:
@@ -146,11 +147,8 @@ def main_create(ctx: XlContext, args: list[str]) -> int:
     quiet = "q" in o
     if not quiet:
         ctx.err.write(f"Parsing config from {filename}\n")
-    try:
-        data = read_config_bytes(ctx.path(filename))
-    except OSError as exc:
-        ctx.err.write(f"Failed to read config file: {filename}: "
-                      f"{os.strerror(exc.errno or 0)}\n")
+    data = ctx.read_config(filename)
+    if data is None:
         return 1
     try:
         cfg = DomainConfig.from_text(data, filename, overrides)
