@@ -53,7 +53,11 @@ def split_globals(argv: list[str]) -> tuple[dict[str, int], list[str]] | str:
 
 def start_command(host: Host | None, command: str | list[str], out: TextIO, err: TextIO, *,
                   cwd: str = "/", live: bool = False) -> tuple[int, XlContext | None]:
-    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    try:
+        argv = shlex.split(command) if isinstance(command, str) else list(command)
+    except ValueError as exc:  # an unbalanced quote, as a shell would refuse it
+        err.write(f"xl: cannot split the command line: {exc}\n")
+        return 1, None
     split = split_globals(argv)
     if isinstance(split, str):
         err.write(split + "\n")
