@@ -78,13 +78,17 @@ def cmd_host(args: argparse.Namespace) -> int:
         try:
             pid = client.start_daemon(paths, pcpus=args.pcpus, memory=args.memory,
                                       scheduler=args.scheduler, speed=args.speed,
-                                      seed=args.seed, hypervisor=args.hypervisor)
+                                      seed=args.seed, hypervisor=args.hypervisor,
+                                      web=args.web)
         except client.HostdError as exc:
             print(f"xensim: {exc}", file=sys.stderr)
             return 1
         print(f"host {paths.name!r} started: pid {pid}, {args.pcpus} pCPUs, {args.memory} MiB, "
               f"{args.hypervisor}, {args.scheduler or host_kind(args.hypervisor).scheduler}, "
               f"speed {args.speed}x (socket {paths.socket})")
+        if args.web:
+            url = client.request(paths, {"op": "status"}, timeout=10.0)["status"].get("web")
+            print(f"web view: {url}")
         return 0
     if args.action == "stop":
         if not client.stop_daemon(paths):
@@ -122,6 +126,19 @@ def _setup_host(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=1.0, metavar="X",
                    help="simulated seconds per wall second (start; default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (start)")
+    p.add_argument("--web", metavar="[ADDR:]PORT", type=_web_bind,
+                   help="serve a live view of the host on http://ADDR:PORT/ (start; ADDR "
+                        "defaults to 127.0.0.1; any other address needs the printed token)")
+
+
+def _web_bind(spec: str) -> str:
+    from xensim.toolstack.web.server import BindError, parse_bind
+
+    try:
+        parse_bind(spec)
+    except BindError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return spec
 
 
 def cmd_xl(args: argparse.Namespace) -> int:

@@ -3,8 +3,6 @@ progress bar that changes nothing in the run."""
 
 from __future__ import annotations
 
-import pytest
-
 from xensim.host import Host
 from xensim.notebook.display import Metrics, XlResult
 
@@ -45,7 +43,8 @@ def test_xl_answers_unpack_and_show_errors_in_red() -> None:
 
 
 def test_domains_display_through_ipythons_formatter() -> None:
-    shell_mod = pytest.importorskip("IPython.core.interactiveshell")
+    from IPython.core import interactiveshell as shell_mod
+
     shell = shell_mod.InteractiveShell.instance()
     try:
         h = Host(pcpus=1)
@@ -58,8 +57,6 @@ def test_domains_display_through_ipythons_formatter() -> None:
 
 
 def test_a_progress_bar_changes_nothing_in_the_results() -> None:
-    pytest.importorskip("tqdm")
-
     def run(progress: bool) -> dict:
         h = Host(pcpus=2, seed=3)
         h.create("a", workload="duty:busy_ms=3,idle_ms=7")

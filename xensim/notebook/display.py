@@ -120,16 +120,21 @@ several)."""
 
 
 def register_formatters(host: Host) -> None:
-    """Teach a running IPython to show domains as tables.  Called when a
+    """Teach a running IPython to show domains as tables (and matplotlib figures as
+    images).  Called when a
     :class:`~xensim.host.Host` is built; does nothing outside IPython."""
     _HOSTS.add(host)
     ipython_mod = sys.modules.get("IPython")
     shell = ipython_mod.get_ipython() if ipython_mod is not None else None
     if shell is None:
         return
+    from IPython.core.pylabtools import select_figure_formats
+
     from xensim.hypervisor.domain import Domain
 
     shell.display_formatter.formatters["text/html"].for_type(Domain, _domain_or_none)
+    # xensim's plots are matplotlib Figures made without pyplot: show them inline too
+    select_figure_formats(shell, {"png"})
 
 
 def _domain_or_none(d: Domain) -> str | None:

@@ -76,7 +76,7 @@ def _daemon_env() -> dict[str, str]:
 
 def start_daemon(paths: HostPaths, *, pcpus: int = 4, memory: int = 16384,
                  scheduler: str | None = None, speed: float = 1.0, seed: int = 0,
-                 hypervisor: str = "xen") -> int:
+                 hypervisor: str = "xen", web: str | None = None) -> int:
     """Start host *paths.name* detached; returns its pid.  Raises :class:`HostdError`
     if it is already running or fails to come up (with the tail of its log)."""
     if ping(paths):
@@ -85,7 +85,7 @@ def start_daemon(paths: HostPaths, *, pcpus: int = 4, memory: int = 16384,
     argv = [sys.executable, "-m", "xensim.toolstack.hostd.daemon", "--name", paths.name,
             "--pcpus", str(pcpus), "--memory", str(memory), "--hypervisor", hypervisor,
             *(["--scheduler", scheduler] if scheduler else []),
-            "--speed", str(speed), "--seed", str(seed)]
+            "--speed", str(speed), "--seed", str(seed), *(["--web", web] if web else [])]
     with open(paths.logfile, "ab") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 cwd="/", env=_daemon_env(), start_new_session=True)

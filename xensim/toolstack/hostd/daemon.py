@@ -62,6 +62,8 @@ class HostDaemon:
     host: Host
     speed: float = 1.0
     options: dict[str, Any] = field(default_factory=dict)
+    web: Any = None
+    """The live web view (:class:`~xensim.toolstack.web.WebView`), if ``--web`` asked."""
 
     def __post_init__(self) -> None:
         self.wall_start = time.monotonic()
@@ -102,6 +104,7 @@ class HostDaemon:
             "free_memory_mib": hv.free_memory_kib // 1024,
             "domains": [{"domid": d.domid, "name": d.name}
                         for d in sorted(hv.domains.values(), key=lambda d: d.domid)],
+            "web": self.web.url if self.web else None,
         }
 
     def handle(self, conn: socket.socket) -> None:
@@ -190,6 +193,8 @@ class HostDaemon:
                     break
             if self.pending:
                 self.check_pending()
+            if self.web:
+                self.web.tick()
         for p in self.pending:
             p.err.write("xl: host stopped\n")
             self._reply(p.conn, {"rc": 1, "stdout": p.out.getvalue(), "stderr": p.err.getvalue()})
@@ -208,7 +213,7 @@ def acquire_lock(paths: HostPaths) -> int | None:
 
 
 def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | None,
-               speed: float, seed: int, hypervisor: str = "xen") -> int:
+               speed: float, seed: int, hypervisor: str = "xen", web: str | None = None) -> int:
     lock = acquire_lock(paths)
     if lock is None:
         print(f"xensim: host {paths.name!r} is already running (pid {paths.read_pid()})",
@@ -220,6 +225,12 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | No
     except (ValueError, TypeError) as exc:
         print(f"xensim: cannot build host: {exc}", file=sys.stderr)
         return 1
+    view = None
+    if web is not None:
+        from xensim.toolstack.web import start_for_daemon
+
+        if (view := start_for_daemon(host, web, paths.name)) is None:
+            return 1
     if paths.socket.exists():
         paths.socket.unlink()  # stale: we hold the lock, so no daemon owns it
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -230,7 +241,7 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | No
     scheduler = host.hv.pools[0].sched.name
     daemon = HostDaemon(paths, host, speed, {"pcpus": pcpus, "memory": memory,
                                              "scheduler": scheduler, "seed": seed,
-                                             "hypervisor": hypervisor})
+                                             "hypervisor": hypervisor}, web=view)
 
     def _stop(signum: int, frame: Any) -> None:
         daemon.stopping = True
@@ -244,6 +255,8 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | No
     try:
         daemon.serve(listener)
     finally:
+        if daemon.web:
+            daemon.web.close()
         listener.close()
         for path in (paths.socket, paths.pidfile):
             try:
@@ -264,10 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hypervisor", default="xen")
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--web", default=None, metavar="[ADDR:]PORT")
     a = p.parse_args(argv)
     return run_daemon(HostPaths.for_host(a.name), pcpus=a.pcpus, memory=a.memory,
                       scheduler=a.scheduler, speed=a.speed, seed=a.seed,
-                      hypervisor=a.hypervisor)
+                      hypervisor=a.hypervisor, web=a.web)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,6 @@ The host daemon's hook is two calls: :meth:`WebView.tick` in its loop and
 :meth:`WebView.close` when it stops.
 """
 
-from xensim.toolstack.web.server import WebView, parse_bind
+from xensim.toolstack.web.server import WebView, parse_bind, start_for_daemon
 
-__all__ = ["WebView", "parse_bind"]
+__all__ = ["WebView", "parse_bind", "start_for_daemon"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import ipaddress
 import secrets
+import sys
 import threading
 import time
 from collections import deque
@@ -50,7 +51,7 @@ def parse_bind(spec: str) -> tuple[str, int]:
         addr = DEFAULT_ADDR
     addr = addr.strip("[]") or DEFAULT_ADDR
     if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise BindError(f"--web {spec}: expected [ADDR:]PORT with PORT in 0..65535")
+        raise BindError(f"{spec!r}: expected [ADDR:]PORT with PORT in 0..65535")
     return addr, int(port)
 
 
@@ -156,3 +157,16 @@ def _handler_for(view: WebView) -> type[BaseHTTPRequestHandler]:
 
     return Handler
 
+
+
+def start_for_daemon(host: Host, spec: str, name: str) -> WebView | None:
+    """The host daemon's ``--web [ADDR:]PORT``: serve *host* and say where in the log, or
+    say why not and return None (the daemon then refuses to start)."""
+    try:
+        addr, port = parse_bind(spec)
+        view = WebView(host, addr, port, title=name)
+    except (BindError, OSError) as exc:
+        print(f"xensim: cannot serve the web view on {spec}: {exc}", file=sys.stderr, flush=True)
+        return None
+    print(f"xensim: web view of host {name!r} at {view.url}", file=sys.stderr, flush=True)
+    return view

@@ -129,6 +129,8 @@ function drawShare() {
   }
   const domids = new Set();
   for (const [, p] of share) for (const k of Object.keys(p)) domids.add(Number(k));
+  const needed = Math.max(220, 14 * domids.size + 20);  // room for every legend entry
+  if (cv.height !== needed) { cv.height = needed; return drawShare(); }
   let ly = 14;
   for (const domid of [...domids].sort((a, b) => a - b)) {
     ctx.strokeStyle = color(domid);
@@ -141,13 +143,11 @@ function drawShare() {
       started = true;
     }
     ctx.stroke();
-    if (ly < cv.height) {
-      ctx.fillStyle = color(domid);
-      ctx.fillRect(cv.width - 104, ly - 8, 10, 10);
-      ctx.fillStyle = "#333";
-      ctx.fillText(names.get(domid) || `d${domid}`, cv.width - 90, ly + 1);
-      ly += 14;
-    }
+    ctx.fillStyle = color(domid);
+    ctx.fillRect(cv.width - 104, ly - 8, 10, 10);
+    ctx.fillStyle = "#333";
+    ctx.fillText(names.get(domid) || `d${domid}`, cv.width - 90, ly + 1);
+    ly += 14;
   }
   ctx.lineWidth = 1;
 }
