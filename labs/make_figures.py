@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run every lab and save the figure of its cell tagged ``readme-figure`` as
 ``docs/img/lab-NN.png``: the README's "Teaching with xensim" figures come from the labs
-themselves, so they stay true.  Usage: ``python labs/make_figures.py`` (a minute or two).
+themselves, so they stay true.  Usage: ``python labs/make_figures.py [NN ...]`` (all labs,
+or those numbered; a few minutes for all).
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ def figure_of(nb: Any) -> bytes:
     raise SystemExit(f"no image in a cell tagged {TAG!r}")
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     for path in sorted(LABS.glob("[0-9][0-9]_*.ipynb")):
+        if argv and path.stem[:2] not in argv:
+            continue
         target = OUT / f"lab-{path.stem[:2]}.png"
         target.write_bytes(figure_of(execute(path, lab_scale=1)))
         print(f"wrote {target.relative_to(LABS.parent)}")
@@ -38,4 +41,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -113,7 +113,7 @@ fig = Figure(figsize=(7, 4), layout="constrained")
 ax = fig.add_subplot()
 for scheduler in ("credit", "credit2"):
     host = waker_among_hogs("duty:busy_ms=2,idle_ms=4", scheduler=scheduler)
-    samples = sorted(x / 1000 for v in host.domain("waker").vcpus for x in v.wake_latencies)
+    samples = sorted(x / 1e6 for v in host.domain("waker").vcpus for x in v.wake_latencies)
     n = len(samples)
     ax.step(samples, [(i + 1) / n for i in range(n)], where="post",
             label=f"{scheduler} (n={n}, p99 {samples[int(0.99 * (n - 1))]:.1f} ms)")
