@@ -132,7 +132,7 @@ def _setup_host(p: argparse.ArgumentParser) -> None:
 
 
 def _web_bind(spec: str) -> str:
-    from xensim.toolstack.web.server import BindError, parse_bind
+    from xensim.toolstack.web.bind import BindError, parse_bind
 
     try:
         parse_bind(spec)

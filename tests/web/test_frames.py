@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 
 from xensim.host import Host
-from xensim.toolstack.web import WebView, parse_bind
+from xensim.toolstack.web.bind import BindError, is_loopback, parse_bind
 from xensim.toolstack.web.recorder import FrameRecorder
-from xensim.toolstack.web.server import BindError, is_loopback
+from xensim.toolstack.web.server import WebView
 
 
 def _host() -> Host:

@@ -227,7 +227,7 @@ def run_daemon(paths: HostPaths, *, pcpus: int, memory: int, scheduler: str | No
         return 1
     view = None
     if web is not None:
-        from xensim.toolstack.web import start_for_daemon
+        from xensim.toolstack.web.server import start_for_daemon
 
         if (view := start_for_daemon(host, web, paths.name)) is None:
             return 1

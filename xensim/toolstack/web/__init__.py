@@ -10,11 +10,9 @@ Three parts, each with one job:
   its own; it only ever reads finished frames (bytes), never the host, so the simulation
   needs no locks.
 - ``static/`` is the page: plain HTML, JS and canvas, no build step and no dependency.
+- :mod:`.bind` parses ``--web [ADDR:]PORT`` (standard library only, for thin clients).
 
-The host daemon's hook is two calls: :meth:`WebView.tick` in its loop and
-:meth:`WebView.close` when it stops.
+The host daemon's hook is :func:`.server.start_for_daemon` when it starts, then
+:meth:`.server.WebView.tick` in its loop and :meth:`.server.WebView.close` when it stops.
+Nothing is imported here, so checking an option does not load the simulator.
 """
-
-from xensim.toolstack.web.server import WebView, parse_bind, start_for_daemon
-
-__all__ = ["WebView", "parse_bind", "start_for_daemon"]

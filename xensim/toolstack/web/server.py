@@ -15,7 +15,6 @@ printed at start (``?token=...``; the page forwards it), compared in constant ti
 from __future__ import annotations
 
 import html
-import ipaddress
 import secrets
 import sys
 import threading
@@ -26,6 +25,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from xensim.toolstack.web.bind import DEFAULT_ADDR, BindError, is_loopback, parse_bind
 from xensim.toolstack.web.recorder import FrameRecorder
 
 if TYPE_CHECKING:
@@ -35,33 +35,8 @@ FRAME_INTERVAL_S = 0.2
 """Wall time between frames: five a second keeps a 1 s reaction with room to spare."""
 FRAMES_KEPT = 50
 """Ten seconds of frames: enough for a page that just opened to draw its timeline."""
-DEFAULT_ADDR = "127.0.0.1"
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
           "/app.js": ("app.js", "text/javascript; charset=utf-8")}
-
-
-class BindError(ValueError):
-    """A ``--web`` value that is not ``[ADDR:]PORT``."""
-
-
-def parse_bind(spec: str) -> tuple[str, int]:
-    """``8080`` -> (127.0.0.1, 8080); ``0.0.0.0:8080`` and ``[::1]:8080`` as written."""
-    addr, sep, port = spec.rpartition(":")
-    if not sep:
-        addr = DEFAULT_ADDR
-    addr = addr.strip("[]") or DEFAULT_ADDR
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise BindError(f"{spec!r}: expected [ADDR:]PORT with PORT in 0..65535")
-    return addr, int(port)
-
-
-def is_loopback(addr: str) -> bool:
-    if addr == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(addr).is_loopback
-    except ValueError:
-        return False
 
 
 class WebView:
