@@ -3,6 +3,8 @@ progress bar that changes nothing in the run."""
 
 from __future__ import annotations
 
+import pytest
+
 from xensim.host import Host
 from xensim.notebook.display import Metrics, XlResult
 
@@ -67,3 +69,16 @@ def test_a_progress_bar_changes_nothing_in_the_results() -> None:
         return m
 
     assert run(True) == run(False)
+
+
+def test_the_lab_scale_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xensim.notebook.labs import scaled
+
+    monkeypatch.delenv("XENSIM_LAB_SCALE", raising=False)
+    assert scaled(2000) == 2000
+    monkeypatch.setenv("XENSIM_LAB_SCALE", "0.05")
+    assert scaled(2000) == 100 and scaled(100) == 20  # never below a few ticks
+    for bad in ("fast", "0", "-1"):
+        monkeypatch.setenv("XENSIM_LAB_SCALE", bad)
+        with pytest.raises(ValueError, match="XENSIM_LAB_SCALE=.*expected a number"):
+            scaled(2000)

@@ -57,11 +57,16 @@ def test_a_weight_change_moves_the_shares_within_a_simulated_second() -> None:
     assert _row(frame, "web")["sched"]["weight"] == 1024
 
 
-def test_slices_tile_each_pcpu_and_a_waker_runs_boosted() -> None:
+def _hog_and_waker() -> tuple[Host, FrameRecorder]:
+    """One pCPU, a CPU hog and a guest that wakes every 10 ms for 0.2 ms."""
     h = Host(pcpus=1)
     h.create("hog", workload="cpu")
     h.create("waker", workload="duty:busy_ms=0.2,idle_ms=10")
-    rec = FrameRecorder(h)
+    return h, FrameRecorder(h)
+
+
+def test_slices_tile_each_pcpu_and_a_waker_runs_boosted() -> None:
+    h, rec = _hog_and_waker()
     h.run(ms=500)
     start = h.now
     h.run(ms=500)
@@ -89,10 +94,7 @@ def test_each_frame_carries_only_what_is_new() -> None:
 
 
 def test_wake_latency_is_summarised_per_domain() -> None:
-    h = Host(pcpus=1)
-    h.create("hog", workload="cpu")
-    h.create("waker", workload="duty:busy_ms=0.2,idle_ms=10")
-    rec = FrameRecorder(h)
+    h, rec = _hog_and_waker()
     h.run(ms=1000)
     wake = rec.frame()["wake_us"]
     w = wake[h.domain("waker").domid]
