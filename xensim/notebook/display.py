@@ -120,14 +120,14 @@ several)."""
 
 
 def register_formatters(host: Host) -> None:
-    """Teach a running IPython to show domains as tables (and matplotlib figures as
-    images).  Called when a
-    :class:`~xensim.host.Host` is built; does nothing outside IPython."""
-    _HOSTS.add(host)
+    """Teach a running IPython to show *host*'s domains as tables (and matplotlib figures
+    as images).  Called when a :class:`~xensim.host.Host` is built; does nothing outside
+    IPython."""
     ipython_mod = sys.modules.get("IPython")
     shell = ipython_mod.get_ipython() if ipython_mod is not None else None
     if shell is None:
         return
+    _HOSTS.add(host)
     from IPython.core.pylabtools import select_figure_formats
 
     from xensim.hypervisor.domain import Domain
