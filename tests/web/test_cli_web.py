@@ -15,7 +15,7 @@ from tests.cli.conftest import XlHost
 def test_a_bad_web_address_is_a_usage_error(xlhost: XlHost) -> None:
     r = xlhost.xensim("host", "start", "--host", xlhost.name, "--web", "localhost:http")
     assert r.returncode == 2
-    assert "argument --web: 'localhost:http': expected [ADDR:]PORT" in r.stderr
+    assert "--web 'localhost:http': expected [ADDR:]PORT" in r.stderr
     assert not xlhost.pidfile.exists()
 
 

@@ -102,6 +102,31 @@ def test_wake_latency_is_summarised_per_domain() -> None:
     assert w["max"] <= 1000 + 1  # a BOOSTed waker waits at most the 1 ms rate limit
 
 
+def test_wake_latencies_are_the_ones_the_scheduler_core_measures() -> None:
+    h = Host(pcpus=1)
+    for i in range(3):
+        h.create(f"hog{i}", workload="cpu")
+    waker = h.create("waker", workload="duty:busy_ms=2,idle_ms=4")  # loses BOOST at times
+    rec = FrameRecorder(h)
+    h.run(ms=1500)
+    frame = rec.frame()
+    core = sorted(x for v in waker.vcpus for x in v.wake_latencies)
+    mine = rec.latencies.get(waker.domid)
+    assert mine is not None and sorted(x for _, x in mine) == core and len(core) > 100
+    assert frame["wake_us"][waker.domid]["max"] == max(x for _, x in mine) / 1000
+
+
+def test_dmesg_lines_are_found_in_a_full_console_ring() -> None:
+    h = _host()
+    rec = FrameRecorder(h)
+    for i in range(5000):  # more than one frame takes, and more than Xen's ring holds
+        h.hv.log(f"line {i}")
+    lines = [m for _, m in rec.frame()["dmesg"]]
+    assert lines == [f"line {i}" for i in range(4800, 5000)]
+    h.hv.log("one more")
+    assert [m for _, m in rec.frame()["dmesg"]] == ["one more"]
+
+
 @pytest.mark.parametrize("spec,expected", [
     ("8080", ("127.0.0.1", 8080)), ("0.0.0.0:9000", ("0.0.0.0", 9000)),
     ("[::1]:80", ("::1", 80)), (":81", ("127.0.0.1", 81))])

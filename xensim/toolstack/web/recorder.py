@@ -2,10 +2,15 @@
 
 The timeline needs every context switch, which the host only reports through its trace
 hook (:class:`~xensim.hypervisor.trace.TraceBuffer`): the recorder turns the trace on and
-replaces its ``emit`` with one that keeps only ``switch``, ``boost_start`` and
+replaces its ``emit`` with one that keeps only ``switch``, ``wake``, ``boost_start`` and
 ``boost_end`` (the credit scheduler's BOOST), so a guest's hypercalls cost one call and a
 test each.  Each frame then carries only what happened since the previous one; the page
 keeps the history.  A slice is marked BOOST when its vCPU was boosted as it started.
+
+Wake-up latency is measured from the same events, as the scheduler core measures it
+(from a wake out of BLOCKED to the switch that runs the vCPU), rather than read from the
+vCPUs' sample lists, which a long-lived daemon trims; likewise new ``xl dmesg`` lines are
+found by the identity of the last line seen, since the console is a ring.
 
 Mirrors: nothing in Xen (xentop and xentrace's ``xenalyze`` are the closest relatives).
 """
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
     from xensim.host import Host
 
 KEPT_EVENTS = frozenset({"switch", "boost_start", "boost_end"})
+"""Trace events the recorder keeps as they come (``wake`` is filtered further)."""
 TOP_WINDOW_NS = SECONDS(1)
 """``xl top``'s CPU(%) is averaged over this much simulated time (its default delay)."""
 LATENCY_WINDOW_NS = SECONDS(2)
@@ -51,19 +57,27 @@ class FrameRecorder:
                 self.open[p.cpu_id] = (now, p.curr.domain.domid, p.curr.vcpu_id, False)
         self.seq = 0
         self.cpu_history: deque[tuple[SimTime, dict[int, int]]] = deque()
+        self.waking: dict[tuple[int, int], SimTime] = {}
+        """vCPUs woken from BLOCKED and not yet run: when they woke."""
         self.latencies: dict[int, deque[tuple[SimTime, int]]] = {}
-        self.seen_latencies: dict[tuple[int, int], int] = {}
-        self.dmesg_seen = len(hv.dmesg)
+        """domid -> (when it ran, how long it waited) of recent wake-ups."""
+        self.last_dmesg = hv.dmesg[-1] if hv.dmesg else None
 
     def _emit(self, t: SimTime, cpu: int, event: str, domid: int = -1, vcpu: int = -1,
               *data: Any) -> None:
         if event in KEPT_EVENTS:
             self.events.append((t, cpu, event, domid, vcpu))
+        elif event == "wake":
+            # only a wake out of BLOCKED starts a latency: the core has just stamped it
+            d = self.host.hv.domains.get(domid)
+            if d is not None and d.vcpus[vcpu].wake_time == t:
+                self.events.append((t, cpu, event, domid, vcpu))
 
     # --- the pieces of a frame ---------------------------------------------------------
     def _slices(self, now: SimTime) -> list[list[int]]:
         """Slices that ended since the last frame, then the open ones cut at *now*
-        (the last column says which: 0 closed, 1 still running)."""
+        (the last column says which: 0 closed, 1 still running); wake-up latencies on
+        the way."""
         out: list[list[int]] = []
         events, self.events = self.events, []
         for t, cpu, event, domid, vcpu in events:
@@ -71,7 +85,12 @@ class FrameRecorder:
                 self.boosted.add((domid, vcpu))
             elif event == "boost_end":
                 self.boosted.discard((domid, vcpu))
+            elif event == "wake":
+                self.waking[(domid, vcpu)] = t
             else:  # a switch on *cpu* to (domid, vcpu)
+                woke = self.waking.pop((domid, vcpu), None)
+                if woke is not None:
+                    self.latencies.setdefault(domid, deque()).append((t, t - woke))
                 prev = self.open.pop(cpu, None)
                 if prev is not None and t > prev[0]:
                     out.append([cpu, prev[0], t, prev[1], prev[2], int(prev[3]), 0])
@@ -94,34 +113,30 @@ class FrameRecorder:
                 for d, ns in cpu.items()}
 
     def _wake_latency(self, now: SimTime) -> dict[int, dict[str, float]]:
-        """p50/p99/max (µs) of each domain's recent wake-ups: new samples are taken from
-        the vCPUs' lists, stamped with the frame's time."""
-        for d in self.host.hv.domains.values():
-            for v in d.vcpus:
-                key = (d.domid, v.vcpu_id)
-                seen = self.seen_latencies.get(key, 0)
-                if seen > len(v.wake_latencies):  # the list was reset (reset_metrics)
-                    seen = 0
-                new = v.wake_latencies[seen:]
-                if new:
-                    self.seen_latencies[key] = seen + len(new)
-                    self.latencies.setdefault(d.domid, deque()).extend((now, x) for x in new)
+        """p50/p99/max (µs) of each domain's wake-ups over the last
+        :data:`LATENCY_WINDOW_NS` (call after :meth:`_slices`, which gathers them)."""
         out = {}
-        for domid, samples in self.latencies.items():
+        for domid, samples in list(self.latencies.items()):
             while samples and samples[0][0] < now - LATENCY_WINDOW_NS:
                 samples.popleft()
-            s = sorted(x for _, x in samples)
-            if not s:
+            if not samples:
+                del self.latencies[domid]
                 continue
+            s = sorted(x for _, x in samples)
             out[domid] = {"n": len(s), "p50": percentile(s, 50) / 1000,
                           "p99": percentile(s, 99) / 1000, "max": s[-1] / 1000}
         return out
 
     def _dmesg(self) -> list[list[Any]]:
-        log = self.host.hv.dmesg
-        new = log[self.dmesg_seen:][-MAX_DMESG_PER_FRAME:]
-        self.dmesg_seen = len(log)
-        return [[t, msg] for t, msg in new]
+        """Console lines logged since the last frame (at most :data:`MAX_DMESG_PER_FRAME`)."""
+        new = []
+        for line in reversed(self.host.hv.dmesg):
+            if line is self.last_dmesg or len(new) == MAX_DMESG_PER_FRAME:
+                break
+            new.append([line[0], line[1]])
+        if new:
+            self.last_dmesg = self.host.hv.dmesg[-1]
+        return new[::-1]
 
     def frame(self) -> dict[str, Any]:
         """Everything that changed since the previous frame."""
@@ -132,10 +147,11 @@ class FrameRecorder:
         for r in rows:
             r["cpu_pct"] = pct[r["domid"]]
         self.seq += 1
+        slices = self._slices(now)  # first: it gathers the wake-ups too
         return {
             "seq": self.seq, "t_ns": now, "pcpus": len(hv.pcpus),
             "scheduler": hv.pools[0].sched.name, "kind": hv.kind.name,
-            "domains": rows, "slices": self._slices(now),
+            "domains": rows, "slices": slices,
             "wake_us": self._wake_latency(now), "dmesg": self._dmesg(),
         }
 

@@ -74,6 +74,10 @@ def _shutdown_or_reboot(ctx: XlContext, args: list[str], reason: ShutdownReason)
     if not ops and "a" not in flags:
         ctx.err.write("You must specify -a or a domain id.\n\n")
         return 1
+    if "w" in flags and ctx.waiters_full:
+        ctx.err.write("xl: too many commands are waiting on this host; "
+                      f"{what} without -w, or try again later\n")
+        return 1
     hyp = ctx.host.hv
     if "a" in flags:
         doms = [d for d in sorted(hyp.domains.values(), key=lambda d: d.domid)
@@ -144,11 +148,14 @@ def main_create(ctx: XlContext, args: list[str]) -> int:
     if not quiet:
         ctx.err.write(f"Parsing config from {filename}\n")
     try:
-        with open(ctx.path(filename)) as f:
-            text = f.read()
+        text = ctx.read_file(filename).decode("utf-8")
     except OSError as exc:
         ctx.err.write(f"Failed to read config file: {filename}: "
                       f"{os.strerror(exc.errno or 0)}\n")
+        return 1
+    except UnicodeDecodeError as exc:
+        ctx.err.write(f"{filename}: config file is not UTF-8 text (byte {exc.start})\n"
+                      "Failed to parse config: Invalid argument\n")
         return 1
     try:
         cfg = DomainConfig.from_text(text, filename, overrides)
