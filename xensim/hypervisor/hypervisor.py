@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,8 @@ from xensim.hypervisor.trace import TraceBuffer
 from xensim.hypervisor.vcpu import VCPU, PauseFlag, RunState
 
 XEN_VERSION = (4, 19)
+DMESG_LINES = 4096
+"""Lines ``xl dmesg`` keeps (Xen's conring is a fixed-size ring, 16 KiB by default)."""
 
 
 class HypervisorError(Exception):
@@ -64,7 +67,9 @@ class Hypervisor:
         self.rng = random.Random(seed)
         self.core = SchedCore(self)
         self.total_memory_kib = memory_mib * 1024
-        self.dmesg: list[tuple[SimTime, str]] = []
+        self.dmesg: deque[tuple[SimTime, str]] = deque(maxlen=DMESG_LINES)
+        """Xen's console ring: the oldest lines go once it is full (simplified: counted
+        in lines, not conring's bytes)."""
         self.idle_domain = Domain(DOMID_IDLE, "idle")
         self.pcpus: list[PCPU] = []
         for cpu in range(nr_cpus):

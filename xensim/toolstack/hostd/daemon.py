@@ -66,6 +66,9 @@ LOCK_RETRY_S = 1.0
 """A client's liveness probe holds the lock shared for microseconds: retry this long."""
 FD_LIMIT = 4096
 """The daemon raises its soft descriptor limit to this (or the hard limit)."""
+TRIM_EVERY_S = 10.0
+KEEP_SAMPLES = 10_000
+"""Latency samples kept per vCPU and workload (see :meth:`Host.trim_samples`)."""
 
 
 @dataclass
@@ -94,6 +97,7 @@ class HostDaemon:
         self.stopping = False
         self.pending: list[Pending] = []
         self.server: Server | None = None
+        self.next_trim = time.monotonic() + TRIM_EVERY_S
         self.web: Any = None
         """The live web view (:class:`~xensim.toolstack.web.server.WebView`) of ``--web``."""
 
@@ -224,12 +228,16 @@ class HostDaemon:
     # --- the loop --------------------------------------------------------------------
     def serve(self, listener: socket.socket) -> None:
         self.server = server = Server(listener, self.handle, log)
+        host = self.host
         try:
             while not self.stopping:
                 self.advance()
                 server.poll(TICK_S)
                 if self.pending:
                     self.check_pending()
+                if time.monotonic() > self.next_trim:
+                    host.trim_samples(KEEP_SAMPLES)
+                    self.next_trim = time.monotonic() + TRIM_EVERY_S
                 if self.web:
                     self.web.tick()
             for p in self.pending:
@@ -321,7 +329,8 @@ def run_daemon(paths: HostPaths, spec: HostSpec) -> int:
     try:
         _raise_fd_limit()
         try:
-            host = Host(**spec.host_kwargs())
+            # a long-lived host keeps no destroyed domains (memory stays flat)
+            host = Host(**spec.host_kwargs(), keep_destroyed=False)
         except (ValueError, TypeError, KeyError) as exc:
             log(f"xensim: cannot build host: {exc}")
             return 1
