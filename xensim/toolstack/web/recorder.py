@@ -59,8 +59,9 @@ class FrameRecorder:
         self.cpu_history: deque[tuple[SimTime, dict[int, int]]] = deque()
         self.waking: dict[tuple[int, int], SimTime] = {}
         """vCPUs woken from BLOCKED and not yet run: when they woke."""
-        self.latencies: dict[int, deque[tuple[SimTime, int]]] = {}
-        """domid -> (when it ran, how long it waited) of recent wake-ups."""
+        self.latencies: dict[int, tuple[deque[SimTime], deque[int]]] = {}
+        """domid -> (when it ran, how long it had waited) of recent wake-ups, as two
+        columns so that the waits sort in C."""
         self.last_dmesg = hv.dmesg[-1] if hv.dmesg else None
 
     def _emit(self, t: SimTime, cpu: int, event: str, domid: int = -1, vcpu: int = -1,
@@ -90,7 +91,9 @@ class FrameRecorder:
             else:  # a switch on *cpu* to (domid, vcpu)
                 woke = self.waking.pop((domid, vcpu), None)
                 if woke is not None:
-                    self.latencies.setdefault(domid, deque()).append((t, t - woke))
+                    when, waited = self.latencies.setdefault(domid, (deque(), deque()))
+                    when.append(t)
+                    waited.append(t - woke)
                 prev = self.open.pop(cpu, None)
                 if prev is not None and t > prev[0]:
                     out.append([cpu, prev[0], t, prev[1], prev[2], int(prev[3]), 0])
@@ -116,13 +119,14 @@ class FrameRecorder:
         """p50/p99/max (µs) of each domain's wake-ups over the last
         :data:`LATENCY_WINDOW_NS` (call after :meth:`_slices`, which gathers them)."""
         out = {}
-        for domid, samples in list(self.latencies.items()):
-            while samples and samples[0][0] < now - LATENCY_WINDOW_NS:
-                samples.popleft()
-            if not samples:
+        for domid, (when, waited) in list(self.latencies.items()):
+            while when and when[0] < now - LATENCY_WINDOW_NS:
+                when.popleft()
+                waited.popleft()
+            if not when:
                 del self.latencies[domid]
                 continue
-            s = sorted(x for _, x in samples)
+            s = sorted(waited)
             out[domid] = {"n": len(s), "p50": percentile(s, 50) / 1000,
                           "p99": percentile(s, 99) / 1000, "max": s[-1] / 1000}
         return out
