@@ -88,7 +88,7 @@ def cmd_host(args: argparse.Namespace) -> int:
     paths = _host_paths(args)
     try:
         if args.action == "start":
-            return _host_start(paths, host_spec(args).validate())
+            return _host_start(paths, host_spec(args).validate(), args.fresh)
         if args.action == "stop":
             if not client.stop_daemon(paths):
                 print(f"xensim: host {paths.name!r} is not running", file=sys.stderr)
@@ -104,10 +104,10 @@ def cmd_host(args: argparse.Namespace) -> int:
         return 1
 
 
-def _host_start(paths, spec) -> int:  # type: ignore[no-untyped-def]
+def _host_start(paths, spec, fresh: bool) -> int:  # type: ignore[no-untyped-def]
     from xensim.toolstack.hostd import client
 
-    started = client.start_daemon(paths, spec)
+    started = client.start_daemon(paths, spec, fresh=fresh)
     st = started.status
     print(f"host {paths.name!r} started: pid {started.pid}, {st['pcpus']} pCPUs, "
           f"{st['memory_mib']} MiB, {spec.hypervisor}, {st['scheduler']}, "
@@ -116,8 +116,13 @@ def _host_start(paths, spec) -> int:  # type: ignore[no-untyped-def]
         print(f"web view: {st['web']}")
     restored = st.get("restored")
     if restored:
+        failed = f"; could not restore {', '.join(restored['failed'])}" \
+            if restored["failed"] else ""
         print(f"  restored from checkpoint {paths.checkpoint}: {restored['domains']} "
-              f"domains, resuming at simulated time {restored['sim_ns'] / 1e9:.3f} s")
+              f"domains, resuming at simulated time {restored['sim_ns'] / 1e9:.3f} s{failed}"
+              " (--fresh starts empty)")
+        if st.get("spec") != spec.to_json():
+            print("  the checkpointed host's options apply, not this command's")
     return 0
 
 
@@ -156,6 +161,8 @@ def _setup_host(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=1.0, metavar="X",
                    help="simulated seconds per wall second (start; default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (start)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start empty, ignoring the host's checkpoint (start)")
     p.add_argument("--web", metavar="[ADDR:]PORT",
                    help="serve a live view of the host on http://ADDR:PORT/ (start; ADDR "
                         "defaults to 127.0.0.1; any other address needs the printed token)")

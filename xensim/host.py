@@ -64,21 +64,24 @@ class Host:
                  sched: dict[str, Any] | None = None, memory: int = 16384, seed: int = 0,
                  costs: dict[str, int] | None = None, trace: bool = False,
                  dom0_vcpus: int | None = None, dom0_memory: int = 1024,
-                 hypervisor: str = "xen", keep_destroyed: bool = True) -> None:
+                 hypervisor: str = "xen", keep_destroyed: bool = True,
+                 start_ns: SimTime = 0) -> None:
         """*hypervisor* is the host kind: ``xen``, ``kvm`` or ``qemu-tcg`` (see
         :mod:`xensim.hypervisor.hostkind`); *scheduler* defaults to the kind's own
         (credit for Xen, cfs for the host Linux of kvm and qemu-tcg).
 
         *keep_destroyed* keeps every destroyed domain for :meth:`metrics` (a scenario
         reports restarted and destroyed guests too); a long-lived host (the daemon) sets
-        it False, so a destroyed domain leaves nothing behind and memory stays flat."""
+        it False, so a destroyed domain leaves nothing behind and memory stays flat.
+        *start_ns* is the simulated time the host boots at (a host restored from its
+        checkpoint resumes the clock where it was)."""
         kind = host_kind(hypervisor)
-        self.env = Environment()
+        self.env = Environment(initial_time=start_ns)
         self.hv = Hypervisor(self.env, pcpus, scheduler=scheduler or kind.scheduler,
                              sched_params=sched, costs=costs, memory_mib=memory, seed=seed,
                              trace=trace, kind=hypervisor)
         self.toolstack = Libxl(self.hv)
-        self.start_ns: SimTime = 0
+        self.start_ns: SimTime = start_ns
         self.all_domains: list[Domain] = []
         """Every domain ever created here, restarts included (for metrics)."""
         self.toolstack.create_hooks.append(self.all_domains.append)

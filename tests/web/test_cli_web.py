@@ -46,3 +46,19 @@ def test_the_view_follows_the_daemons_host(xlhost: XlHost) -> None:
         time.sleep(0.2)
     assert "cpu-hog" in names
     assert any("cpu-hog" in m for m in dmesg)
+
+
+def test_the_view_is_a_face_of_each_start_not_of_the_checkpoint(xlhost: XlHost) -> None:
+    xlhost.start("--pcpus", "2", "--web", "0")
+    assert xlhost.xl("create", "configs/cpu-hog.cfg").returncode == 0
+    xlhost.stop()  # checkpoints the host, --web included in its spec
+    r = xlhost.xensim("host", "start", "--host", xlhost.name, "--pcpus", "2")
+    assert r.returncode == 0, r.stderr
+    assert "restored from checkpoint" in r.stdout and "web view" not in r.stdout
+    assert "options apply" not in r.stdout  # the same host options: only the face changed
+    xlhost.stop()
+    r = xlhost.xensim("host", "start", "--host", xlhost.name, "--pcpus", "2", "--web", "0")
+    assert "restored from checkpoint" in r.stdout
+    url = re.search(r"^web view: (http://127\.0\.0\.1:\d+/)$", r.stdout, re.M).group(1)  # type: ignore[union-attr]
+    frames = json.loads(urllib.request.urlopen(url + "frames", timeout=10).read())
+    assert "cpu-hog" in {d["name"] for d in frames[-1]["domains"]}

@@ -70,13 +70,15 @@ class Hypervisor:
         self.dmesg: deque[tuple[SimTime, str]] = deque(maxlen=DMESG_LINES)
         """Xen's console ring: the oldest lines go once it is full (simplified: counted
         in lines, not conring's bytes)."""
+        self.params: dict[str, object] = {}
+        """Runtime parameters set since boot (``xl set-parameters``, see params.py)."""
         self.idle_domain = Domain(DOMID_IDLE, "idle")
         self.pcpus: list[PCPU] = []
         for cpu in range(nr_cpus):
             pcpu = PCPU(cpu)
             idle = VCPU(self.idle_domain, cpu, pcpu, is_idle=True)
             idle.hard_affinity = frozenset({cpu})
-            idle.runstate_change(RunState.RUNNING, 0)
+            idle.runstate_change(RunState.RUNNING, env.now)
             idle.is_running = True
             pcpu.idle = pcpu.curr = idle
             self.core.setup_pcpu(pcpu)

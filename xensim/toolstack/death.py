@@ -52,8 +52,16 @@ ACTION_KEY = {
 }
 XL_RESTART_SLEEP_NS = SECONDS(2)
 """xl_vmcontrol.c: ``LOG("Done. Rebooting now"); sleep(2);`` before re-creating."""
+RESTART_PENDING = "restart_pending"
+"""``d.info`` key set while xl sleeps before re-creating the domain."""
 HANDLED = "death_handled"
 """``d.info`` key set once the action has run: ``xl shutdown -w`` waits for it."""
+UNMONITORED = "unmonitored"
+"""``d.info`` key of a domain created with ``xl create -e``: no xl process watches it,
+so nothing acts on its shutdown (it stays shut down, as with xl)."""
+CONFIG_UPDATE = "config_update"
+"""``d.info`` key of the config ``xl config-update`` stored (xl's "xl" userdata): a
+restart builds from it instead of the running config (reload_domain_config)."""
 
 
 class DeathWatcher:
@@ -65,7 +73,7 @@ class DeathWatcher:
         self.hyp.shutdown_hooks.append(self.on_shutdown)
 
     def on_shutdown(self, d: Domain) -> None:
-        if d.info.get("config") is None or d.is_privileged:
+        if d.info.get("config") is None or d.is_privileged or d.info.get(UNMONITORED):
             return
         ev = Timeout(self.hyp.env, 0, d)
         ev.callbacks.append(lambda e: self.handle(e._value))  # type: ignore[union-attr]
@@ -92,7 +100,9 @@ class DeathWatcher:
         code = int(d.shutdown_code) if d.shutdown_code is not None else -1
         self.hyp.log(f"xl: Domain {d.domid} has shut down, reason code {code}: "
                      f"action {action}")
-        cfg = d.info["config"]
+        cfg = d.info.get(CONFIG_UPDATE) or d.info["config"]
+        if CONFIG_UPDATE in d.info:
+            self.hyp.log('xl: "xl" configuration found, using it')
         if action in ("preserve", "soft-reset"):
             d.info[HANDLED] = True
             return
@@ -111,11 +121,13 @@ class DeathWatcher:
             d.info[HANDLED] = True
         if action in ("restart", "rename-restart", "coredump-restart"):
             self.hyp.log(f"xl: Domain {d.domid} ({cfg.name}): Done. Rebooting now")
+            d.info[RESTART_PENDING] = True
             ev = Timeout(self.hyp.env,
                          XL_RESTART_SLEEP_NS + self.hyp.costs["libxl_domain_build"])
             ev.callbacks.append(lambda _e: self._restart(d, cfg))  # type: ignore[union-attr]
 
     def _restart(self, d: Domain, cfg: DomainConfig) -> None:
+        d.info.pop(RESTART_PENDING, None)
         try:
             nd = self.libxl.domain_create(cfg)
         except Exception as exc:  # a simulation callback: log, never raise into the host

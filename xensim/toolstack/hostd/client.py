@@ -114,8 +114,10 @@ def _daemon_env() -> dict[str, str]:
     return env
 
 
-def start_daemon(paths: HostPaths, spec: HostSpec | None = None) -> Started:
-    """Start host *paths.name* detached.  Raises :class:`AlreadyRunning` if a daemon holds
+def start_daemon(paths: HostPaths, spec: HostSpec | None = None, *,
+                 fresh: bool = False) -> Started:
+    """Start host *paths.name* detached: from its checkpoint if it has one, unless
+    *fresh* (then *spec* decides everything).  Raises :class:`AlreadyRunning` if a daemon holds
     its lock (before or after a race), :class:`HostdError` if it fails to come up (with
     the tail of its log)."""
     import subprocess
@@ -128,7 +130,7 @@ def start_daemon(paths: HostPaths, spec: HostSpec | None = None) -> Started:
     if pid is not None:
         raise AlreadyRunning(paths.name, pid)
     argv = [sys.executable, "-m", "xensim.toolstack.hostd.daemon", "--name", paths.name,
-            "--spec", spec.to_json()]
+            "--spec", spec.to_json(), *(["--fresh"] if fresh else [])]
     log = open_private(paths.logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,

@@ -29,6 +29,7 @@ normally started detached by :func:`xensim.toolstack.hostd.client.start_daemon`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fcntl
 import io
 import os
@@ -45,11 +46,14 @@ from xensim.host import Host
 from xensim.hypervisor.domain import DOMID_FIRST_RESERVED, Domain, ShutdownReason
 from xensim.hypervisor.time import MILLISECS
 from xensim.hypervisor.vcpu import VCPU
+from xensim.toolstack.hostd import checkpoint
 from xensim.toolstack.hostd.client import EXIT_ALREADY_RUNNING
 from xensim.toolstack.hostd.runtime import HostPaths, RuntimeDirError, open_private
 from xensim.toolstack.hostd.server import Conn, Server
 from xensim.toolstack.hostd.spec import HostSpec, HostSpecError
+from xensim.toolstack.xl.cmdtable import lookup
 from xensim.toolstack.xl.context import NeedFiles
+from xensim.toolstack.xl.globalopts import split_globals
 from xensim.toolstack.xl.main import start_command
 
 TICK_S = 0.02
@@ -98,6 +102,9 @@ class HostDaemon:
         self.pending: list[Pending] = []
         self.server: Server | None = None
         self.next_trim = time.monotonic() + TRIM_EVERY_S
+        self.next_checkpoint = time.monotonic() + checkpoint.EVERY_S
+        self.restored: checkpoint.Restored | None = None
+        self.checkpoints = 0
         self.web: Any = None
         """The live web view (:class:`~xensim.toolstack.web.server.WebView`) of ``--web``."""
 
@@ -156,8 +163,32 @@ class HostDaemon:
             "domains": [{"domid": d.domid, "name": d.name}
                         for d in sorted(hv.domains.values(), key=lambda d: d.domid)],
             "spec": self.spec.to_json(),
+            "restored": self.restored.summary() if self.restored is not None else None,
+            "checkpoints": self.checkpoints,
             "web": self.web.url if self.web else None,
         }
+
+    # --- checkpoints ---------------------------------------------------------------
+    def checkpoint(self, why: str) -> None:
+        """Write the host's checkpoint; a failure is logged, never fatal."""
+        try:
+            n = checkpoint.write(self.paths, self.host, self.spec)
+        except Exception as exc:
+            log(f"xensim: checkpoint ({why}) failed: {type(exc).__name__}: {exc}")
+            return
+        self.checkpoints += 1
+        self.next_checkpoint = time.monotonic() + checkpoint.EVERY_S
+        if why != "periodic":
+            log(f"xensim: checkpoint ({why}): {n} domains at simulated time "
+                f"{self.host.now / 1e9:.3f} s")
+
+    def _risky(self, argv: list[str]) -> str | None:
+        """The command's name if it is one checkpointed before (see checkpoint.RISKY)."""
+        split = split_globals(argv)
+        if isinstance(split, str) or not split[1] or split[0]["N"]:
+            return None
+        spec = lookup(split[1][0])
+        return spec.name if spec is not None and spec.name in checkpoint.RISKY else None
 
     def handle(self, conn: Conn, req: dict[str, Any]) -> None:
         assert self.server is not None
@@ -176,10 +207,13 @@ class HostDaemon:
     def _run_xl(self, conn: Conn, req: dict[str, Any]) -> None:
         assert self.server is not None
         argv = req["argv"]
+        risky = self._risky(argv)
+        if risky is not None and req["files"]:  # once its files are here: it will run
+            self.checkpoint(f"before xl {risky}")
         out, err = io.StringIO(), io.StringIO()
         try:
             rc, ctx = start_command(self.host, argv, out, err, cwd=req["cwd"], live=True,
-                                    files=req["files"],
+                                    files_in=req["files"],
                                     waiters_full=len(self.pending) >= MAX_WAITERS)
         except NeedFiles as need:
             self.server.reply(conn, {"rc": 0, "stdout": "", "stderr": "",
@@ -200,10 +234,10 @@ class HostDaemon:
                 ctx: Any) -> None:
         assert self.server is not None
         reply: dict[str, Any] = {"rc": rc, "stdout": out.getvalue(), "stderr": err.getvalue()}
-        if ctx is not None and ctx.written:
+        if ctx is not None and ctx.files_out:
             from xensim.toolstack.hostd.protocol import encode_file
 
-            reply["write_files"] = {p: encode_file(d) for p, d in ctx.written.items()}
+            reply["write_files"] = {p: encode_file(d) for p, d in ctx.files_out.items()}
         self.server.reply(conn, reply)
 
     def check_pending(self) -> None:
@@ -235,6 +269,8 @@ class HostDaemon:
                 server.poll(TICK_S)
                 if self.pending:
                     self.check_pending()
+                if time.monotonic() > self.next_checkpoint:
+                    self.checkpoint("periodic")
                 if time.monotonic() > self.next_trim:
                     host.trim_samples(KEEP_SAMPLES)
                     self.next_trim = time.monotonic() + TRIM_EVERY_S
@@ -245,6 +281,7 @@ class HostDaemon:
                 self._answer(p.conn, 1, p.out, p.err, None)
             self.pending = []
             _drain(server)
+            self.checkpoint("host stop")
         finally:
             server.close_all()
 
@@ -317,7 +354,30 @@ def _raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def run_daemon(paths: HostPaths, spec: HostSpec) -> int:
+def _build(paths: HostPaths, spec: HostSpec, fresh: bool
+           ) -> tuple[Host, HostSpec, checkpoint.Restored | None]:
+    """The host: from its checkpoint if there is one (and not *fresh*), else new."""
+    ck = None
+    if not fresh:
+        try:
+            ck = checkpoint.load(paths)
+        except checkpoint.CheckpointError as exc:
+            bad = paths.checkpoint.with_name(paths.checkpoint.name + ".bad")
+            os.replace(paths.checkpoint, bad)
+            log(f"xensim: {exc}; moved to {bad}, starting an empty host")
+    if ck is None:
+        # a long-lived host keeps no destroyed domains (memory stays flat)
+        return Host(**spec.host_kwargs(), keep_destroyed=False), spec, None
+    spec = ck["spec"]
+    host = Host(**spec.host_kwargs(), keep_destroyed=False, start_ns=ck["sim_ns"])
+    restored = checkpoint.restore(host, ck)
+    log(f"xensim: restored {len(restored.domains)} domains from {paths.checkpoint} "
+        f"(failed: {', '.join(restored.failed) or 'none'}); simulated time resumes at "
+        f"{restored.sim_ns / 1e9:.3f} s")
+    return host, spec, restored
+
+
+def run_daemon(paths: HostPaths, spec: HostSpec, *, fresh: bool = False) -> int:
     paths.ensure_dir()
     lock = acquire_lock(paths)
     if lock is None:
@@ -328,18 +388,19 @@ def run_daemon(paths: HostPaths, spec: HostSpec) -> int:
     daemon: HostDaemon | None = None
     try:
         _raise_fd_limit()
+        web = spec.web  # a face of this daemon, never taken from a checkpoint
         try:
-            # a long-lived host keeps no destroyed domains (memory stays flat)
-            host = Host(**spec.host_kwargs(), keep_destroyed=False)
+            host, spec, restored = _build(paths, spec, fresh)
         except (ValueError, TypeError, KeyError) as exc:
             log(f"xensim: cannot build host: {exc}")
             return 1
-        host.hv.log("xensim: host daemon started")
+        spec = dataclasses.replace(spec, web=web)
         daemon = HostDaemon(paths, host, spec)
-        if spec.web is not None:
+        daemon.restored = restored
+        if web is not None:
             from xensim.toolstack.web.server import start_for_daemon
 
-            daemon.web = start_for_daemon(host, spec.web, paths.name)
+            daemon.web = start_for_daemon(host, web, paths.name)
             if daemon.web is None:
                 return 1
 
@@ -371,10 +432,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="xensim-hostd")
     p.add_argument("--name", default=None)
     p.add_argument("--spec", default="{}", help="the HostSpec as JSON")
+    p.add_argument("--fresh", action="store_true", help="ignore the host's checkpoint")
     a = p.parse_args(argv)
     try:
         spec = HostSpec.from_json(a.spec)
-        return run_daemon(HostPaths.for_host(a.name), spec)
+        return run_daemon(HostPaths.for_host(a.name), spec, fresh=a.fresh)
     except (HostSpecError, RuntimeDirError) as exc:
         log(f"xensim: {exc}")
         return 1

@@ -30,7 +30,7 @@ import json
 import socket
 from typing import Any
 
-MAX_FILE = 8 << 20
+MAX_FILE = 16 << 20
 """Largest file a client sends for a command (bytes); more is refused with EFBIG."""
 MAX_REQUEST = MAX_FILE * 2
 """Largest request accepted (bytes): one maximal file in base64 plus its command line."""

@@ -33,6 +33,7 @@ from xensim.toolstack.hostd.client import HostdError, ensure_running, request
 from xensim.toolstack.hostd.protocol import MAX_FILE, MAX_FILES, encode_file
 from xensim.toolstack.hostd.runtime import HostNameError, HostPaths
 from xensim.toolstack.xl.globalopts import split_globals
+from xensim.toolstack.xl.userfiles import precheck, write_failure
 
 
 def take_host_option(argv: list[str]) -> tuple[str | None, list[str]]:
@@ -106,7 +107,11 @@ def run(paths: HostPaths, argv: list[str]) -> int:
             from xensim.toolstack.xl import console_client
 
             return console_client.follow(paths, argv[:len(argv) - len(rest)], rest[1:])
-    return send(paths, argv)
+    refused = precheck(rest)
+    if refused is not None:
+        sys.stderr.write(refused + "\n")
+        return 1
+    return send(paths, argv, rest)
 
 
 def _restored_note(status: dict[str, Any]) -> str:
@@ -127,7 +132,7 @@ def read_bounded(path: str) -> bytes | int:
     return errno.EFBIG if len(data) > MAX_FILE else data
 
 
-def send(paths: HostPaths, argv: list[str]) -> int:
+def send(paths: HostPaths, argv: list[str], rest: list[str]) -> int:
     """Run one command on the daemon, giving it the files it asks for; print the answer."""
     files: dict[str, bytes | int] = {}
     cwd = os.getcwd()
@@ -146,20 +151,23 @@ def send(paths: HostPaths, argv: list[str]) -> int:
     sys.stdout.write(reply.get("stdout", ""))
     sys.stderr.write(reply.get("stderr", ""))
     rc = int(reply.get("rc", 1))
-    return _write_files(reply.get("write_files") or {}) or rc
+    return _write_files(rest, reply.get("write_files") or {}) or rc
 
 
-def _write_files(files: dict[str, Any]) -> int:
+def _write_files(rest: list[str], files: dict[str, Any]) -> int:
+    """Write what the command produced (``xl save``'s file: xl writes it, not the daemon)."""
     import base64
 
+    rc = 0
     for path, f in files.items():
         try:
+            data = base64.b64decode(f["data"])
             with open(path, "wb") as out:
-                out.write(base64.b64decode(f["data"]))
-        except (OSError, KeyError, TypeError, ValueError) as exc:
-            sys.stderr.write(f"xl: cannot write {path}: {getattr(exc, 'strerror', exc)}\n")
-            return 1
-    return 0
+                out.write(data)
+        except (OSError, KeyError, TypeError, ValueError):
+            sys.stderr.write(write_failure(rest, path) + "\n")
+            rc = 1
+    return rc
 
 
 def _fetch(paths: HostPaths) -> dict[str, Any]:

@@ -30,11 +30,15 @@ class CmdSpec:
 
 def _table() -> list[CmdSpec]:
     from xensim.toolstack.xl import (
+        xl_cdrom,
+        xl_channel,
         xl_console,
         xl_cpupool,
         xl_devices,
         xl_info,
         xl_mem,
+        xl_misc,
+        xl_saverestore,
         xl_sched,
         xl_top,
         xl_vcpu,
@@ -57,10 +61,7 @@ def _table() -> list[CmdSpec]:
                 "-d                      Enable debug messages.\n"
                 "-F                      Run in foreground until death of the domain.\n"
                 "-e                      Do not wait in the background for the death of the "
-                "domain.\n"
-                "-V, --vncviewer         Connect to the VNC display after the domain is created.\n"
-                "-A, --vncviewer-autopass\n"
-                "                        Pass VNC password to viewer via stdin."),
+                "domain."),
         CmdSpec("list", xl_info.main_list, False, False,
                 "List information about all/some domains", "[options] [Domain]\n",
                 "-l, --long              Output all VM details\n"
@@ -91,6 +92,54 @@ def _table() -> list[CmdSpec]:
                 "Pause execution of a domain", "<Domain>"),
         CmdSpec("unpause", xl_vmcontrol.main_unpause, False, True,
                 "Unpause a paused domain", "<Domain>"),
+        # --- save and restore (xl_saverestore.c) ---------------------------------------
+        CmdSpec("save", xl_saverestore.main_save, False, True,
+                "Save a domain state to restore later",
+                "[options] <Domain> <CheckpointFile> [<ConfigFile>]",
+                "-h  Print this help.\n"
+                "-c  Leave domain running after creating the snapshot.\n"
+                "-p  Leave domain paused after creating the snapshot.\n"
+                "-D  Store the domain id in the configuration."),
+        CmdSpec("restore", xl_saverestore.main_restore, False, True,
+                "Restore a domain from a saved state",
+                "[options] [<ConfigFile>] <CheckpointFile>",
+                "-h                       Print this help.\n"
+                "-p                       Do not unpause domain after restoring it.\n"
+                "-e                       Do not wait in the background for the death of the "
+                "domain.\n"
+                "-d                       Enable debug messages."),
+        # --- per-domain odds and ends (xl_misc.c, xl_cdrom.c, xl_console.c) -------------
+        CmdSpec("config-update", xl_misc.main_config_update, True, True,
+                "Update a running domain's saved configuration, used when rebuilding "
+                "the domain after reboot.\n"
+                "WARNING: xl now has better capability to manage domain configuration, "
+                "avoid using this command when possible",
+                "<Domain> <ConfigFile> [options] [vars]",
+                "-h                      Print this help.\n"
+                "-f FILE, --defconfig=FILE\n                     Use the given configuration "
+                "file.\n"
+                "-d                      Enable debug messages.\n"),
+        CmdSpec("dump-core", xl_misc.main_dump_core, False, True,
+                "Core dump a domain", "<Domain> <filename>"),
+        CmdSpec("cd-insert", xl_cdrom.main_cd_insert, True, True,
+                "Insert a cdrom into a guest's cd drive", "<Domain> <VirtualDevice> <path>"),
+        CmdSpec("cd-eject", xl_cdrom.main_cd_eject, True, True,
+                "Eject a cdrom from a guest's cd drive", "<Domain> <VirtualDevice>"),
+        CmdSpec("button-press", xl_misc.main_button_press, False, True,
+                "Indicate an ACPI button press to the domain", "<Domain> <Button>",
+                "<Button> may be 'power' or 'sleep'."),
+        CmdSpec("vm-list", xl_misc.main_vm_list, False, False,
+                "List guest domains, excluding dom0, stubdoms, etc.", ""),
+        CmdSpec("trigger", xl_misc.main_trigger, False, True,
+                "Send a trigger to a domain",
+                "<Domain> <nmi|reset|init|power|sleep|s3resume> [<VCPU>]"),
+        CmdSpec("sysrq", xl_misc.main_sysrq, False, True,
+                "Send a sysrq to a domain", "<Domain> <letter>"),
+        CmdSpec("set-parameters", xl_misc.main_set_parameters, False, True,
+                "Set hypervisor parameters", "<Params>"),
+        CmdSpec("channel-list", xl_channel.main_channellist, False, False,
+                "List virtual channel devices for a domain", "<Domain(s)>"),
+        # --------------------------------------------------------------------------------
         CmdSpec("mem-max", xl_mem.main_memmax, False, True,
                 "Set the maximum amount reservation for a domain",
                 "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"),

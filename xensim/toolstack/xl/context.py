@@ -1,9 +1,9 @@
 """What an xl command implementation gets: the host, its toolstack, output streams, options.
 
-Files: a command reads its input files with :meth:`XlContext.read_file` and writes its
-output files with :meth:`XlContext.write_file`, never with ``open``.  In-process (a
+Files: a command reads the user's files with :meth:`XlContext.read_user_file` and writes
+them with :meth:`XlContext.write_user_file`, never with ``open``.  In-process (a
 scenario action, ``Host.xl``) they are the local disk; inside the host daemon they are
-the bytes the ``xl`` client read and sent (:attr:`XlContext.files`), as real xl reads
+the bytes the ``xl`` client read and sent (:attr:`XlContext.files_in`), as real xl reads
 its own config, so the daemon never opens a path a user names (a FIFO or ``/dev/zero``
 is the client's problem, and bounded there).  A file the client did not send raises
 :class:`NeedFiles`, which the daemon answers by asking the client for it: so a command
@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class NeedFiles(Exception):
         self.paths = paths
 
 
-MAX_LOCAL_FILE = 8 << 20
+MAX_LOCAL_FILE = 16 << 20
 """In-process reads are bounded like the client's (``protocol.MAX_FILE``)."""
 
 
@@ -63,11 +63,12 @@ class XlContext:
     """Global ``-v`` count."""
     waiter: Waiter | None = None
     """Set by a command that must wait for the guest (``shutdown -w``)."""
-    files: dict[str, bytes | int] | None = None
-    """In the daemon: the files the client sent, by absolute path (bytes, or the errno
-    the client got); None in-process, where files are read from disk."""
-    written: dict[str, bytes] | None = None
-    """In the daemon: files for the client to write (see :meth:`write_file`)."""
+    files_in: dict[str, bytes | int] | None = None
+    """In the daemon: the user's files the client read and sent with the command, by
+    resolved path (bytes, or the errno the client got); None in-process, where files
+    are read from disk."""
+    files_out: dict[str, bytes] = field(default_factory=dict)
+    """Files a command running in the daemon wants written; the client writes them."""
     waiters_full: bool = False
     """The daemon has as many commands waiting as it allows: ``-w`` is refused."""
 
@@ -79,30 +80,44 @@ class XlContext:
         """*p* resolved against the client's working directory."""
         return p if os.path.isabs(p) else os.path.normpath(os.path.join(self.cwd, p))
 
-    def read_file(self, p: str) -> bytes:
-        """The bytes of the file *p* names; :class:`OSError` with the reader's errno."""
+    def read_user_file(self, p: str) -> bytes:
+        """The bytes of the user's file *p*: in the daemon (:attr:`files_in` set), what
+        the client sent, and :class:`NeedFiles` if it sent nothing for *p*; in-process,
+        read here, bounded.
+        Raises OSError with the reader's errno, as ``open`` does."""
         path = self.path(p)
-        if self.files is None:
+        if self.files_in is None:  # in-process: the daemon always passes a dict
             with open(path, "rb") as f:
                 data = f.read(MAX_LOCAL_FILE + 1)
             if len(data) > MAX_LOCAL_FILE:
-                raise OSError(errno.EFBIG, os.strerror(errno.EFBIG), p)
+                raise OSError(errno.EFBIG, os.strerror(errno.EFBIG), path)
             return data
-        if path not in self.files:
+        got = self.files_in.get(path)
+        if got is None:
             raise NeedFiles([path])
-        got = self.files[path]
         if isinstance(got, int):
-            raise OSError(got, os.strerror(got), p)
+            raise OSError(got, os.strerror(got), path)
         return got
 
-    def write_file(self, p: str, data: bytes) -> None:
-        """Write *data* to *p*: at once in-process; by the client, after the answer, in
-        the daemon."""
+    def read_config(self, filename: str) -> str | None:
+        """An xl.cfg's text, or None after printing xl's "Failed to read config file"
+        (or, for bytes that are not UTF-8, where they stop being text)."""
+        try:
+            return self.read_user_file(filename).decode("utf-8")
+        except OSError as exc:
+            self.err.write(f"Failed to read config file: {filename}: "
+                           f"{os.strerror(exc.errno or 0)}\n")
+        except UnicodeDecodeError as exc:
+            self.err.write(f"{filename}: config file is not UTF-8 text (byte {exc.start})\n"
+                           "Failed to parse config: Invalid argument\n")
+        return None
+
+    def write_user_file(self, p: str, data: bytes) -> None:
+        """Write a file of the user's: inside the daemon the client does it (the daemon
+        never opens user paths); in-process, here.  Raises OSError as ``open`` does."""
         path = self.path(p)
-        if self.files is None:
-            with open(path, "wb") as f:
-                f.write(data)
+        if self.live:
+            self.files_out[path] = data
             return
-        if self.written is None:
-            self.written = {}
-        self.written[path] = data
+        with open(path, "wb") as f:
+            f.write(data)

@@ -36,9 +36,9 @@ IN_PROCESS_WAIT_LIMIT = SECONDS(600)
 
 def start_command(host: Host | None, command: str | list[str], out: TextIO, err: TextIO, *,
                   cwd: str = "/", live: bool = False,
-                  files: dict[str, bytes | int] | None = None,
+                  files_in: dict[str, bytes | int] | None = None,
                   waiters_full: bool = False) -> tuple[int, XlContext | None]:
-    """Run one command line; *files* are the client's (see :class:`XlContext`).  May
+    """Run one command line; *files_in* are the client's (see :class:`XlContext`).  May
     raise :class:`~xensim.toolstack.xl.context.NeedFiles` before the command changes
     anything."""
     try:
@@ -52,7 +52,7 @@ def start_command(host: Host | None, command: str | list[str], out: TextIO, err:
         return 1, None
     flags, argv = split
     ctx = XlContext(host, out, err, cwd=cwd, live=live, dryrun=bool(flags["N"]),  # type: ignore[arg-type]
-                    force=bool(flags["f"]), verbose=flags["v"], files=files,
+                    force=bool(flags["f"]), verbose=flags["v"], files_in=files_in,
                     waiters_full=waiters_full)
     if not argv:
         main_help(XlContext(host, err, err), [])  # type: ignore[arg-type]

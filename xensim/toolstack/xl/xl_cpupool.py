@@ -52,7 +52,7 @@ def main_cpupoolcreate(ctx: XlContext, args: list[str]) -> int:
     text = ""
     if cfg_file is not None:
         try:
-            text = ctx.read_file(cfg_file).decode("utf-8", errors="replace")
+            text = ctx.read_user_file(cfg_file).decode("utf-8", errors="replace")
         except OSError as exc:
             ctx.err.write(f"Failed to read config file: {cfg_file}: {exc.strerror}\n")
             return 1
