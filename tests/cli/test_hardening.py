@@ -266,3 +266,18 @@ def test_host_start_rejects_bad_options_clearly(xlhost: XlHost, args: tuple[str,
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.startswith("xensim: error: ") and expected in r.stderr
     assert not xlhost.pidfile.exists()
+
+
+# --- issue #13 item 8: a thin client ----------------------------------------------------------
+def test_xl_list_imports_no_simulator_code(xlhost: XlHost) -> None:
+    xlhost.start()
+    code = ("import sys, xensim.toolstack.xl.client as c\n"
+            "rc = c.main(['list'])\n"
+            "heavy = [m for m in sys.modules if m.startswith(('xensim.hypervisor', "
+            "'xensim.domains', 'xensim.host', 'xensim.qemu_dm', 'xensim.toolstack.libxl', "
+            "'xensim.toolstack.xl.cmdtable', 'simpy', 'lark', 'rich'))]\n"
+            "print(rc, heavy, file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", code], env=xlhost.env, cwd=ROOT,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.stderr.strip().splitlines()[-1] == "0 []", r.stderr
+    assert r.stdout.startswith("Name ")
