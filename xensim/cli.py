@@ -143,6 +143,8 @@ def _host_start(paths, spec, fresh: bool) -> int:  # type: ignore[no-untyped-def
     print(f"host {paths.name!r} started: pid {started.pid}, {st['pcpus']} pCPUs, "
           f"{st['memory_mib']} MiB, {spec.hypervisor}, {st['scheduler']}, "
           f"speed {st['speed']}x (socket {paths.socket})")
+    if st.get("web"):
+        print(f"web view: {st['web']}")
     restored = st.get("restored")
     if restored:
         failed = f"; could not restore {', '.join(restored['failed'])}" \
@@ -203,6 +205,9 @@ def _setup_host(p: argparse.ArgumentParser) -> None:
                    help="dom0's bridges (start; default xenbr0), e.g. xenbr0,ovsbr0:openvswitch")
     p.add_argument("--pci", metavar="BDF[=KIND],...",
                    help="the host's PCI devices (start), e.g. 0000:03:00.0 (a NIC)")
+    p.add_argument("--web", metavar="[ADDR:]PORT",
+                   help="serve a live view of the host on http://ADDR:PORT/ (start; ADDR "
+                        "defaults to 127.0.0.1; any other address needs the printed token)")
 
 
 def cmd_xl(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from xensim.hypervisor.time import MILLISECS, SimTime
 from xensim.hypervisor.topology import Topology
 from xensim.metrics import collect
 from xensim.progress import note_host
+from xensim.notebook.display import Metrics, XlResult, host_html, register_formatters
 from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.libxl import Libxl
 
@@ -119,6 +120,7 @@ class Host:
         for pdev, assignable in pci_devices:
             if assignable:
                 self.toolstack.pci.assignable_add(pdev.bdf)
+        register_formatters(self)
         note_host(self)
 
     def _create(self, cfg: DomainConfig, *, paused: bool = False,
@@ -180,9 +182,17 @@ class Host:
     def now(self) -> SimTime:
         return self.env.now
 
-    def run(self, ms: float | None = None, *, ns: SimTime | None = None) -> None:
-        """Advance simulated time by *ms* milliseconds (or *ns* nanoseconds)."""
+    def run(self, ms: float | None = None, *, ns: SimTime | None = None,
+            progress: bool = False) -> None:
+        """Advance simulated time by *ms* milliseconds (or *ns* nanoseconds); with
+        *progress*, show a progress bar (a widget in a notebook: see
+        :mod:`xensim.notebook.progress`)."""
         delta = ns if ns is not None else MILLISECS(ms or 0)
+        if progress:
+            from xensim.notebook.progress import run_with_progress
+
+            run_with_progress(self, delta)
+            return
         self.env.run(until=self.env.now + delta)
 
     def reset_metrics(self) -> None:
@@ -196,13 +206,19 @@ class Host:
                 v.wake_latencies.clear()
                 v.kind_ns.clear()
 
-    def metrics(self) -> dict[str, Any]:
-        return collect(self)
+    def metrics(self) -> Metrics:
+        """The run's results (a dict, as ``xensim run --json`` writes them)."""
+        return Metrics(collect(self))
 
-    def xl(self, command: str) -> tuple[int, str, str]:
-        """Run one xl command line against this host; returns (status, stdout, stderr)."""
+    def xl(self, command: str) -> XlResult:
+        """Run one xl command line against this host; returns (status, stdout, stderr),
+        which a notebook shows as a terminal would.  Mistakes get xl's own messages and
+        status, never an exception."""
         from xensim.toolstack.xl.main import run_command
 
         out, err = io.StringIO(), io.StringIO()
         rc = run_command(self, command, out, err, cwd=os.getcwd())
-        return rc, out.getvalue(), err.getvalue()
+        return XlResult(rc, out.getvalue(), err.getvalue())
+
+    def _repr_html_(self) -> str:
+        return host_html(self)

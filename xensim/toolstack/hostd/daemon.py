@@ -29,6 +29,7 @@ normally started detached by :func:`xensim.toolstack.hostd.client.start_daemon`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fcntl
 import io
 import os
@@ -104,6 +105,8 @@ class HostDaemon:
         self.next_checkpoint = time.monotonic() + checkpoint.EVERY_S
         self.restored: checkpoint.Restored | None = None
         self.checkpoints = 0
+        self.web: Any = None
+        """The live web view (:class:`~xensim.toolstack.web.server.WebView`) of ``--web``."""
 
     # --- the clock -------------------------------------------------------------------
     def sim_target(self) -> int:
@@ -163,6 +166,7 @@ class HostDaemon:
             "restored": self.restored.summary() if self.restored is not None else None,
             "checkpoints": self.checkpoints,
             "devices": self.host.devices(),
+            "web": self.web.url if self.web else None,
         }
 
     # --- checkpoints ---------------------------------------------------------------
@@ -271,6 +275,8 @@ class HostDaemon:
                 if time.monotonic() > self.next_trim:
                     host.trim_samples(KEEP_SAMPLES)
                     self.next_trim = time.monotonic() + TRIM_EVERY_S
+                if self.web:
+                    self.web.tick()
             for p in self.pending:
                 p.err.write("xl: host stopped\n")
                 self._answer(p.conn, 1, p.out, p.err, None)
@@ -380,15 +386,24 @@ def run_daemon(paths: HostPaths, spec: HostSpec, *, fresh: bool = False) -> int:
         return EXIT_ALREADY_RUNNING
     paths.write_private(paths.pidfile, f"{os.getpid()}\n".encode())
     listener = _listen(paths)  # clients queue here while the host is built
+    daemon: HostDaemon | None = None
     try:
         _raise_fd_limit()
+        web = spec.web  # a face of this daemon, never taken from a checkpoint
         try:
             host, spec, restored = _build(paths, spec, fresh)
         except (ValueError, TypeError, KeyError) as exc:
             log(f"xensim: cannot build host: {exc}")
             return 1
+        spec = dataclasses.replace(spec, web=web)
         daemon = HostDaemon(paths, host, spec)
         daemon.restored = restored
+        if web is not None:
+            from xensim.toolstack.web.server import start_for_daemon
+
+            daemon.web = start_for_daemon(host, web, paths.name)
+            if daemon.web is None:
+                return 1
 
         def _stop(signum: int, frame: Any) -> None:
             daemon.stopping = True
@@ -401,6 +416,8 @@ def run_daemon(paths: HostPaths, spec: HostSpec, *, fresh: bool = False) -> int:
             f"speed {spec.speed}x, seed {spec.seed}")
         daemon.serve(listener)
     finally:
+        if daemon is not None and daemon.web:
+            daemon.web.close()
         listener.close()
         for path in (paths.socket, paths.pidfile):
             try:

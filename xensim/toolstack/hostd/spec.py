@@ -19,6 +19,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from xensim.toolstack.web.bind import BindError, parse_bind
+
 MAX_PCPUS = 4096
 MAX_MEMORY_MIB = 1 << 24
 """16 TiB: far above any host xensim models, low enough to catch a typo."""
@@ -51,6 +53,8 @@ class HostSpec:
     """Sockets x cores x threads (``2x8x2``); None: one socket of single-thread cores."""
     xen_cmdline: str | None = None
     """Xen's boot command line (``sched=credit2 load-balance-ratelimit=0``)."""
+    web: str | None = None
+    """``[ADDR:]PORT`` of the live web view (:mod:`xensim.toolstack.web`), or None."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Further :class:`~xensim.host.Host` keyword arguments added by other faces."""
 
@@ -67,6 +71,11 @@ class HostSpec:
                 or not 0 <= self.seed < 1 << 63:
             raise HostSpecError(f"--seed must be an integer from 0 to 2**63-1, not "
                                 f"{self.seed!r}")
+        if self.web is not None:
+            try:
+                parse_bind(self.web)
+            except BindError as exc:
+                raise HostSpecError(f"--web {exc}") from None
         return self
 
     def host_kwargs(self) -> dict[str, Any]:

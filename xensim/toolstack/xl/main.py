@@ -41,7 +41,11 @@ def start_command(host: Host | None, command: str | list[str], out: TextIO, err:
     """Run one command line; *files_in* are the client's (see :class:`XlContext`).  May
     raise :class:`~xensim.toolstack.xl.context.NeedFiles` before the command changes
     anything."""
-    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    try:
+        argv = shlex.split(command) if isinstance(command, str) else list(command)
+    except ValueError as exc:  # an unbalanced quote, as a shell would refuse it
+        err.write(f"xl: cannot split the command line: {exc}\n")
+        return 1, None
     split = split_globals(argv)
     if isinstance(split, str):
         err.write(split + "\n")
