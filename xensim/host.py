@@ -63,12 +63,17 @@ class Host:
                  sched: dict[str, Any] | None = None, memory: int = 16384, seed: int = 0,
                  costs: dict[str, int] | None = None, trace: bool = False,
                  dom0_vcpus: int | None = None, dom0_memory: int = 1024,
-                 hypervisor: str = "xen") -> None:
+                 hypervisor: str = "xen", env: Environment | None = None,
+                 name: str = "default") -> None:
         """*hypervisor* is the host kind: ``xen``, ``kvm`` or ``qemu-tcg`` (see
         :mod:`xensim.hypervisor.hostkind`); *scheduler* defaults to the kind's own
-        (credit for Xen, cfs for the host Linux of kvm and qemu-tcg)."""
+        (credit for Xen, cfs for the host Linux of kvm and qemu-tcg).  *env* is given
+        when the host is one of a :class:`~xensim.site.Site`'s, which share one clock."""
         kind = host_kind(hypervisor)
-        self.env = Environment()
+        self.name = name
+        self.site: Any = None
+        """The :class:`~xensim.site.Site` this host belongs to (None: a host alone)."""
+        self.env = env if env is not None else Environment()
         self.hv = Hypervisor(self.env, pcpus, scheduler=scheduler or kind.scheduler,
                              sched_params=sched, costs=costs, memory_mib=memory, seed=seed,
                              trace=trace, kind=hypervisor)

@@ -1,0 +1,440 @@
+"""Live migration as xl, libxl and libxc do it: pre-copy rounds, suspend, stop-and-copy.
+
+Mirrors: tools/libs/guest/xg_sr_save.c (send_domain_memory_live: log-dirty on,
+round 1 sends every page, each later round the pages dirtied during the one
+before, ``simple_precopy_policy`` -- stop after SPP_MAX_ITERATIONS = 5
+rounds or once fewer than SPP_TARGET_DIRTY_COUNT = 50 pages are dirty --,
+then suspend_and_send_dirty; with ``--debug`` a verify pass resends every
+page), xg_sr_common.h (MAX_BATCH_SIZE = 1024 pages per PAGE_DATA record),
+tools/libs/light/libxl_dom_suspend.c (a PV or PV-driver guest is asked
+through xenstore ``control/shutdown = "suspend"`` and answers with
+SCHEDOP_shutdown(SHUTDOWN_suspend); an HVM guest without PV drivers is
+suspended by Xen directly; an HVM guest's device model saves its state,
+libxl__domain_suspend_device_model) and tools/xl/xl_migrate.c (the two
+sides' messages, the rename to ``NAME--migratedaway`` / from
+``NAME--incoming``, the failure paths).
+
+Where the work runs: the sending helper is a dom0 process, so each batch is
+a work item on a dom0 vCPU of the source (it maps and copies the pages:
+``migrate_send_page``) before it goes on the link; the receiving helper's
+work (``migrate_recv_page``) queues on the destination's dom0.  A starved
+dom0 therefore slows the migration, and the migration's work delays the
+backends queued behind it on the same dom0 vCPU.  The wire is a
+:class:`~xensim.site.link.Link`; the sender keeps one batch ahead of it
+(its socket buffer).
+
+What moves and what is rebuilt (all hosts live in one Python process): the
+destination domain is built from the saved configuration by the
+destination's toolstack (new domid, its own event channels, grant table,
+xenstore directories and backends, which the guest's frontends reconnect
+to on resume, as Linux's do), with the source's uuid and MACs; its memory
+is the page data counted on the link.  The guest's workload program
+restarts on the destination from the top of its loop (what it held in
+flight is lost, as a TCP connection's unacknowledged data would be
+retransmitted), while its external clients (:class:`LanClient`) keep
+their state and follow it when it announces itself (gratuitous ARP).
+The source's domain is destroyed through libxl, so nothing of it is left.
+The CPU time the guest used on the source is carried over for ``xl list``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from simpy import Event
+
+from xensim.domains.dirty import GuestMemory, profile_for
+from xensim.hypervisor.domain import ShutdownReason
+from xensim.hypervisor.logdirty import LogDirty
+from xensim.hypervisor.time import MICROSECS, MILLISECS, SimTime
+from xensim.hypervisor.vcpu import RunState
+from xensim.toolstack.death import HANDLED
+from xensim.toolstack.libxl_device import generated_mac
+from xensim.toolstack.libxl_error import LibxlError
+
+if TYPE_CHECKING:
+    from xensim.host import Host
+    from xensim.hypervisor.domain import Domain
+    from xensim.site.link import Link
+    from xensim.toolstack.domconfig import DomainConfig
+
+SPP_MAX_ITERATIONS = 5
+SPP_TARGET_DIRTY_COUNT = 50
+MAX_BATCH_SIZE = 1024
+PAGE_SIZE = 4096
+PAGE_DATA_OVERHEAD = 16
+"""Bytes of a PAGE_DATA record besides the pages: record header and count (xg_sr_stream_format)."""
+PFN_BYTES = 8
+"""Each page's pfn/type word in a PAGE_DATA record."""
+VCPU_STATE_BYTES = 4096
+"""A vCPU's context record (X86_PV_VCPU_BASIC plus extended/xsave/msrs, or its share of
+HVM_CONTEXT): about a page each."""
+HVM_CONTEXT_BYTES = 16384
+"""HVM_CONTEXT/HVM_PARAMS records: Xen's platform devices (vLAPIC, vIOAPIC, PIT, RTC...)."""
+QEMU_STATE_BYTES = 131072
+"""EMULATOR_CONTEXT: qemu's saved device state (a few devices and their buffers)."""
+TOOLSTACK_BYTES = 8192
+"""The xl header and JSON config, X86_PV_INFO/P2M_FRAMES or the HVM params, and END."""
+GUEST_SUSPEND_NS = MILLISECS(5)
+"""Time a PV Linux guest takes from the xenstore watch to SCHEDOP_shutdown(suspend):
+xenbus's watch thread, freeze_processes, dpm_suspend, stop_machine (estimate)."""
+POLL_NS = MICROSECS(500)
+"""How often a side waiting on the other re-checks the link."""
+
+
+class MigrationFailed(Exception):
+    """The stream broke or the target refused: the lines xl prints are in the message."""
+
+
+@dataclass
+class Round:
+    """One pass over the pages: what it sent and when."""
+
+    number: int
+    pages: int
+    bytes: int
+    start_ns: SimTime
+    end_ns: SimTime = 0
+    kind: str = "live"
+    """``live`` (guest running), ``final`` (suspended), ``verify`` (--debug)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"round": self.number, "kind": self.kind, "pages": self.pages,
+                "bytes": self.bytes, "start_ms": self.start_ns / 1e6,
+                "duration_ms": (self.end_ns - self.start_ns) / 1e6}
+
+
+@dataclass
+class Migration:
+    """``xl migrate DOMAIN HOST``: one live migration from *src* to *dst* over *link*."""
+
+    src: Host
+    dst: Host
+    link: Link
+    domain: Domain
+    paused_after: bool = False
+    debug: bool = False
+    config: DomainConfig | None = None
+    """``-C``: the configuration the target builds the guest from."""
+    lines: list[tuple[SimTime, str]] = field(default_factory=list)
+    rounds: list[Round] = field(default_factory=list)
+    state: str = "running"
+    start_ns: SimTime = 0
+    end_ns: SimTime = 0
+    suspend_ns: SimTime = 0
+    resume_ns: SimTime = 0
+    dom0_ns: dict[str, int] = field(default_factory=lambda: {"source": 0, "target": 0})
+    target_domain: Domain | None = None
+    _recv_pages: int = 0
+    _sent_pages: int = 0
+
+    # --- driving it ------------------------------------------------------------------
+    def start(self) -> Migration:
+        env = self.src.env
+        self.start_ns = env.now
+        self.name = self.domain.name
+        self.handle = self.domain.handle
+        self.process = env.process(self._run())
+        if self.src.site is not None:
+            self.src.site.migrations.append(self)
+        return self
+
+    @property
+    def done(self) -> bool:
+        return self.state != "running"
+
+    def say(self, line: str) -> None:
+        self.lines.append((self.src.env.now, line))
+
+    def _run(self) -> Generator[Event, Any, None]:
+        try:
+            yield from self._migrate()
+            self.state = "done"
+        except MigrationFailed as exc:
+            for line in str(exc).splitlines():
+                self.say(line)
+            self.state = "failed"
+        self.end_ns = self.src.env.now
+
+    # --- the two sides ---------------------------------------------------------------
+    def _migrate(self) -> Generator[Event, Any, None]:
+        env, d = self.src.env, self.domain
+        yield env.timeout(2 * self.link.latency_ns)  # ssh brings up the receiver
+        if not self.link.up:
+            raise MigrationFailed(self._broken("banner"))
+        self.say("migration target: Ready to receive domain.")
+        cfg = self._saved_config()
+        self.say("Saving to migration stream new xl format (info 0x3/0x0/%d)"
+                 % len(cfg.to_xlcfg()))
+        self.say("Loading new save file <incoming migration stream> (new xl fmt info "
+                 "0x3/0x0/%d)" % len(cfg.to_xlcfg()))
+        self.say(" Savefile contains xl domain config in JSON format")
+        self.say("Parsing config from <saved>")
+        try:
+            target = self.dst.toolstack.domain_create(
+                dataclasses.replace(cfg, name=f"{self.name}--incoming"), paused=True)
+        except LibxlError as exc:
+            raise MigrationFailed(
+                f"{exc}\nmigration target: Domain creation failed (code -3).\n"
+                + self._sender_fails()) from None
+        self.target_domain = target
+        target.handle = self.handle
+        kind = "HVM" if d.guest_type != "pv" else "PV"
+        self.say(f"xc: info: Saving domain {d.domid}, type x86 {kind}")
+        self.say(f"xc: info: Found x86 {kind} domain from Xen 4.19")
+        self.say("xc: info: Restoring domain")
+        try:
+            yield from self._save(d)
+            yield from self._wait_received()
+        except MigrationFailed:
+            self._abort_target()
+            raise
+        self.say("xc: info: Restore successful")
+        yield from self._handshake(d, target, cfg)
+
+    def _saved_config(self) -> DomainConfig:
+        """The config xl sends: the one from creation (or ``-C``), with the MACs libxl
+        generated filled in, as libxl's stored JSON config has them."""
+        d = self.domain
+        cfg: DomainConfig = self.config or d.info["config"]
+        vifs = tuple(v if v.mac else dataclasses.replace(v, mac=generated_mac(d.domid, i))
+                     for i, v in enumerate(cfg.vifs))
+        return dataclasses.replace(cfg, name=self.name, vifs=vifs)
+
+    # --- the sending helper (libxc's save loop) -----------------------------------------
+    def _save(self, d: Domain) -> Generator[Event, Any, None]:
+        env = self.src.env
+        self.logdirty = LogDirty(self.src.hv, d)  # XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY
+        self.memory = GuestMemory(d, profile_for(d.info["config"].workload), env.now)
+        nr_pages = d.memory_kib * 1024 // PAGE_SIZE
+        dirty, iteration, x = nr_pages, 0, 0
+        while True:
+            decision_continue = self._policy(dirty, iteration)
+            x += 1
+            if dirty > 0:
+                yield from self._send_round(x, dirty, "live")
+            if not decision_continue:
+                break
+            iteration = x
+            if not self._policy(-1, iteration):
+                break
+            dirty = yield from self._clean()
+        yield from self._suspend(d)
+        dirty = yield from self._clean()
+        yield from self._send_round(x + 1, dirty, "final")
+        if self.debug:  # LIBXL_SUSPEND_DEBUG: verify_frames sends every page again
+            yield from self._send_round(x + 2, nr_pages, "verify")
+        state = TOOLSTACK_BYTES + VCPU_STATE_BYTES * len(d.vcpus)
+        if d.guest_type != "pv":
+            state += HVM_CONTEXT_BYTES + (QEMU_STATE_BYTES if "device_model" in d.info else 0)
+        yield from self._stream(state, state // PAGE_SIZE + 1, None)
+
+    @staticmethod
+    def _policy(dirty: int, iteration: int) -> bool:
+        """simple_precopy_policy: True to continue pre-copying."""
+        stop = (0 <= dirty < SPP_TARGET_DIRTY_COUNT) or iteration >= SPP_MAX_ITERATIONS
+        return not stop
+
+    def _clean(self) -> Generator[Event, Any, int]:
+        """XEN_DOMCTL_SHADOW_OP_CLEAN from the helper: the dirty count, at dom0's expense."""
+        self.memory.sync(self.logdirty, self.src.env.now)
+        dirty = self.logdirty.clean()
+        yield self._dom0_work(self.src, "source", self.logdirty.clean_cost_ns(dirty) + 1,
+                              "hypervisor")
+        return dirty
+
+    def _send_round(self, number: int, pages: int, kind: str) -> Generator[Event, Any, None]:
+        rnd = Round(number, pages, 0, self.src.env.now, kind=kind)
+        self.rounds.append(rnd)
+        left = pages
+        while left:
+            n = min(MAX_BATCH_SIZE, left)
+            left -= n
+            nbytes = PAGE_DATA_OVERHEAD + n * (PFN_BYTES + PAGE_SIZE)
+            yield from self._stream(nbytes, n, rnd)
+        rnd.end_ns = self.src.env.now
+
+    def _stream(self, nbytes: int, pages: int, rnd: Round | None) -> Generator[Event, Any, None]:
+        """Map and copy *pages* on the source dom0, then write *nbytes* to the link."""
+        env, d = self.src.env, self.domain
+        if d.is_dying:
+            raise MigrationFailed(f"xc: error: Domain {d.domid} has been destroyed: "
+                                  "Internal error\n" + self._sender_fails())
+        yield self._dom0_work(self.src, "source",
+                              pages * self.src.hv.costs["migrate_send_page"], "migrate")
+        if not d.is_shutdown:
+            self.memory.sync(self.logdirty, env.now)
+        if not self.link.up:
+            raise MigrationFailed(self._broken("page data"))
+        free = self.link.transmit(self.src.name, nbytes, lambda: self._received(pages))
+        self._sent_pages += pages
+        if rnd is not None:
+            rnd.bytes += nbytes
+        ahead = free - env.now - self.link.ps_per_byte * MAX_BATCH_SIZE * PAGE_SIZE // 1000
+        if ahead > 0:  # the socket buffer holds one batch: wait for room
+            yield env.timeout(ahead)
+
+    def _received(self, pages: int) -> None:
+        """A batch arrived: the receiving helper copies it into the new domain."""
+        ev = self._dom0_work(self.dst, "target",
+                             pages * self.dst.hv.costs["migrate_recv_page"], "migrate")
+        ev.callbacks.append(lambda _e: self._count_received(pages))  # type: ignore[union-attr]
+
+    def _count_received(self, pages: int) -> None:
+        self._recv_pages += pages
+
+    def _wait_received(self) -> Generator[Event, Any, None]:
+        env = self.src.env
+        while self._recv_pages < self._sent_pages:
+            if not self.link.up:
+                raise MigrationFailed(self._broken("end of stream"))
+            yield env.timeout(POLL_NS)
+
+    def _dom0_work(self, host: Host, side: str, ns: int, kind: str) -> Event:
+        """Queue *ns* of *kind* work on *host*'s dom0 (the helper's vCPU); fires when done."""
+        env = host.env
+        ev = env.event()
+        svc = host.toolstack.io.svc
+        self.dom0_ns[side] += ns
+        svc.post(svc.nr_vcpus - 1, lambda: (ns, ev.succeed), kind)
+        return ev
+
+    # --- suspend (libxl_dom_suspend.c) ----------------------------------------------------
+    def _suspend(self, d: Domain) -> Generator[Event, Any, None]:
+        env = self.src.env
+        cfg = d.info["config"]
+        io = self.src.toolstack.io
+        if d.guest_type == "pv" or cfg.xen_platform_pci:
+            io.store.write(0, f"/local/domain/{d.domid}/control/shutdown", "suspend")
+            while True:  # the guest's kernel reads the request when it runs
+                yield env.timeout(GUEST_SUSPEND_NS)
+                if d.pause_count == 0 or d.is_dying:
+                    break
+            io.store.write(0, f"/local/domain/{d.domid}/control/shutdown", "")
+        if d.is_dying:
+            raise MigrationFailed("libxl: error: guest did not suspend\n"
+                                  "Migration failed, failed to suspend at sender.")
+        self.src.hv.domain_shutdown(d, ShutdownReason.SUSPEND)
+        self.suspend_ns = env.now
+        if "device_model" in d.info:  # libxl__qmp_suspend_save: qemu writes its state
+            yield self._dom0_work(self.src, "source", self.src.hv.costs["qemu_save_state"],
+                                  "qemu")
+
+    def _resume_source(self) -> None:
+        """libxl_domain_resume(suspend_cancel): the guest returns from its suspend."""
+        d = self.domain
+        if d.is_dying or not d.is_shutdown:
+            return
+        d.is_shutdown, d.shutdown_code = False, None
+        d.info.pop(HANDLED, None)
+        self.src.hv.core.domain_unpause(d)
+        self.suspend_ns = 0
+
+    # --- the end: xl_migrate.c's handshake -----------------------------------------------
+    def _handshake(self, d: Domain, target: Domain, cfg: DomainConfig
+                   ) -> Generator[Event, Any, None]:
+        env, lat = self.src.env, self.link.latency_ns
+        self.say("migration target: Transfer complete, requesting permission to start "
+                 "domain.")
+        yield env.timeout(lat)
+        self.say("migration sender: Target has acknowledged transfer.")
+        self.src.toolstack.domain_rename(d, f"{self.name}--migratedaway")
+        self.say("migration sender: Giving target permission to start.")
+        yield env.timeout(lat)
+        self.say("migration target: Got permission, starting domain.")
+        self.dst.toolstack.domain_rename(target, self.name)
+        target.info["config"] = cfg
+        target.info["cpu_time_base_ns"] = d.info.get("cpu_time_base_ns", 0) + sum(
+            v.runstate_snapshot(env.now)[RunState.RUNNING] for v in d.vcpus)
+        self._follow_clients(target)
+        if not self.paused_after:
+            self.dst.toolstack.domain_unpause(target)
+        self.resume_ns = env.now
+        self.say("migration target: Domain started successsfully.")
+        yield env.timeout(lat)
+        self.say("migration sender: Target reports successful startup.")
+        self.src.toolstack.domain_destroy(d)
+        self.say("Migration successful.")
+
+    def _follow_clients(self, target: Domain) -> None:
+        """The guest lives on as *target*: its LAN clients keep talking to it (they
+        reach it once its netfront announces it, see io_workloads.lan_client)."""
+        for client in self.src.toolstack.io.ext.clients.values():
+            if client.flow[1] == self.handle:
+                client.domain = target
+
+    # --- failures ---------------------------------------------------------------------------
+    def _broken(self, what: str) -> str:
+        return (f"xc: error: Failed to write {what} to stream (32 = Broken pipe): "
+                "Internal error\n" + self._sender_fails())
+
+    def _sender_fails(self) -> str:
+        self._resume_source()
+        return ("migration sender: libxl_domain_suspend failed (rc=-3)\n"
+                "Migration failed, resuming at sender.")
+
+    def _abort_target(self) -> None:
+        """The receiver lost its stream: it destroys its copy (libxl's restore failed)."""
+        if self.target_domain is not None and not self.target_domain.is_dying:
+            self.dst.toolstack.domain_destroy(self.target_domain)
+
+    # --- what it reports -------------------------------------------------------------------
+    def client_gaps(self) -> list[dict[str, Any]]:
+        """For each LAN client of the guest: its longest gap between two replies
+        during the migration (and a second after), as a user would see it."""
+        out = []
+        ext = self.src.toolstack.io.ext
+        hi = self.end_ns + MILLISECS(1000)
+        for client in ext.clients.values():
+            if client.flow[1] != self.handle:
+                continue
+            times = [t for t in client.replies if self.start_ns <= t <= hi]
+            before = [t for t in client.replies if t < self.start_ns]
+            if before:
+                times.insert(0, before[-1])
+            gap = max((b - a for a, b in zip(times, times[1:])), default=0)
+            out.append({"client": client.flow[0], "max_gap_ms": gap / 1e6,
+                        "replies": len(times)})
+        return out
+
+    def report(self) -> dict[str, Any]:
+        pages = sum(r.pages for r in self.rounds)
+        nbytes = sum(r.bytes for r in self.rounds)
+        return {
+            "domain": self.name, "from": self.src.name, "to": self.dst.name,
+            "state": self.state, "start_ms": self.start_ns / 1e6,
+            "total_ms": (self.end_ns - self.start_ns) / 1e6 if self.done else None,
+            "downtime_ms": ((self.resume_ns - self.suspend_ns) / 1e6
+                            if self.resume_ns and self.suspend_ns else None),
+            "rounds": [r.as_dict() for r in self.rounds],
+            "pages": pages, "bytes": nbytes,
+            "bandwidth_mbit": self.link.bandwidth_mbit,
+            "dom0_cpu_ms": {k: v / 1e6 for k, v in self.dom0_ns.items()},
+            "logdirty_faults": self.logdirty.faults if hasattr(self, "logdirty") else 0,
+            "clients": self.client_gaps(),
+            "output": [line for _, line in self.lines],
+        }
+
+
+def start_migration(src: Host, domain: Domain, dst_name: str, *,
+                    paused_after: bool = False, debug: bool = False,
+                    config: DomainConfig | None = None) -> Migration:
+    """Begin migrating *domain* from *src* to the site's host *dst_name*."""
+    site = src.site
+    if site is None or dst_name not in site.hosts:
+        raise LibxlError(f"ssh: Could not resolve hostname {dst_name}: Name or service not "
+                         "known\nmigration receiver stream: short read (banner)")
+    link = site.link_between(src.name, dst_name)
+    if link is None:
+        raise LibxlError(f"ssh: connect to host {dst_name} port 22: No route to host\n"
+                         "migration receiver stream: short read (banner)")
+    if domain.is_privileged or "config" not in domain.info:
+        raise LibxlError("No config file stored for running domain and none supplied - "
+                         "cannot migrate.")
+    if src.hv.kind.hosted or site.hosts[dst_name].hv.kind.hosted:
+        raise LibxlError("xl migrate: only Xen hosts can send or receive a Xen domain")
+    return Migration(src, site.hosts[dst_name], link, domain, paused_after, debug,
+                     config).start()
