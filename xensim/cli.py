@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from xensim.compare import cli as compare_cli
+from xensim.migrate import cli as migrate_cli
 from xensim.hypervisor.hostkind import HOST_KINDS, host_kind
 from xensim.research import cli as research_cli
 from xensim.research.errors import ResearchError
@@ -154,6 +155,9 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None],
      research_cli.setup_sweep, research_cli.cmd_sweep),
     ("compare", "run one workload under PV, PVH, HVM, HVM with PV drivers and shadow "
                 "paging; where the time went", compare_cli.setup_parser, compare_cli.cmd_compare),
+    ("migrate-sweep", "live-migrate one guest between two hosts under a sweep of link "
+                      "speeds, dirtying rates, memory sizes or dom0 caps",
+     migrate_cli.setup_parser, migrate_cli.cmd_migrate_sweep),
     ("host", "start, inspect or stop a persistent simulated host (for xl)", _setup_host,
      cmd_host),
     ("xl", "run an xl command against a simulated host (same as the xl script)", _setup_xl,
@@ -180,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     args: Any = build_parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except (ScenarioError, ResearchError, compare_cli.CompareError) as exc:
+    except (ScenarioError, ResearchError, compare_cli.CompareError,
+            migrate_cli.ExperimentError) as exc:
         print(f"xensim: error: {exc}", file=sys.stderr)
         return 2
     except HostNameError as exc:

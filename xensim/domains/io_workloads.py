@@ -99,8 +99,8 @@ class LanClient:
     host and domid where the guest last announced itself: a guest resumed on
     another host of a site sends a gratuitous ARP (:meth:`announce`) and the
     client's traffic follows it.  Packets sent in between reach the old host and
-    are lost, as on a real LAN.  ``replies`` holds the time of each completed
-    reply, so the gap a migration leaves is measured where a user sees it.
+    are lost, as on a real LAN.  ``replies`` holds the time and latency of each
+    completed reply, so the gap a migration leaves is measured where a user sees it.
     """
 
     def __init__(self, ext: ExternalNet, g: GuestVcpu, kind: str) -> None:
@@ -113,7 +113,8 @@ class LanClient:
         self.stats = g.stats
         """Where replies are recorded: the announcing domain's vCPU 0 stats."""
         self.flow = (kind, self.domain.handle)
-        self.replies: list[int] = []
+        self.replies: list[tuple[int, int]] = []
+        """(time, latency) of each completed reply, in ns."""
         self.inflight: dict[int, int] = {}
         """Requests sent and not yet answered: seq -> send time."""
         ext.clients[self.flow] = self
@@ -124,7 +125,7 @@ class LanClient:
 
     def record(self, latency_ns: int, nbytes: int) -> None:
         record(self.stats, latency_ns, nbytes)
-        self.replies.append(self.ext.env.now)
+        self.replies.append((self.ext.env.now, latency_ns))
 
     def announce(self, ext: ExternalNet, g: GuestVcpu) -> None:
         """The guest now answers as *g*'s domain behind *ext*'s NIC (gratuitous ARP)."""

@@ -158,6 +158,8 @@ class Migration:
                 self.say(line)
             self.state = "failed"
         self.end_ns = self.src.env.now
+        for rnd in self.rounds:
+            rnd.end_ns = rnd.end_ns or self.end_ns
 
     # --- the two sides ---------------------------------------------------------------
     def _migrate(self) -> Generator[Event, Any, None]:
@@ -382,17 +384,19 @@ class Migration:
             self.dst.toolstack.domain_destroy(self.target_domain)
 
     # --- what it reports -------------------------------------------------------------------
-    def client_gaps(self) -> list[dict[str, Any]]:
-        """For each LAN client of the guest: its longest gap between two replies
-        during the migration (and a second after), as a user would see it."""
-        out = []
+    def clients(self) -> list[Any]:
+        """The guest's LAN clients (:class:`~xensim.domains.io_workloads.LanClient`)."""
         ext = self.src.toolstack.io.ext
-        hi = self.end_ns + MILLISECS(1000)
-        for client in ext.clients.values():
-            if client.flow[1] != self.handle:
-                continue
-            times = [t for t in client.replies if self.start_ns <= t <= hi]
-            before = [t for t in client.replies if t < self.start_ns]
+        return [c for c in ext.clients.values() if c.flow[1] == self.handle]
+
+    def client_gaps(self) -> list[dict[str, Any]]:
+        """For each LAN client of the guest: its longest gap between two replies from
+        the last reply before the migration to a second after it, as a user sees it."""
+        out = []
+        hi = (self.end_ns if self.done else self.src.env.now) + MILLISECS(1000)
+        for client in self.clients():
+            times = [t for t, _ in client.replies if self.start_ns <= t <= hi]
+            before = [t for t, _ in client.replies if t < self.start_ns]
             if before:
                 times.insert(0, before[-1])
             gap = max((b - a for a, b in zip(times, times[1:])), default=0)
