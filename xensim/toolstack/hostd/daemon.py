@@ -31,7 +31,14 @@ from typing import Any
 
 from xensim.host import Host
 from xensim.hypervisor.time import MILLISECS
-from xensim.toolstack.hostd.protocol import ProtocolError, decode, encode, recv_all
+from xensim.toolstack.hostd.protocol import (
+    ProtocolError,
+    decode,
+    decode_files,
+    encode,
+    encode_files,
+    recv_all,
+)
 from xensim.toolstack.hostd.runtime import HostPaths
 
 TICK_S = 0.02
@@ -135,7 +142,13 @@ class HostDaemon:
             return
         out, err = io.StringIO(), io.StringIO()
         try:
-            rc, ctx = start_command(self.host, argv, out, err, cwd=cwd, live=True)
+            files_in = decode_files(req.get("files"))
+        except ValueError as exc:
+            self._reply(conn, {"rc": 1, "stdout": "", "stderr": f"xensim: bad request: {exc}\n"})
+            return
+        try:
+            rc, ctx = start_command(self.host, argv, out, err, cwd=cwd, live=True,
+                                    files_in=files_in)
         except Exception:  # a bug in one command must not take the host down
             traceback.print_exc(file=sys.stderr)
             sys.stderr.flush()
@@ -145,7 +158,10 @@ class HostDaemon:
         if ctx is not None and ctx.waiter is not None:
             self.pending.append(Pending(conn, ctx, out, err, time.monotonic() + WAIT_TIMEOUT_S))
             return
-        self._reply(conn, {"rc": rc, "stdout": out.getvalue(), "stderr": err.getvalue()})
+        reply = {"rc": rc, "stdout": out.getvalue(), "stderr": err.getvalue()}
+        if ctx is not None and ctx.files_out:
+            reply["files"] = encode_files(ctx.files_out)
+        self._reply(conn, reply)
 
     def check_pending(self) -> None:
         still: list[Pending] = []

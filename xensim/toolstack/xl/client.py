@@ -19,11 +19,13 @@ import time
 from typing import Any
 
 from xensim.toolstack.hostd.client import HostdError, ensure_running, request
+from xensim.toolstack.hostd.protocol import decode_files, encode_files
 from xensim.toolstack.hostd.runtime import HostNameError, HostPaths
 from xensim.toolstack.xl import console_client
 from xensim.toolstack.xl.cmdtable import lookup, print_usage
 from xensim.toolstack.xl.context import XlUsageError
 from xensim.toolstack.xl.main import split_globals, start_command
+from xensim.toolstack.xl.xl_saverestore import writable
 from xensim.toolstack.xl.xl_top import TopOptions, parse_options, render
 
 
@@ -73,10 +75,57 @@ def run(paths: HostPaths, argv: list[str]) -> int:
         return top(paths, rest[1:])
     if spec is not None and spec.name == "console" and not flags["N"]:
         return console_client.follow(paths, argv[:len(argv) - len(rest)], rest[1:])
-    reply = request(paths, {"op": "xl", "argv": argv, "cwd": os.getcwd()})
+    unwritable = unwritable_output(rest)
+    if unwritable is not None:
+        sys.stderr.write(f"Failed to open temp file {unwritable} for writing\n")
+        return 1
+    req: dict[str, Any] = {"op": "xl", "argv": argv, "cwd": os.getcwd()}
+    files = user_files(rest)
+    if files:
+        req["files"] = encode_files(files)
+    reply = request(paths, req)
     sys.stdout.write(reply.get("stdout", ""))
     sys.stderr.write(reply.get("stderr", ""))
-    return int(reply.get("rc", 1))
+    rc = int(reply.get("rc", 1))
+    for path, data in decode_files(reply.get("files")).items():
+        try:
+            with open(path, "wb") as f:  # xl save's file: the client writes it, not the daemon
+                f.write(data)
+        except OSError:
+            sys.stderr.write(f"Failed to open temp file {path} for writing\n")
+            rc = 1
+    return rc
+
+
+def user_files(rest: list[str]) -> dict[str, bytes]:
+    """Files of the user's that a command reads, read here and sent with it: ``xl restore``'s
+    operands (its save file and optional config), ``xl save``'s optional config.  One that
+    cannot be read is left out, so the command reports it as xl would."""
+    spec = lookup(rest[0]) if rest else None
+    if spec is None or spec.name not in ("restore", "save"):
+        return {}
+    operands = [a for a in rest[1:] if not a.startswith("-")]
+    if spec.name == "save":
+        operands = operands[2:3]
+    out: dict[str, bytes] = {}
+    for arg in operands:
+        path = os.path.abspath(arg)
+        try:
+            with open(path, "rb") as f:
+                out[path] = f.read()
+        except OSError:
+            pass
+    return out
+
+
+def unwritable_output(rest: list[str]) -> str | None:
+    """``xl save``'s file when this client cannot write it: xl opens it before it suspends
+    the domain, so the check comes before the daemon is asked anything."""
+    spec = lookup(rest[0]) if rest else None
+    operands = [a for a in rest[1:] if not a.startswith("-")]
+    if spec is None or spec.name != "save" or len(operands) < 2:
+        return None
+    return None if writable(os.path.abspath(operands[1])) else operands[1]
 
 
 def _fetch(paths: HostPaths) -> dict[str, Any]:

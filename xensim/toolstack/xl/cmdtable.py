@@ -36,6 +36,7 @@ def _table() -> list[CmdSpec]:
         xl_info,
         xl_mem,
         xl_migrate,
+        xl_saverestore,
         xl_sched,
         xl_top,
         xl_vcpu,
@@ -92,6 +93,26 @@ def _table() -> list[CmdSpec]:
                 "Pause execution of a domain", "<Domain>"),
         CmdSpec("unpause", xl_vmcontrol.main_unpause, False, True,
                 "Unpause a paused domain", "<Domain>"),
+        # --- save and restore (xl_saverestore.c) ---------------------------------------
+        CmdSpec("save", xl_saverestore.main_save, False, True,
+                "Save a domain state to restore later",
+                "[options] <Domain> <CheckpointFile> [<ConfigFile>]",
+                "-h  Print this help.\n"
+                "-c  Leave domain running after creating the snapshot.\n"
+                "-p  Leave domain paused after creating the snapshot.\n"
+                "-D  Store the domain id in the configuration."),
+        CmdSpec("restore", xl_saverestore.main_restore, False, True,
+                "Restore a domain from a saved state",
+                "[options] [<ConfigFile>] <CheckpointFile>",
+                "-h                       Print this help.\n"
+                "-p                       Do not unpause domain after restoring it.\n"
+                "-e                       Do not wait in the background for the death of the "
+                "domain.\n"
+                "-d                       Enable debug messages.\n"
+                "-V, --vncviewer          Connect to the VNC display after the domain is "
+                "created.\n"
+                "-A, --vncviewer-autopass Pass VNC password to viewer via stdin."),
+        # --------------------------------------------------------------------------------
         CmdSpec("mem-max", xl_mem.main_memmax, False, True,
                 "Set the maximum amount reservation for a domain",
                 "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -40,6 +40,10 @@ class XlContext:
     """Global ``-v`` count."""
     waiter: Waiter | None = None
     """Set by a command that must wait for the guest (``shutdown -w``)."""
+    files_in: dict[str, bytes] = field(default_factory=dict)
+    """User files the client read and sent with the command, by resolved path."""
+    files_out: dict[str, bytes] = field(default_factory=dict)
+    """Files a command running in the daemon wants written; the client writes them."""
 
     @property
     def libxl(self) -> Libxl:
@@ -48,3 +52,22 @@ class XlContext:
     def path(self, p: str) -> str:
         """*p* resolved against the client's working directory."""
         return p if os.path.isabs(p) else os.path.normpath(os.path.join(self.cwd, p))
+
+    def read_user_file(self, p: str) -> bytes:
+        """A file of the user's: what the client sent, else read here (in-process).
+        Raises OSError as ``open`` does."""
+        path = self.path(p)
+        if path in self.files_in:
+            return self.files_in[path]
+        with open(path, "rb") as f:
+            return f.read()
+
+    def write_user_file(self, p: str, data: bytes) -> None:
+        """Write a file of the user's: inside the daemon the client does it (the daemon
+        never opens user paths); in-process, here.  Raises OSError as ``open`` does."""
+        path = self.path(p)
+        if self.live:
+            self.files_out[path] = data
+            return
+        with open(path, "wb") as f:
+            f.write(data)

@@ -52,7 +52,8 @@ def split_globals(argv: list[str]) -> tuple[dict[str, int], list[str]] | str:
 
 
 def start_command(host: Host | None, command: str | list[str], out: TextIO, err: TextIO, *,
-                  cwd: str = "/", live: bool = False) -> tuple[int, XlContext | None]:
+                  cwd: str = "/", live: bool = False, files_in: dict[str, bytes] | None = None
+                  ) -> tuple[int, XlContext | None]:
     argv = shlex.split(command) if isinstance(command, str) else list(command)
     split = split_globals(argv)
     if isinstance(split, str):
@@ -60,7 +61,7 @@ def start_command(host: Host | None, command: str | list[str], out: TextIO, err:
         return 1, None
     flags, argv = split
     ctx = XlContext(host, out, err, cwd=cwd, live=live, dryrun=bool(flags["N"]),  # type: ignore[arg-type]
-                    force=bool(flags["f"]), verbose=flags["v"])
+                    force=bool(flags["f"]), verbose=flags["v"], files_in=dict(files_in or {}))
     if not argv:
         main_help(XlContext(host, err, err), [])  # type: ignore[arg-type]
         return 1, None
