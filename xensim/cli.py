@@ -32,6 +32,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario)
     hosts: list[Any] = []
     traced = research_cli.wants_trace(args)
+    if traced and sc.hosts:
+        raise ScenarioError(f"{sc.path}: --trace, --timeline and --plot record one host; "
+                            f"this scenario has {len(sc.hosts)} [[host]] tables")
     result = run_scenario(sc, seed=args.seed, trace=traced, host_out=hosts)
     if traced:
         research_cli.after_run(args, hosts[0], result)

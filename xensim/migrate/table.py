@@ -14,23 +14,23 @@ def _ms(x: float | None) -> str:
 
 
 def migration_table(results: list[dict[str, Any]], title: str, key: str = "") -> Table:
-    """One row per migration; *key* names the swept column (``value`` of each result)."""
+    """One row per migration; *key* names the swept column (``value`` of each result).
+    The client gap is the silence its external client saw across the switch-over."""
     table = Table(title=title)
-    cols = ([key] if key else ["domain", "from -> to"]) + [
-        "state", "rounds", "pages", "MiB", "last round", "total s", "downtime ms",
-        "client gap ms", "dom0 src ms", "dom0 dst ms"]
+    cols = [key or "migration", "state", "rounds", "pages", "MiB", "last round", "total s",
+            "downtime ms", "client gap ms", "dom0 ms src/dst"]
     for col in cols:
-        table.add_column(col, justify="left" if col in (key, "domain", "from -> to", "state")
-                         else "right", no_wrap=True)
+        table.add_column(col, justify="left" if col in (cols[0], "state") else "right",
+                         no_wrap=True)
     for r in results:
-        gaps = [c["max_gap_ms"] for c in r["clients"]]
+        gaps = [c["switch_gap_ms"] for c in r["clients"] if c["switch_gap_ms"] is not None]
         last = r["rounds"][-1]["pages"] if r["rounds"] else 0
-        head = [f"{r['value']:g}"] if key else [r["domain"], f"{r['from']} -> {r['to']}"]
-        table.add_row(*head, r["state"], str(len(r["rounds"])), f"{r['pages']:,}",
+        head = f"{r['value']:g}" if key else f"{r['domain']} {r['from']}->{r['to']}"
+        table.add_row(head, r["state"], str(len(r["rounds"])), f"{r['pages']:,}",
                       f"{r['bytes'] / 2**20:,.1f}", f"{last:,}",
                       f"{r['total_ms'] / 1000:.2f}" if r["total_ms"] is not None else "-",
                       _ms(r["downtime_ms"]), _ms(max(gaps) if gaps else None),
-                      _ms(r["dom0_cpu_ms"]["source"]), _ms(r["dom0_cpu_ms"]["target"]))
+                      f"{_ms(r['dom0_cpu_ms']['source'])} / {_ms(r['dom0_cpu_ms']['target'])}")
     return table
 
 

@@ -20,8 +20,8 @@ a work item on a dom0 vCPU of the source (it maps and copies the pages:
 work (``migrate_recv_page``) queues on the destination's dom0.  A starved
 dom0 therefore slows the migration, and the migration's work delays the
 backends queued behind it on the same dom0 vCPU.  The wire is a
-:class:`~xensim.site.link.Link`; the sender keeps one batch ahead of it
-(its socket buffer).
+:class:`~xensim.site.link.Link`; the sender's writes return once what is
+left fits its socket buffer (:data:`SOCKET_BUFFER`).
 
 What moves and what is rebuilt (all hosts live in one Python process): the
 destination domain is built from the saved configuration by the
@@ -50,10 +50,12 @@ from xensim.domains.dirty import GuestMemory, profile_for
 from xensim.hypervisor.domain import ShutdownReason
 from xensim.hypervisor.logdirty import LogDirty
 from xensim.hypervisor.time import MICROSECS, MILLISECS, SimTime
-from xensim.hypervisor.vcpu import RunState
 from xensim.toolstack.death import HANDLED
 from xensim.toolstack.libxl_device import generated_mac
-from xensim.toolstack.libxl_error import LibxlError
+from xensim.toolstack.libxl_error import LibxlError, log_error
+from xensim.toolstack.libxl_json import domain_config_json, yajl_dumps
+from xensim.toolstack.savefile import capture_domain, encode_image, read_image, restore_domain
+from xensim.toolstack.savefile.header import pack_header
 
 if TYPE_CHECKING:
     from xensim.host import Host
@@ -71,16 +73,18 @@ PFN_BYTES = 8
 """Each page's pfn/type word in a PAGE_DATA record."""
 VCPU_STATE_BYTES = 4096
 """A vCPU's context record (X86_PV_VCPU_BASIC plus extended/xsave/msrs, or its share of
-HVM_CONTEXT): about a page each."""
+HVM_CONTEXT): about a page each, counted on the wire beside the save file's state record."""
 HVM_CONTEXT_BYTES = 16384
 """HVM_CONTEXT/HVM_PARAMS records: Xen's platform devices (vLAPIC, vIOAPIC, PIT, RTC...)."""
 QEMU_STATE_BYTES = 131072
 """EMULATOR_CONTEXT: qemu's saved device state (a few devices and their buffers)."""
-TOOLSTACK_BYTES = 8192
-"""The xl header and JSON config, X86_PV_INFO/P2M_FRAMES or the HVM params, and END."""
 GUEST_SUSPEND_NS = MILLISECS(5)
 """Time a PV Linux guest takes from the xenstore watch to SCHEDOP_shutdown(suspend):
 xenbus's watch thread, freeze_processes, dpm_suspend, stop_machine (estimate)."""
+SOCKET_BUFFER = 1 << 20
+"""Bytes the sending helper's TCP socket holds beyond the wire: its write() returns once
+the rest fits (Linux autotunes a bulk sender's buffer to about this on a LAN; estimate).
+What is still buffered when the guest is suspended adds to the downtime."""
 POLL_NS = MICROSECS(500)
 """How often a side waiting on the other re-checks the link."""
 
@@ -128,6 +132,9 @@ class Migration:
     resume_ns: SimTime = 0
     dom0_ns: dict[str, int] = field(default_factory=lambda: {"source": 0, "target": 0})
     target_domain: Domain | None = None
+    image: bytes = b""
+    """The save file sent at the end of the stream (:mod:`xensim.toolstack.savefile`)."""
+    state_bytes: int = 0
     _recv_pages: int = 0
     _sent_pages: int = 0
 
@@ -169,33 +176,51 @@ class Migration:
             raise MigrationFailed(self._broken("banner"))
         self.say("migration target: Ready to receive domain.")
         cfg = self._saved_config()
-        self.say("Saving to migration stream new xl format (info 0x3/0x0/%d)"
-                 % len(cfg.to_xlcfg()))
-        self.say("Loading new save file <incoming migration stream> (new xl fmt info "
-                 "0x3/0x0/%d)" % len(cfg.to_xlcfg()))
-        self.say(" Savefile contains xl domain config in JSON format")
-        self.say("Parsing config from <saved>")
-        try:
-            target = self.dst.toolstack.domain_create(
-                dataclasses.replace(cfg, name=f"{self.name}--incoming"), paused=True)
-        except LibxlError as exc:
-            raise MigrationFailed(
-                f"{exc}\nmigration target: Domain creation failed (code -3).\n"
-                + self._sender_fails()) from None
-        self.target_domain = target
-        target.handle = self.handle
+        self.config_json = domain_config_json(cfg, d, self.src.toolstack, extensions=True)
+        self.config_json["c_info"]["uuid"] = d.handle
+        _head, hdr = pack_header(yajl_dumps(self.config_json))
+        self.say(f"Saving to migration stream new xl format (info {hdr.info()})")
+        self._check_target_memory(cfg)
         kind = "HVM" if d.guest_type != "pv" else "PV"
         self.say(f"xc: info: Saving domain {d.domid}, type x86 {kind}")
+        yield from self._save(d)
+        yield from self._wait_received()
+        target = self._restore(cfg)
+        yield from self._handshake(d, target, cfg)
+
+    def _check_target_memory(self, cfg: DomainConfig) -> None:
+        """The receiver builds the domain before it reads the pages: no room, no migration
+        (libxl's memory check, with its message, on the target)."""
+        need, free = cfg.memory * 1024, self.dst.hv.free_memory_kib
+        if need > free:
+            raise MigrationFailed(
+                log_error("libxl_mem.c", None, f"cannot create {self.name}--incoming: need "
+                          f"{need} KiB, only {free} KiB free on the host")
+                + "\nfailed to free memory for the domain\n"
+                "migration target: Domain creation failed (code -3).\n"
+                + self._sender_fails())
+
+    def _restore(self, cfg: DomainConfig) -> Domain:
+        """The receiver: the save file that crossed the link, read and rebuilt paused as
+        ``NAME--incoming`` (libxl_domain_create_restore)."""
+        image = read_image(self.image, "<incoming migration stream>")
+        for line in image.messages:
+            self.say(line)
+        self.say("Parsing config from <saved>")
+        base = image.config or cfg
+        try:
+            target = restore_domain(self.dst.toolstack, self.image, paused=True,
+                                    config=dataclasses.replace(base,
+                                                               name=f"{self.name}--incoming"))
+        except LibxlError as exc:
+            raise MigrationFailed(f"{exc}\nmigration target: Domain creation failed "
+                                  "(code -3).\n" + self._sender_fails()) from None
+        kind = "HVM" if target.guest_type != "pv" else "PV"
         self.say(f"xc: info: Found x86 {kind} domain from Xen 4.19")
         self.say("xc: info: Restoring domain")
-        try:
-            yield from self._save(d)
-            yield from self._wait_received()
-        except MigrationFailed:
-            self._abort_target()
-            raise
         self.say("xc: info: Restore successful")
-        yield from self._handshake(d, target, cfg)
+        self.target_domain = target
+        return target
 
     def _saved_config(self) -> DomainConfig:
         """The config xl sends: the one from creation (or ``-C``), with the MACs libxl
@@ -229,10 +254,15 @@ class Migration:
         yield from self._send_round(x + 1, dirty, "final")
         if self.debug:  # LIBXL_SUSPEND_DEBUG: verify_frames sends every page again
             yield from self._send_round(x + 2, nr_pages, "verify")
-        state = TOOLSTACK_BYTES + VCPU_STATE_BYTES * len(d.vcpus)
+        # the end of the stream: the save file (xl header, JSON config, the state record)
+        self.image, _hdr = encode_image(self.config_json,
+                                        capture_domain(self.src.toolstack, d),
+                                        page_rounds=len(self.rounds))
+        state = len(self.image) + VCPU_STATE_BYTES * len(d.vcpus)
         if d.guest_type != "pv":
             state += HVM_CONTEXT_BYTES + (QEMU_STATE_BYTES if "device_model" in d.info else 0)
-        yield from self._stream(state, state // PAGE_SIZE + 1, None)
+        self.state_bytes = state
+        yield from self._stream(state, -(-state // PAGE_SIZE), None)
 
     @staticmethod
     def _policy(dirty: int, iteration: int) -> bool:
@@ -275,8 +305,8 @@ class Migration:
         self._sent_pages += pages
         if rnd is not None:
             rnd.bytes += nbytes
-        ahead = free - env.now - self.link.ps_per_byte * MAX_BATCH_SIZE * PAGE_SIZE // 1000
-        if ahead > 0:  # the socket buffer holds one batch: wait for room
+        ahead = free - env.now - self.link.ps_per_byte * SOCKET_BUFFER // 1000
+        if ahead > 0:  # write() blocks until the rest fits in the socket buffer
             yield env.timeout(ahead)
 
     def _received(self, pages: int) -> None:
@@ -349,8 +379,6 @@ class Migration:
         self.say("migration target: Got permission, starting domain.")
         self.dst.toolstack.domain_rename(target, self.name)
         target.info["config"] = cfg
-        target.info["cpu_time_base_ns"] = d.info.get("cpu_time_base_ns", 0) + sum(
-            v.runstate_snapshot(env.now)[RunState.RUNNING] for v in d.vcpus)
         self._follow_clients(target)
         if not self.paused_after:
             self.dst.toolstack.domain_unpause(target)
@@ -378,11 +406,6 @@ class Migration:
         return ("migration sender: libxl_domain_suspend failed (rc=-3)\n"
                 "Migration failed, resuming at sender.")
 
-    def _abort_target(self) -> None:
-        """The receiver lost its stream: it destroys its copy (libxl's restore failed)."""
-        if self.target_domain is not None and not self.target_domain.is_dying:
-            self.dst.toolstack.domain_destroy(self.target_domain)
-
     # --- what it reports -------------------------------------------------------------------
     def clients(self) -> list[Any]:
         """The guest's LAN clients (:class:`~xensim.domains.io_workloads.LanClient`)."""
@@ -390,8 +413,10 @@ class Migration:
         return [c for c in ext.clients.values() if c.flow[1] == self.handle]
 
     def client_gaps(self) -> list[dict[str, Any]]:
-        """For each LAN client of the guest: its longest gap between two replies from
-        the last reply before the migration to a second after it, as a user sees it."""
+        """For each LAN client of the guest, as a user sees it: ``switch_gap_ms``, the
+        silence across the switch-over (from the last reply before the guest resumed on
+        the target to the first after), and ``max_gap_ms``, the longest silence from the
+        last reply before the migration to a second after it."""
         out = []
         hi = (self.end_ns if self.done else self.src.env.now) + MILLISECS(1000)
         for client in self.clients():
@@ -399,9 +424,14 @@ class Migration:
             before = [t for t, _ in client.replies if t < self.start_ns]
             if before:
                 times.insert(0, before[-1])
-            gap = max((b - a for a, b in zip(times, times[1:])), default=0)
-            out.append({"client": client.flow[0], "max_gap_ms": gap / 1e6,
-                        "replies": len(times)})
+            gaps = [b - a for a, b in zip(times, times[1:])]
+            switch = None
+            if self.resume_ns:
+                after = [i for i, t in enumerate(times) if t > self.resume_ns]
+                if after and after[0] > 0:
+                    switch = (times[after[0]] - times[after[0] - 1]) / 1e6
+            out.append({"client": client.flow[0], "switch_gap_ms": switch,
+                        "max_gap_ms": max(gaps, default=0) / 1e6, "replies": len(times)})
         return out
 
     def report(self) -> dict[str, Any]:
@@ -415,6 +445,7 @@ class Migration:
                             if self.resume_ns and self.suspend_ns else None),
             "rounds": [r.as_dict() for r in self.rounds],
             "pages": pages, "bytes": nbytes,
+            "state_bytes": self.state_bytes,
             "bandwidth_mbit": self.link.bandwidth_mbit,
             "dom0_cpu_ms": {k: v / 1e6 for k, v in self.dom0_ns.items()},
             "logdirty_faults": self.logdirty.faults if hasattr(self, "logdirty") else 0,

@@ -40,9 +40,7 @@ def state_letters(d: Domain) -> str:
 
 
 def cpu_time_ns(d: Domain, now: int) -> int:
-    """Run time of its vCPUs, plus what it ran on another host before a live migration."""
-    return d.info.get("cpu_time_base_ns", 0) + sum(
-        v.runstate_snapshot(now)[RunState.RUNNING] for v in d.vcpus)
+    return sum(v.runstate_snapshot(now)[RunState.RUNNING] for v in d.vcpus)
 
 
 def online_vcpus(d: Domain) -> int:
