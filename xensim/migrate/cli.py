@@ -84,8 +84,8 @@ def cmd_migrate_sweep(args: argparse.Namespace) -> int:
     parts = {"rates": f"memwrite over {args.wss:g} MiB" if name == "rates" else args.workload,
              "memories": f"{args.memory} MiB {args.type} guest",
              "bandwidths": f"{args.bandwidth:g} Mbit/s link",
-             "dom0_caps": f"dom0 cap {args.dom0_cap}%"}
-    title = ", ".join(v for k, v in parts.items() if k != name or k == "rates")
+             "dom0_caps": f"dom0 cap {args.dom0_cap}%" if args.dom0_cap else ""}
+    title = ", ".join(v for k, v in parts.items() if v and (k != name or k == "rates"))
     title += f", {args.hogs} hogs, seed {args.seed}; swept: {what}"
     if args.json:
         with open(args.json, "w") as f:
