@@ -56,6 +56,12 @@ def config_from_keys(name: str, source: str = "<python>", **keys: Any) -> Domain
     return DomainConfig.from_text(text, source)
 
 
+def advance(env: Environment, ms: float | None = None, ns: SimTime | None = None) -> None:
+    """Run *env* for *ms* milliseconds (or *ns* nanoseconds) from now."""
+    delta = ns if ns is not None else MILLISECS(ms or 0)
+    env.run(until=env.now + delta)
+
+
 class Host:
     """One simulated machine: hypervisor, Domain-0 and the toolstack over them."""
 
@@ -112,8 +118,7 @@ class Host:
 
     def run(self, ms: float | None = None, *, ns: SimTime | None = None) -> None:
         """Advance simulated time by *ms* milliseconds (or *ns* nanoseconds)."""
-        delta = ns if ns is not None else MILLISECS(ms or 0)
-        self.env.run(until=self.env.now + delta)
+        advance(self.env, ms, ns)
 
     def reset_metrics(self) -> None:
         """Start measuring from now (drop a warm-up period from the results)."""

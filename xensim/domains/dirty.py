@@ -91,6 +91,10 @@ class GuestMemory:
         self.wss_pages = int(profile.wss_mb * 1024) // PAGE_KIB
         self._cpu_seen = self._cpu_ns(now)
 
+    def start(self, now: int) -> None:
+        """Count writes from *now* on (log-dirty mode was just turned on)."""
+        self._cpu_seen = self._cpu_ns(now)
+
     def _cpu_ns(self, now: int) -> int:
         return sum(v.runstate_snapshot(now)[RunState.RUNNING] for v in self.d.vcpus)
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from simpy import Environment
 
-from xensim.host import Host
-from xensim.hypervisor.time import MILLISECS, SimTime
+from xensim.host import Host, advance
+from xensim.hypervisor.time import SimTime
 from xensim.site.link import Link
 
 
@@ -87,8 +87,7 @@ class Site:
 
     def run(self, ms: float | None = None, *, ns: SimTime | None = None) -> None:
         """Advance every host by *ms* milliseconds (or *ns* nanoseconds)."""
-        delta = ns if ns is not None else MILLISECS(ms or 0)
-        self.env.run(until=self.env.now + delta)
+        advance(self.env, ms, ns)
 
     def reset_metrics(self) -> None:
         for host in self.hosts.values():

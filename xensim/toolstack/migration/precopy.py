@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simpy import Event
@@ -111,40 +111,41 @@ class Round:
                 "duration_ms": (self.end_ns - self.start_ns) / 1e6}
 
 
-@dataclass
 class Migration:
     """``xl migrate DOMAIN HOST``: one live migration from *src* to *dst* over *link*."""
 
-    src: Host
-    dst: Host
-    link: Link
-    domain: Domain
-    paused_after: bool = False
-    debug: bool = False
-    config: DomainConfig | None = None
-    """``-C``: the configuration the target builds the guest from."""
-    lines: list[tuple[SimTime, str]] = field(default_factory=list)
-    rounds: list[Round] = field(default_factory=list)
-    state: str = "running"
-    start_ns: SimTime = 0
-    end_ns: SimTime = 0
-    suspend_ns: SimTime = 0
-    resume_ns: SimTime = 0
-    dom0_ns: dict[str, int] = field(default_factory=lambda: {"source": 0, "target": 0})
-    target_domain: Domain | None = None
-    image: bytes = b""
-    """The save file sent at the end of the stream (:mod:`xensim.toolstack.savefile`)."""
-    state_bytes: int = 0
-    _recv_pages: int = 0
-    _sent_pages: int = 0
+    def __init__(self, src: Host, dst: Host, link: Link, domain: Domain, *,
+                 paused_after: bool = False, debug: bool = False,
+                 config: DomainConfig | None = None) -> None:
+        self.src, self.dst, self.link, self.domain = src, dst, link, domain
+        self.paused_after = paused_after
+        """``-p``: leave the guest paused on the target."""
+        self.debug = debug
+        """``--debug``: libxc's verify pass after the last round."""
+        self.config = config
+        """``-C``: the configuration the target builds the guest from."""
+        self.name, self.handle = domain.name, domain.handle
+        self.lines: list[tuple[SimTime, str]] = []
+        """What xl prints on the sender's terminal (both sides' lines), with their times."""
+        self.rounds: list[Round] = []
+        self.state = "running"
+        self.start_ns = self.end_ns = self.suspend_ns = self.resume_ns = 0
+        self.dom0_ns = {"source": 0, "target": 0}
+        """Work the two helpers queued on their dom0s."""
+        self.logdirty = LogDirty(src.hv, domain)
+        self.memory = GuestMemory(domain, profile_for(domain.info["config"].workload),
+                                  src.env.now)
+        self.config_json: dict[str, Any] = {}
+        self.image = b""
+        """The save file sent at the end of the stream (:mod:`xensim.toolstack.savefile`)."""
+        self.state_bytes = 0
+        self.target_domain: Domain | None = None
+        self._recv_pages = self._sent_pages = 0
 
-    # --- driving it ------------------------------------------------------------------
     def start(self) -> Migration:
         env = self.src.env
         self.start_ns = env.now
-        self.name = self.domain.name
-        self.handle = self.domain.handle
-        self.process = env.process(self._run())
+        env.process(self._run())
         if self.src.site is not None:
             self.src.site.migrations.append(self)
         return self
@@ -233,9 +234,7 @@ class Migration:
 
     # --- the sending helper (libxc's save loop) -----------------------------------------
     def _save(self, d: Domain) -> Generator[Event, Any, None]:
-        env = self.src.env
-        self.logdirty = LogDirty(self.src.hv, d)  # XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY
-        self.memory = GuestMemory(d, profile_for(d.info["config"].workload), env.now)
+        self.memory.start(self.src.env.now)  # SHADOW_OP_ENABLE_LOGDIRTY: writes count from now
         nr_pages = d.memory_kib * 1024 // PAGE_SIZE
         dirty, iteration, x = nr_pages, 0, 0
         while True:
@@ -448,7 +447,7 @@ class Migration:
             "state_bytes": self.state_bytes,
             "bandwidth_mbit": self.link.bandwidth_mbit,
             "dom0_cpu_ms": {k: v / 1e6 for k, v in self.dom0_ns.items()},
-            "logdirty_faults": self.logdirty.faults if hasattr(self, "logdirty") else 0,
+            "logdirty_faults": self.logdirty.faults,
             "clients": self.client_gaps(),
             "output": [line for _, line in self.lines],
         }
@@ -471,5 +470,5 @@ def start_migration(src: Host, domain: Domain, dst_name: str, *,
                          "cannot migrate.")
     if src.hv.kind.hosted or site.hosts[dst_name].hv.kind.hosted:
         raise LibxlError("xl migrate: only Xen hosts can send or receive a Xen domain")
-    return Migration(src, site.hosts[dst_name], link, domain, paused_after, debug,
-                     config).start()
+    return Migration(src, site.hosts[dst_name], link, domain, paused_after=paused_after,
+                     debug=debug, config=config).start()
