@@ -381,9 +381,10 @@ def build_site(sc: Scenario, seed: int | None = None, trace: bool = False) -> Si
     pool without ``host`` goes to the first host)."""
     site = Site(Path(sc.path).stem)
     first = sc.hosts[0]["name"]
-    for h in sc.hosts:
+    for i, h in enumerate(sc.hosts):  # a seed given for the run: one per host, in order
         try:
-            site.add_host(h["name"], **_host_kwargs(sc, h, seed, trace))
+            site.add_host(h["name"], **_host_kwargs(sc, h, None if seed is None else seed + i,
+                                                    trace))
         except (SchedParamError, KeyError, ValueError) as exc:
             raise ScenarioError(f"{sc.path}: [[host]] {h['name']}: {exc}") from None
     for link in sc.links:

@@ -80,3 +80,19 @@ def test_a_site_scenario_runs_reports_each_host_and_is_deterministic(
     assert "host h1:" in printed and "host h2:" in printed and "web h1->h2" in printed
     assert "action at 200 ms on h1: xl migrate web h2 -> ok" in printed
     assert main(["run", str(sc), "--timeline"]) == 2  # one host's timeline only
+
+
+def test_xensim_sweep_takes_a_site_scenario_and_migration_metrics(tmp_path: Path) -> None:
+    (tmp_path / "site.toml").write_text(SITE)
+    (tmp_path / "sw.toml").write_text(
+        '[sweep]\nscenario = "site.toml"\nseeds = 1\n'
+        'metrics = ["migrations.0.pages", "hosts.h2.domains.web.domid"]\n'
+        '[grid]\n"domain.web.memory" = [16, 32]\n')
+    assert main(["sweep", str(tmp_path / "sw.toml"), "-o", str(tmp_path / "out")]) == 0
+    rows = (tmp_path / "out" / "runs.csv").read_text().splitlines()
+    pages = [int(float(r.split(",")[-2])) for r in rows[1:]]
+    assert pages[0] > 16 * 256 and pages[1] > 32 * 256 > pages[0]
+    (tmp_path / "bad.toml").write_text(
+        '[sweep]\nscenario = "site.toml"\nmetrics = ["migrations.0.pages"]\n'
+        '[grid]\n"host.pcpus" = [1, 2]\n')
+    assert main(["sweep", str(tmp_path / "bad.toml"), "-o", str(tmp_path / "o2")]) == 2
