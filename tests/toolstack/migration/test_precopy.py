@@ -247,3 +247,16 @@ def test_the_stream_slows_other_guests_io_through_dom0() -> None:
     during = sorted(lat[len(before):])
     # netback's work for the pings waits behind the helper's 5 ms batches on dom0's vCPU
     assert during[len(during) // 2] > 10 * before[len(before) // 2]
+
+
+def test_a_paused_guest_never_answers_the_suspend_request() -> None:
+    site, _ = _site()
+    site.xl("h1", "pause web")
+    rc, _, err = site.xl("h1", "migrate web h2")
+    assert rc == 1
+    assert "guest did not suspend, timed out" in err
+    assert err.splitlines()[-1] == "Migration failed, failed to suspend at sender."
+    mig = site.migrations[-1]
+    assert mig.end_ns - mig.start_ns >= 60_000_000_000  # libxl's 60 s
+    d = site.hosts["h1"].domain("web")
+    assert d.pause_count == 1 and not d.is_shutdown  # still there, paused as it was

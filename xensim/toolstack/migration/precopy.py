@@ -49,7 +49,7 @@ from simpy import Event
 from xensim.domains.dirty import GuestMemory, profile_for
 from xensim.hypervisor.domain import ShutdownReason
 from xensim.hypervisor.logdirty import LogDirty
-from xensim.hypervisor.time import MICROSECS, MILLISECS, SimTime
+from xensim.hypervisor.time import MICROSECS, MILLISECS, SECONDS, SimTime
 from xensim.toolstack.death import HANDLED
 from xensim.toolstack.libxl_device import generated_mac
 from xensim.toolstack.libxl_error import LibxlError, log_error
@@ -85,6 +85,8 @@ SOCKET_BUFFER = 1 << 20
 """Bytes the sending helper's TCP socket holds beyond the wire: its write() returns once
 the rest fits (Linux autotunes a bulk sender's buffer to about this on a LAN; estimate).
 What is still buffered when the guest is suspended adds to the downtime."""
+SUSPEND_TIMEOUT_NS = SECONDS(60)
+"""libxl gives a guest this long to answer the suspend request (libxl_dom_suspend.c)."""
 POLL_NS = MICROSECS(500)
 """How often a side waiting on the other re-checks the link."""
 
@@ -340,14 +342,23 @@ class Migration:
         io = self.src.toolstack.io
         if d.guest_type == "pv" or cfg.xen_platform_pci:
             io.store.write(0, f"/local/domain/{d.domid}/control/shutdown", "suspend")
+            waited = 0
             while True:  # the guest's kernel reads the request when it runs
                 yield env.timeout(GUEST_SUSPEND_NS)
+                waited += GUEST_SUSPEND_NS
                 if d.pause_count == 0 or d.is_dying:
                     break
+                if waited >= SUSPEND_TIMEOUT_NS:  # a paused guest never answers
+                    io.store.write(0, f"/local/domain/{d.domid}/control/shutdown", "")
+                    raise MigrationFailed(
+                        log_error("libxl_dom_suspend.c", d.domid,
+                                  "guest did not suspend, timed out")
+                        + "\nmigration sender: libxl_domain_suspend failed (rc=-8)\n"
+                        "Migration failed, failed to suspend at sender.")
             io.store.write(0, f"/local/domain/{d.domid}/control/shutdown", "")
         if d.is_dying:
-            raise MigrationFailed("libxl: error: guest did not suspend\n"
-                                  "Migration failed, failed to suspend at sender.")
+            raise MigrationFailed(f"xc: error: Domain {d.domid} has been destroyed: "
+                                  "Internal error\n" + self._sender_fails())
         self.src.hv.domain_shutdown(d, ShutdownReason.SUSPEND)
         self.suspend_ns = env.now
         if "device_model" in d.info:  # libxl__qmp_suspend_save: qemu writes its state
