@@ -207,6 +207,9 @@ def test_xl_migrate_refuses_what_it_cannot_do() -> None:
     assert rc == 1 and "cannot migrate" in err
     rc, _, err = site.xl("h1", "migrate web")
     assert rc == 2 and "requires at least 2 arguments" in err
+    start_migration(site.hosts["h1"], site.hosts["h1"].domain("web"), "h2")
+    rc, _, err = site.xl("h1", "migrate web h2")  # one at a time
+    assert rc == 1 and "Device or resource busy" in err
     rc, _, err = site.xl("h2", "migrate-receive")
     assert rc == 1 and "Ready to receive domain" in err
     alone = Host(pcpus=1)  # no site: no other host to reach

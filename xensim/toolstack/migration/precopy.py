@@ -91,6 +91,10 @@ POLL_NS = MICROSECS(500)
 """How often a side waiting on the other re-checks the link."""
 
 
+MIGRATING = "migration"
+"""``Domain.info`` key of the migration a domain is in (one at a time)."""
+
+
 class MigrationFailed(Exception):
     """The stream broke or the target refused: the lines xl prints are in the message."""
 
@@ -147,6 +151,7 @@ class Migration:
     def start(self) -> Migration:
         env = self.src.env
         self.start_ns = env.now
+        self.domain.info[MIGRATING] = self
         env.process(self._run())
         if self.src.site is not None:
             self.src.site.migrations.append(self)
@@ -168,6 +173,7 @@ class Migration:
                 self.say(line)
             self.state = "failed"
         self.end_ns = self.src.env.now
+        self.domain.info.pop(MIGRATING, None)
         for rnd in self.rounds:
             rnd.end_ns = rnd.end_ns or self.end_ns
 
@@ -479,6 +485,11 @@ def start_migration(src: Host, domain: Domain, dst_name: str, *,
     if domain.is_privileged or "config" not in domain.info:
         raise LibxlError("No config file stored for running domain and none supplied - "
                          "cannot migrate.")
+    if MIGRATING in domain.info:  # its log-dirty mode is taken: libxc cannot enable it
+        raise LibxlError("xc: error: Failed to enable logdirty: 16,0,0 (16 = Device or "
+                         "resource busy): Internal error\nmigration sender: "
+                         "libxl_domain_suspend failed (rc=-3)\nMigration failed, resuming "
+                         "at sender.")
     if src.hv.kind.hosted or site.hosts[dst_name].hv.kind.hosted:
         raise LibxlError("xl migrate: only Xen hosts can send or receive a Xen domain")
     return Migration(src, site.hosts[dst_name], link, domain, paused_after=paused_after,
