@@ -24,17 +24,18 @@ backends queued behind it on the same dom0 vCPU.  The wire is a
 left fits its socket buffer (:data:`SOCKET_BUFFER`).
 
 What moves and what is rebuilt (all hosts live in one Python process): the
-destination domain is built from the saved configuration by the
-destination's toolstack (new domid, its own event channels, grant table,
-xenstore directories and backends, which the guest's frontends reconnect
-to on resume, as Linux's do), with the source's uuid and MACs; its memory
-is the page data counted on the link.  The guest's workload program
-restarts on the destination from the top of its loop (what it held in
-flight is lost, as a TCP connection's unacknowledged data would be
-retransmitted), while its external clients (:class:`LanClient`) keep
-their state and follow it when it announces itself (gratuitous ARP).
-The source's domain is destroyed through libxl, so nothing of it is left.
-The CPU time the guest used on the source is carried over for ``xl list``.
+stream ends with the xl save file of :mod:`xensim.toolstack.savefile`
+(config with the MACs libxl generated, uuid, vCPU run times, scheduler
+parameters, xenstore, counters), which the receiver reads and rebuilds with
+``restore_domain``: a new domid, its own event channels, grant table,
+xenstore directories and backends, which the guest's frontends reconnect to
+on resume, as Linux's do.  Its memory is the page data counted on the link.
+The guest's workload program restarts on the destination from the top of
+its loop (what it held in flight is lost, as a TCP connection's
+unacknowledged data would be retransmitted), while its external clients
+(``io_workloads.LanClient``) keep their state and follow it when it
+announces itself (gratuitous ARP).  The source's domain is destroyed
+through libxl, so nothing of it is left (docs/migration.md has the table).
 """
 
 from __future__ import annotations
@@ -212,15 +213,14 @@ class Migration:
     def _restore(self, cfg: DomainConfig) -> Domain:
         """The receiver: the save file that crossed the link, read and rebuilt paused as
         ``NAME--incoming`` (libxl_domain_create_restore)."""
-        image = read_image(self.image, "<incoming migration stream>")
-        for line in image.messages:
-            self.say(line)
-        self.say("Parsing config from <saved>")
-        base = image.config or cfg
         try:
+            image = read_image(self.image, "<incoming migration stream>")
+            for line in image.messages:
+                self.say(line)
+            self.say("Parsing config from <saved>")
+            incoming = dataclasses.replace(image.config or cfg, name=f"{self.name}--incoming")
             target = restore_domain(self.dst.toolstack, self.image, paused=True,
-                                    config=dataclasses.replace(base,
-                                                               name=f"{self.name}--incoming"))
+                                    config=incoming)
         except LibxlError as exc:
             raise MigrationFailed(f"{exc}\nmigration target: Domain creation failed "
                                   "(code -3).\n" + self._sender_fails()) from None
