@@ -349,7 +349,7 @@ def test_xl_create_of_the_hvm_example_config() -> None:
     host.run(ms=10)
     e = host.domain("emu")
     assert [dev.name for dev in e.info["device_model"].devices] == ["serial", "vga", "ide",
-                                                                   "e1000"]
+                                                                   "cdrom", "e1000"]
     assert e.vmexit_counts.get("EPT_VIOLATION", 0) >= 2  # the e1000 driver's init
 
 

@@ -46,9 +46,11 @@ def test_create_quiet_paused_and_dry_run(host: Host) -> None:
     assert (rc, out, err) == (0, "", "")
     assert "--p---" in xl_ok(host, "list cpu-hog")
     rc, out, err = host.xl(f"create -n {PV} memory=64")
-    assert rc == 0 and json.loads(out)["memory"] == 64
+    dry = json.loads(out)
+    assert rc == 0 and dry["domid"] is None
+    assert dry["config"]["b_info"]["target_memkb"] == 64 * 1024  # libxl counts KiB
     rc, out, _ = host.xl(f"-N create {PV}")
-    assert rc == 0 and json.loads(out)["name"] == "pv-guest"
+    assert rc == 0 and json.loads(out)["config"]["c_info"]["name"] == "pv-guest"
     assert host.hv.domain_by_name("pv-guest") is None
 
 

@@ -65,6 +65,8 @@ class Hypervisor:
         self.core = SchedCore(self)
         self.total_memory_kib = memory_mib * 1024
         self.dmesg: list[tuple[SimTime, str]] = []
+        self.params: dict[str, object] = {}
+        """Runtime parameters set since boot (``xl set-parameters``, see params.py)."""
         self.idle_domain = Domain(DOMID_IDLE, "idle")
         self.pcpus: list[PCPU] = []
         for cpu in range(nr_cpus):

@@ -38,6 +38,7 @@ from xensim.hypervisor.console_io import console_append
 from xensim.hypervisor.domain import ShutdownReason
 from xensim.hypervisor.hvm.ioreq import Ioreq, IoreqServer
 from xensim.hypervisor.kvm.vm import KvmVm
+from xensim.qemu_dm.atapi import AtapiCdrom
 from xensim.qemu_dm.device import EmulatedDevice, Range
 from xensim.qemu_dm.e1000 import E1000
 from xensim.qemu_dm.ide import IdeDisk
@@ -63,7 +64,8 @@ class DeviceModel:
 
     def __init__(self, io: IoSystem, guest: Domain, svc: Dom0Services, *,
                  version: str = "qemu-xen", nic_models: list[str] | None = None,
-                 platform_pci: bool = True, disks: int = 1) -> None:
+                 platform_pci: bool = True, disks: int = 1,
+                 cdroms: list[tuple[str, str | None]] | None = None) -> None:
         if version not in DM_VERSIONS:
             raise ValueError(f"device_model_version must be one of {DM_VERSIONS}")
         if guest.hvm is None:
@@ -84,9 +86,11 @@ class DeviceModel:
         if platform_pci:
             self.devices.append(XenPlatform(self))
         self.disks = [IdeDisk(self) for _ in range(min(disks, 1))]
+        self.cdroms = [AtapiCdrom(self, vdev, media) for vdev, media in (cdroms or [])[:1]]
+        """The CD-ROM drive (secondary master): the config's first cdrom disk."""
         self.nics: list[E1000 | Rtl8139] = [
             NIC_MODELS[m](self, i) for i, m in enumerate(nic_models or [])]
-        self.devices += self.disks + self.nics
+        self.devices += self.disks + self.cdroms + self.nics
         self.server: IoreqServer = guest.hvm.create_server(svc.dom0, self._on_ioreq,
                                                            self._on_buffered)
         self._claims: list[tuple[Range, EmulatedDevice]] = []

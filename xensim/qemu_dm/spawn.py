@@ -48,8 +48,10 @@ def spawn_device_model(io: IoSystem, d: Domain, cfg: Any, vifs: list[Any],
     svc = io.svc
     if getattr(cfg, "device_model_stubdomain_override", False):
         svc = _stub_domain(io, d, version)
+    cdroms = [(disk.vdev, disk.target) for disk in getattr(cfg, "disks", ()) if disk.is_cdrom]
     dm = DeviceModel(io, d, svc, version=version, nic_models=models,
-                     platform_pci=getattr(cfg, "xen_platform_pci", True), disks=ndisks)
+                     platform_pci=getattr(cfg, "xen_platform_pci", True), disks=ndisks,
+                     cdroms=cdroms)
     where = f"stub domain {svc.dom0.domid}" if svc is not io.svc else "dom0"
     io.hyp.log(f"device model {version} for domain {d.domid} started in {where}")
     return dm

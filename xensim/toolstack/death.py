@@ -32,6 +32,12 @@ ACTION_KEY = {
 }
 HANDLED = "death_handled"
 """``d.info`` key set once the action has run: ``xl shutdown -w`` waits for it."""
+UNMONITORED = "unmonitored"
+"""``d.info`` key of a domain created with ``xl create -e``: no xl process watches it,
+so nothing acts on its shutdown (it stays shut down, as with xl)."""
+CONFIG_UPDATE = "config_update"
+"""``d.info`` key of the config ``xl config-update`` stored (xl's "xl" userdata): a
+restart builds from it instead of the running config (reload_domain_config)."""
 
 
 class DeathWatcher:
@@ -43,7 +49,7 @@ class DeathWatcher:
         self.hyp.shutdown_hooks.append(self.on_shutdown)
 
     def on_shutdown(self, d: Domain) -> None:
-        if d.info.get("config") is None or d.is_privileged:
+        if d.info.get("config") is None or d.is_privileged or d.info.get(UNMONITORED):
             return
         ev = Timeout(self.hyp.env, 0, d)
         ev.callbacks.append(lambda e: self.handle(e._value))  # type: ignore[union-attr]
@@ -62,7 +68,9 @@ class DeathWatcher:
         code = int(d.shutdown_code) if d.shutdown_code is not None else -1
         self.hyp.log(f"xl: Domain {d.domid} has shut down, reason code {code}: "
                      f"action {action}")
-        cfg = d.info["config"]
+        cfg = d.info.get(CONFIG_UPDATE) or d.info["config"]
+        if CONFIG_UPDATE in d.info:
+            self.hyp.log('xl: "xl" configuration found, using it')
         if action in ("preserve", "soft-reset"):
             d.info[HANDLED] = True
             return

@@ -55,6 +55,7 @@ from xensim.hypervisor.vcpu import PauseFlag
 from xensim.qemu_dm.spawn import nic_models, spawn_device_model
 from xensim.toolstack import libxl_device as dev
 from xensim.toolstack.consoled import Consoled
+from xensim.toolstack.libxl_cdrom import guest_ejected
 from xensim.toolstack.libxl_error import (
     ERROR_FAIL,
     ERROR_INVAL,
@@ -216,6 +217,8 @@ class Libxl:
         self.io.domain_created(d, guests, devices, memory)
         if dm is not None:
             self.io.attach_device_model(d, dm)
+            for drive in dm.cdroms:  # xl's disk-eject watch (see libxl_cdrom.py)
+                drive.on_guest_eject = lambda dr, d=d: guest_ejected(self, d, dr)
         if hyp.kind.hosted and not privileged:
             try:
                 hosted_devices(self.io, d.info["kernel"], cfg, len(vifs), len(disks))

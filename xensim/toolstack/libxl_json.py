@@ -1,4 +1,4 @@
-"""libxl's JSON for a domain: ``libxl_domain_config`` as ``xl list -l`` and ``xl create -n`` print it.
+"""libxl's JSON for a domain: libxl_domain_config as ``xl list -l`` and ``xl create -n`` print it.
 
 Mirrors: tools/libs/light/libxl_types.idl (``libxl_domain_config``: ``c_info``,
 ``b_info``, ``disks``, ``nics``, ``on_*``; field names, nesting and units,
@@ -14,7 +14,8 @@ domain's (``xl list -l``) is what libxl_retrieve_domain_configuration returns:
 the same plus what libxl decided at create time and what changed since
 (uuid, the MAC each vif got, the memory target, the vCPUs online).
 Simplified: of the defaults libxl fills in, only those of keys xensim models
-are shown; HVM firmware, vga, vnc and sdl details are libxl's defaults.
+are shown (a nic's ``nictype`` only when the config set ``type=``); HVM
+vga, vnc and sdl details are libxl's defaults.
 
 :func:`config_from_json` is the way back (``xl restore``): the JSON becomes
 xl.cfg keys that go through the same parser as a file, so a restored config
@@ -80,10 +81,11 @@ def _action_key(name: str) -> str:
 
 # --- to JSON ----------------------------------------------------------------------------
 def domain_config_json(cfg: DomainConfig, d: Domain | None = None,
-                       libxl: Libxl | None = None, *, extensions: bool = False
-                       ) -> dict[str, Any]:
-    """``libxl_domain_config`` for *cfg*; with *d* (and its toolstack) as it runs now."""
-    out: dict[str, Any] = {"c_info": _c_info(cfg, d), "b_info": _b_info(cfg, d, libxl)}
+                       libxl: Libxl | None = None, *, extensions: bool = False,
+                       domid: int | None = None) -> dict[str, Any]:
+    """``libxl_domain_config`` for *cfg*; with *d* (and its toolstack) as it runs now.
+    *domid* is c_info's (``xl save`` stores 0, or the domid with ``-D``)."""
+    out: dict[str, Any] = {"c_info": _c_info(cfg, d, domid), "b_info": _b_info(cfg, d, libxl)}
     disks = [_disk(disk, d) for disk in cfg.disks]
     if disks:
         out["disks"] = disks
@@ -100,11 +102,13 @@ def domain_config_json(cfg: DomainConfig, d: Domain | None = None,
     return out
 
 
-def _c_info(cfg: DomainConfig, d: Domain | None) -> dict[str, Any]:
+def _c_info(cfg: DomainConfig, d: Domain | None, domid: int | None) -> dict[str, Any]:
     c: dict[str, Any] = {"type": cfg.type}
     if cfg.type != "pv":
         c["hap"] = _defbool(cfg.hap)
     c["name"] = d.name if d is not None else cfg.name
+    if domid is not None:
+        c["domid"] = domid
     uuid = d.handle if d is not None else getattr(cfg, "uuid", None)
     if uuid:
         c["uuid"] = uuid
@@ -160,12 +164,15 @@ def _b_info(cfg: DomainConfig, d: Domain | None, libxl: Libxl | None) -> dict[st
     if cfg.cap != DEFAULTS["cap"]:
         sched["cap"] = cfg.cap
     b["sched_params"] = sched
-    for key in ("kernel", "cmdline", "ramdisk", "bootloader"):
+    for key in ("kernel", "cmdline", "ramdisk"):
         value = getattr(cfg, key)
         if value is not None:
             b[key] = value
     if cfg.type == "hvm":
         b["acpi"] = _defbool(cfg.acpi)
+    if cfg.bootloader is not None:
+        b["bootloader"] = cfg.bootloader
+    if cfg.type == "hvm":
         b["apic"] = _defbool(cfg.apic)
     b[f"type.{cfg.type}"] = _type_union(cfg)
     b["arch_arm"] = {}
@@ -224,8 +231,7 @@ def _disk(disk: DiskSpec, d: Domain | None) -> dict[str, Any]:
     out["vdev"] = disk.vdev
     backend = disk.backendtype
     if backend is None and d is not None:
-        # libxl__device_disk_set_backend: a block device goes to blkback, a file to qdisk
-        backend = "phy" if (disk.target or "").startswith("/dev/") else "qdisk"
+        backend = default_backend(disk.target)
     if backend:
         out["backend"] = backend
     out["format"] = disk.format
@@ -244,16 +250,20 @@ def _disk(disk: DiskSpec, d: Domain | None) -> dict[str, Any]:
     return out
 
 
+def default_backend(target: str | None) -> str:
+    """libxl__device_disk_set_backend's choice when the config names none: a block device
+    goes to blkback (``phy``), anything else to qemu (``qdisk``)."""
+    return "phy" if (target or "").startswith("/dev/") else "qdisk"
+
+
 def _nics(cfg: DomainConfig, d: Domain | None, libxl: Libxl | None) -> list[dict[str, Any]]:
     live: dict[int, dict[str, str]] = {}
     if d is not None and libxl is not None:
         live = libxl.device_list(d, "vif")
-    return [_nic(devid, vif, cfg, live.get(devid), d is not None)
-            for devid, vif in enumerate(cfg.vifs)]
+    return [_nic(devid, vif, live.get(devid)) for devid, vif in enumerate(cfg.vifs)]
 
 
-def _nic(devid: int, vif: VifSpec, cfg: DomainConfig,
-         front: dict[str, str] | None, live: bool) -> dict[str, Any]:
+def _nic(devid: int, vif: VifSpec, front: dict[str, str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if vif.backend:
         out["backend_domname"] = vif.backend
@@ -269,11 +279,8 @@ def _nic(devid: int, vif: VifSpec, cfg: DomainConfig,
     if vif.vifname:
         out["ifname"] = vif.vifname
     out["script"] = vif.script
-    nictype = vif.type
-    if nictype is None and live:  # libxl__device_nic_setdefault: ioemu for HVM, else vif
-        nictype = "ioemu" if cfg.type == "hvm" else "vif"
-    if nictype is not None:
-        out["nictype"] = "vif_ioemu" if nictype == "ioemu" else "vif"
+    if vif.type is not None:  # as configured (xensim leaves libxl's per-type default out)
+        out["nictype"] = "vif_ioemu" if vif.type == "ioemu" else "vif"
     if vif.rate_bytes_per_sec is not None and vif.rate_interval_us is not None:
         out["rate_bytes_per_interval"] = vif.rate_bytes_per_sec * vif.rate_interval_us \
             // 1_000_000
@@ -365,7 +372,7 @@ def _keys_from_json(obj: dict[str, Any], c: dict[str, Any], b: dict[str, Any]
     disks = [_disk_spec(x) for x in obj.get("disks", [])]
     if disks:
         keys["disk"] = disks
-    vifs = [_vif_spec(x, ctype) for x in obj.get("nics", [])]
+    vifs = [_vif_spec(x) for x in obj.get("nics", [])]
     if vifs:
         keys["vif"] = vifs
     ext = obj.get("xensim") or {}
@@ -384,8 +391,10 @@ def _disk_spec(x: dict[str, Any]) -> str:
              f"access={'rw' if x.get('readwrite') else 'ro'}"]
     if x.get("is_cdrom"):
         parts.append("devtype=cdrom")
-    if x.get("backend") in ("phy", "tap", "qdisk", "standalone"):
-        parts.append(f"backendtype={x['backend']}")
+    backend = x.get("backend")
+    if backend in ("phy", "tap", "qdisk", "standalone") and \
+            backend != default_backend(x.get("pdev_path")):  # libxl's own choice stays implicit
+        parts.append(f"backendtype={backend}")
     if x.get("backend_domname"):
         parts.append(f"backend={x['backend_domname']}")
     if x.get("script"):
@@ -399,16 +408,15 @@ def _disk_spec(x: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _vif_spec(x: dict[str, Any], domain_type: str) -> str:
+def _vif_spec(x: dict[str, Any]) -> str:
     parts = []
     for key, name in (("mac", "mac"), ("bridge", "bridge"), ("ip", "ip"), ("model", "model"),
                       ("backend_domname", "backend"), ("ifname", "vifname"),
                       ("script", "script"), ("gatewaydev", "gatewaydev")):
         if x.get(key):
             parts.append(f"{name}={x[key]}")
-    nictype = "ioemu" if x.get("nictype") == "vif_ioemu" else x.get("nictype")
-    if nictype is not None and nictype != ("ioemu" if domain_type == "hvm" else "vif"):
-        parts.append(f"type={nictype}")  # the domain type's own default stays implicit
+    if "nictype" in x:
+        parts.append("type=" + ("ioemu" if x["nictype"] == "vif_ioemu" else "vif"))
     if "rate_bytes_per_interval" in x and x.get("rate_interval_usecs"):
         usecs = int(x["rate_interval_usecs"])
         per_sec = int(x["rate_bytes_per_interval"]) * 1_000_000 // usecs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+from dataclasses import replace
 
 import pytest
 
@@ -95,8 +96,13 @@ def test_the_state_records_event_channels_grants_and_devices() -> None:
     assert state["grants"]["in_use"] > 0
     assert set(state["devices"]["vif"]) == {"0"} and set(state["devices"]["vbd"]) == {"51712"}
     assert state["xenstore"]["name"] == "g"
+    cfg = d.info["config"]
+    mac = state["devices"]["vif"]["0"]["mac"]
     data = save_domain(host.toolstack, d).data
     r = restore_domain(host.toolstack, data)
+    # devices come back through libxl's JSON, the vif with the MAC it was given
+    assert r.info["config"] == replace(cfg, vifs=(replace(cfg.vifs[0], mac=mac),))
+    assert host.toolstack.device_list(r, "vif")[0]["mac"] == mac
     host.run(ms=300)
     # the guest's kernel reconnects on resume: as many ports bound as before
     after = capture_domain(host.toolstack, r)

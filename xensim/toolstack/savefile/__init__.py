@@ -130,11 +130,11 @@ def save_domain(libxl: Libxl, d: Domain, *, checkpoint: bool = False,
         raise SaveFileError("unable to retrieve domain configuration")
     libxl.hyp.core.domain_pause(d)  # libxl_domain_suspend: the guest stops first
     try:
+        # save_domain_core_begin: the retrieved config, c_info.domid 0 unless -D
         cfg_json = domain_config_json(cfg, d if config is None else None, libxl,
-                                      extensions=True)
-        if config is None:
-            cfg_json["c_info"]["domid"] = d.domid if preserve_domid else 0
-            cfg_json["c_info"]["uuid"] = d.handle
+                                      extensions=True,
+                                      domid=None if config is not None else
+                                      d.domid if preserve_domid else 0)
         data, hdr = encode_image(cfg_json, capture_domain(libxl, d))
     except BaseException:
         libxl.hyp.core.domain_unpause(d)

@@ -85,7 +85,7 @@ def _apply(libxl: Libxl, d: Domain, state: dict[str, Any]) -> None:
     if 1 <= online <= d.max_vcpus:
         libxl.set_vcpuonline(d, online)
     pool_cpus = d.pool.cpu_ids
-    for v, saved in zip(d.vcpus, vcpus):
+    for v, saved in zip(d.vcpus, vcpus, strict=False):  # maxvcpus may differ (CONFIG)
         v.runstate_time = [int(x) for x in saved["runstate_ns"]]
         v.state_entry_time = now
         v.nr_switches = int(saved["nr_switches"])
@@ -102,7 +102,7 @@ def _apply(libxl: Libxl, d: Domain, state: dict[str, Any]) -> None:
     d.max_memory_kib = int(mem["max_memory_kib"])
     _apply_xenstore(libxl, d, state.get("xenstore", {}))
     stats = libxl.guest_stats.get(d.domid, [])
-    for live, saved in zip(stats, state["workload"]["stats"]):
+    for live, saved in zip(stats, state["workload"]["stats"], strict=False):
         live.update(saved)
     counters = state.get("counters", {})
     for key, n in counters.get("hypercalls", {}).items():
@@ -123,7 +123,7 @@ def _apply_sched(d: Domain, saved: dict[str, Any]) -> None:
     try:
         if saved.get("params"):
             sched.adjust(d, dict(saved["params"]))
-        for v, params in zip(d.vcpus, saved.get("vcpu_params", [])):
+        for v, params in zip(d.vcpus, saved.get("vcpu_params", []), strict=False):
             sched.adjust_vcpu(v, dict(params))
     except SchedParamError as exc:
         raise LibxlError(f"{d.name}: saved scheduler parameters: {exc}") from None

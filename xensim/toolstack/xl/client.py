@@ -25,7 +25,7 @@ from xensim.toolstack.xl import console_client
 from xensim.toolstack.xl.cmdtable import lookup, print_usage
 from xensim.toolstack.xl.context import XlUsageError
 from xensim.toolstack.xl.main import split_globals, start_command
-from xensim.toolstack.xl.xl_saverestore import writable
+from xensim.toolstack.xl.userfiles import files_to_send, precheck, write_failure
 from xensim.toolstack.xl.xl_top import TopOptions, parse_options, render
 
 
@@ -75,12 +75,12 @@ def run(paths: HostPaths, argv: list[str]) -> int:
         return top(paths, rest[1:])
     if spec is not None and spec.name == "console" and not flags["N"]:
         return console_client.follow(paths, argv[:len(argv) - len(rest)], rest[1:])
-    unwritable = unwritable_output(rest)
-    if unwritable is not None:
-        sys.stderr.write(f"Failed to open temp file {unwritable} for writing\n")
+    refused = precheck(rest)
+    if refused is not None:
+        sys.stderr.write(refused + "\n")
         return 1
     req: dict[str, Any] = {"op": "xl", "argv": argv, "cwd": os.getcwd()}
-    files = user_files(rest)
+    files = files_to_send(rest)
     if files:
         req["files"] = encode_files(files)
     reply = request(paths, req)
@@ -92,40 +92,9 @@ def run(paths: HostPaths, argv: list[str]) -> int:
             with open(path, "wb") as f:  # xl save's file: the client writes it, not the daemon
                 f.write(data)
         except OSError:
-            sys.stderr.write(f"Failed to open temp file {path} for writing\n")
+            sys.stderr.write(write_failure(rest, path) + "\n")
             rc = 1
     return rc
-
-
-def user_files(rest: list[str]) -> dict[str, bytes]:
-    """Files of the user's that a command reads, read here and sent with it: ``xl restore``'s
-    operands (its save file and optional config), ``xl save``'s optional config.  One that
-    cannot be read is left out, so the command reports it as xl would."""
-    spec = lookup(rest[0]) if rest else None
-    if spec is None or spec.name not in ("restore", "save"):
-        return {}
-    operands = [a for a in rest[1:] if not a.startswith("-")]
-    if spec.name == "save":
-        operands = operands[2:3]
-    out: dict[str, bytes] = {}
-    for arg in operands:
-        path = os.path.abspath(arg)
-        try:
-            with open(path, "rb") as f:
-                out[path] = f.read()
-        except OSError:
-            pass
-    return out
-
-
-def unwritable_output(rest: list[str]) -> str | None:
-    """``xl save``'s file when this client cannot write it: xl opens it before it suspends
-    the domain, so the check comes before the daemon is asked anything."""
-    spec = lookup(rest[0]) if rest else None
-    operands = [a for a in rest[1:] if not a.startswith("-")]
-    if spec is None or spec.name != "save" or len(operands) < 2:
-        return None
-    return None if writable(os.path.abspath(operands[1])) else operands[1]
 
 
 def _fetch(paths: HostPaths) -> dict[str, Any]:

@@ -30,12 +30,15 @@ class CmdSpec:
 
 def _table() -> list[CmdSpec]:
     from xensim.toolstack.xl import (
+        xl_cdrom,
+        xl_channel,
         xl_console,
         xl_cpupool,
         xl_devices,
         xl_info,
         xl_mem,
         xl_migrate,
+        xl_misc,
         xl_saverestore,
         xl_sched,
         xl_top,
@@ -59,10 +62,7 @@ def _table() -> list[CmdSpec]:
                 "-d                      Enable debug messages.\n"
                 "-F                      Run in foreground until death of the domain.\n"
                 "-e                      Do not wait in the background for the death of the "
-                "domain.\n"
-                "-V, --vncviewer         Connect to the VNC display after the domain is created.\n"
-                "-A, --vncviewer-autopass\n"
-                "                        Pass VNC password to viewer via stdin."),
+                "domain."),
         CmdSpec("list", xl_info.main_list, False, False,
                 "List information about all/some domains", "[options] [Domain]\n",
                 "-l, --long              Output all VM details\n"
@@ -108,10 +108,38 @@ def _table() -> list[CmdSpec]:
                 "-p                       Do not unpause domain after restoring it.\n"
                 "-e                       Do not wait in the background for the death of the "
                 "domain.\n"
-                "-d                       Enable debug messages.\n"
-                "-V, --vncviewer          Connect to the VNC display after the domain is "
-                "created.\n"
-                "-A, --vncviewer-autopass Pass VNC password to viewer via stdin."),
+                "-d                       Enable debug messages."),
+        # --- per-domain odds and ends (xl_misc.c, xl_cdrom.c, xl_console.c) -------------
+        CmdSpec("config-update", xl_misc.main_config_update, True, True,
+                "Update a running domain's saved configuration, used when rebuilding "
+                "the domain after reboot.\n"
+                "WARNING: xl now has better capability to manage domain configuration, "
+                "avoid using this command when possible",
+                "<Domain> <ConfigFile> [options] [vars]",
+                "-h                      Print this help.\n"
+                "-f FILE, --defconfig=FILE\n                     Use the given configuration "
+                "file.\n"
+                "-d                      Enable debug messages.\n"),
+        CmdSpec("dump-core", xl_misc.main_dump_core, False, True,
+                "Core dump a domain", "<Domain> <filename>"),
+        CmdSpec("cd-insert", xl_cdrom.main_cd_insert, True, True,
+                "Insert a cdrom into a guest's cd drive", "<Domain> <VirtualDevice> <path>"),
+        CmdSpec("cd-eject", xl_cdrom.main_cd_eject, True, True,
+                "Eject a cdrom from a guest's cd drive", "<Domain> <VirtualDevice>"),
+        CmdSpec("button-press", xl_misc.main_button_press, False, True,
+                "Indicate an ACPI button press to the domain", "<Domain> <Button>",
+                "<Button> may be 'power' or 'sleep'."),
+        CmdSpec("vm-list", xl_misc.main_vm_list, False, False,
+                "List guest domains, excluding dom0, stubdoms, etc.", ""),
+        CmdSpec("trigger", xl_misc.main_trigger, False, True,
+                "Send a trigger to a domain",
+                "<Domain> <nmi|reset|init|power|sleep|s3resume> [<VCPU>]"),
+        CmdSpec("sysrq", xl_misc.main_sysrq, False, True,
+                "Send a sysrq to a domain", "<Domain> <letter>"),
+        CmdSpec("set-parameters", xl_misc.main_set_parameters, False, True,
+                "Set hypervisor parameters", "<Params>"),
+        CmdSpec("channel-list", xl_channel.main_channellist, False, False,
+                "List virtual channel devices for a domain", "<Domain(s)>"),
         # --------------------------------------------------------------------------------
         CmdSpec("mem-max", xl_mem.main_memmax, False, True,
                 "Set the maximum amount reservation for a domain",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ class XlContext:
         path = self.path(p)
         if path in self.files_in:
             return self.files_in[path]
+        if self.live:  # the client could not read it: the daemon does not try
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
         with open(path, "rb") as f:
             return f.read()
 

@@ -8,10 +8,9 @@ from its creation in simulated time.
 
 from __future__ import annotations
 
-import json
-
 from xensim.hypervisor.domain import Domain
 from xensim.hypervisor.vcpu import PauseFlag, RunState
+from xensim.toolstack.libxl_json import domain_config_json, yajl_dumps
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
 from xensim.toolstack.xl.xl_vcpu import main_vcpulist  # noqa: F401  (historical home)
@@ -57,12 +56,10 @@ def main_list(ctx: XlContext, args: list[str]) -> int:
     doms = [ctx.libxl.lookup(operands[0])] if operands else \
         sorted(hyp.domains.values(), key=lambda d: d.domid)
     if "l" in flags:
-        out = []
-        for d in doms:
-            cfg = d.info.get("config")
-            cfg_dict = cfg.to_dict() if hasattr(cfg, "to_dict") else {"name": d.name}
-            out.append({"domid": d.domid, "config": cfg_dict})
-        ctx.out.write(json.dumps(out, indent=4) + "\n")
+        # list_domains_details: a domain libxl keeps no config for (Domain-0) is skipped
+        out = [{"domid": d.domid, "config": domain_config_json(d.info["config"], d, ctx.libxl)}
+               for d in doms if d.info.get("config") is not None and d.domid != 0]
+        ctx.out.write(yajl_dumps(out) + "\n")  # yajl's final newline, then puts'
         return 0
     verbose, context = "v" in flags, "Z" in flags
     header = LIST_HEADER

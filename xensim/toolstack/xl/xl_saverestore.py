@@ -20,7 +20,9 @@ from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.savefile import SaveFileError, read_image, rebuild_domain, save_domain
 from xensim.toolstack.xl.context import XlContext
 from xensim.toolstack.xl.getopt import getopt
+from xensim.toolstack.xl.userfiles import writable
 from xensim.toolstack.xl.xl_console import console_output
+from xensim.toolstack.xl.xl_monitor import after_create, debug_config
 from xensim.toolstack.xlcfg import XlCfgError
 
 
@@ -62,16 +64,8 @@ def main_save(ctx: XlContext, args: list[str]) -> int:
     return 0
 
 
-def writable(path: str) -> bool:
-    """Whether xl's ``open(O_WRONLY|O_CREAT|O_TRUNC)`` of *path* would succeed."""
-    if os.path.exists(path):
-        return os.access(path, os.W_OK) and not os.path.isdir(path)
-    return os.access(os.path.dirname(path) or ".", os.W_OK)
-
-
 def main_restore(ctx: XlContext, args: list[str]) -> int:
-    opts, ops = getopt(args, "FcpdeVA", {"vncviewer": "V", "vncviewer-autopass": "A"},
-                       cmd="restore", reqargs=1)
+    opts, ops = getopt(args, "Fcpde", cmd="restore", reqargs=1)  # no -V/-A: no VNC viewer
     flags = {o for o, _ in opts}
     if len(ops) == 1:
         config_file, checkpoint = None, ops[0]
@@ -117,7 +111,10 @@ def main_restore(ctx: XlContext, args: list[str]) -> int:
         return 1
     else:
         ctx.err.write("Parsing config from <saved>\n")
+    if "d" in flags:
+        debug_config(ctx, cfg)
     d = rebuild_domain(ctx.libxl, cfg, image.state, paused="p" in flags)
     if "c" in flags:
         ctx.out.write(console_output(ctx.host.hv, d))
+    after_create(ctx, d, flags)
     return 0

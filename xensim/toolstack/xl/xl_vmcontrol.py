@@ -10,15 +10,16 @@ with ``-w`` the command's answer waits until the guest is down and its
 
 from __future__ import annotations
 
-import json
 import os
 
 from xensim.hypervisor.domain import Domain, ShutdownReason
 from xensim.toolstack.death import HANDLED
 from xensim.toolstack.domconfig import DomainConfig
+from xensim.toolstack.libxl_json import domain_config_json, printf_info
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
 from xensim.toolstack.xl.xl_console import console_output
+from xensim.toolstack.xl.xl_monitor import after_create, debug_config
 from xensim.toolstack.xlcfg import XlCfgError
 
 
@@ -124,9 +125,8 @@ def main_create(ctx: XlContext, args: list[str]) -> int:
     filename: str | None = None
     if args and not args[0].startswith("-") and "=" not in args[0]:
         filename, args = args[0], args[1:]
-    opts, ops = getopt(args, "Fnqf:pcdeVA", {"dryrun": "n", "quiet": "q", "defconfig": "f",
-                                            "vncviewer": "V", "vncviewer-autopass": "A"},
-                       cmd="create")
+    opts, ops = getopt(args, "Fnqf:pcde", {"dryrun": "n", "quiet": "q", "defconfig": "f"},
+                       cmd="create")  # -V/-A (a VNC viewer) are not modelled: see docs/xl.md
     o = dict(opts)
     if "f" in o:
         filename = o["f"]
@@ -158,11 +158,14 @@ def main_create(ctx: XlContext, args: list[str]) -> int:
     for w in cfg.warnings:
         ctx.err.write(f"{w}\n")
     if "n" in o or ctx.dryrun:
-        ctx.out.write(json.dumps(cfg.to_dict(), indent=4) + "\n")
+        ctx.out.write(printf_info(None, domain_config_json(cfg)))
         return 0
+    if "d" in o:
+        debug_config(ctx, cfg)
     d = ctx.host.create_from_config(cfg, paused="p" in o)
     if "c" in o:
         ctx.out.write(console_output(ctx.host.hv, d))
+    after_create(ctx, d, set(o))
     return 0
 
 
