@@ -49,3 +49,9 @@ def test_dirtying_follows_cpu_time_and_costs_the_guest_its_faults() -> None:
     xen_ns = sum(v.kind_ns.get("hypervisor", 0) for v in busy.vcpus)
     assert xen_ns >= ld_busy.faults * host.hv.costs["logdirty_fault_pv"]
     assert ld_idle.fault_ns == host.hv.costs["logdirty_fault_hap"]
+
+
+def test_an_hvm_guest_on_shadow_paging_pays_shadow_log_dirty_faults() -> None:
+    host = Host(pcpus=1)
+    shadow = host.create("s", memory=64, workload="idle", type="hvm", hap=0)
+    assert LogDirty(host.hv, shadow).fault_ns == host.hv.costs["logdirty_fault_pv"]

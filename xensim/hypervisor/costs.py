@@ -277,7 +277,8 @@ _DEFAULTS: tuple[Cost, ...] = (
          "published-results 2.2 (Adams & Agesen): a page fault under a shadow-paging VMM "
          "costs 11,242 cycles against 1,093 native; a log-dirty write fault is such a "
          "shadow fault (trap, mark the page dirty, make the shadow entry writable)",
-         "a PV guest's first write to a page after a log-dirty clean (shadow log-dirty)"),
+         "a guest's first write to a page after a log-dirty clean under shadow log-dirty "
+         "(PV, or HVM with hap = 0)"),
     Cost("logdirty_fault_hap", cycles(2_000 + 1_500),
          "published-results 2.6 (SplitX): ~2,000 cycles per exit, plus an estimate of "
          "1,500 cycles for Xen's EPT-violation handler changing the p2m type from "

@@ -6,7 +6,8 @@ with shadow log-dirty for PV guests (xen/arch/x86/mm/shadow/: every page is
 write-protected, the first write to it after each CLEAN faults into Xen,
 which marks it dirty and lets the write through) and HAP dirty tracking for
 HVM guests (the p2m entries turn read-only, the first write is an EPT/NPT
-violation exit).  The price of that first write is ``logdirty_fault_pv`` or
+violation exit; an HVM guest on shadow paging, ``hap = 0``, is tracked by the
+shadow code like a PV guest).  The price of that first write is ``logdirty_fault_pv`` or
 ``logdirty_fault_hap``; dom0 pays ``logdirty_clean_page`` per dirty page
 when it cleans the bitmap (Xen re-protects each one).
 
@@ -42,8 +43,9 @@ class LogDirty:
         self.dirty = 0.0
         """Pages written since the last clean (a count, see the module note)."""
         self.faults = 0
-        self.fault_ns = hyp.costs["logdirty_fault_pv" if d.guest_type == "pv"
-                                  else "logdirty_fault_hap"]
+        shadow = d.guest_type == "pv" or getattr(d.hvm, "paging", "hap") == "shadow"
+        self.fault_ns = hyp.costs["logdirty_fault_pv" if shadow else "logdirty_fault_hap"]
+        """Shadow log-dirty (PV, or HVM with ``hap = 0``) or HAP dirty tracking."""
         self._debt_ns = 0
 
     def record_writes(self, writes: float, wss_pages: int) -> None:
