@@ -20,8 +20,8 @@ from typing import Any
 from rich.console import Console
 
 from xensim.compare import cli as compare_cli
-from xensim.migrate import cli as migrate_cli
 from xensim.hypervisor.hostkind import HOST_KINDS, host_kind
+from xensim.migrate import cli as migrate_cli
 from xensim.research import cli as research_cli
 from xensim.research.errors import ResearchError
 from xensim.scenario import ScenarioError, load_scenario, run_scenario

@@ -24,12 +24,11 @@ from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.hypervisor.hostkind import GUEST_ARCHES, HOST_KINDS
 from xensim.hypervisor.sched.ops import SchedParamError, get_scheduler_class
 from xensim.hypervisor.time import MILLISECS
-from xensim.toolstack.domconfig import DomainConfig
 from xensim.site import Site
+from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.xl.main import start_command
 from xensim.toolstack.xlcfg import XlCfgError
-
 
 ACTION_POLL_NS = MILLISECS(1)
 """How often a waiting action (``xl migrate``...) is checked for its end."""

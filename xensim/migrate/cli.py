@@ -79,7 +79,7 @@ def cmd_migrate_sweep(args: argparse.Namespace) -> int:
         results = sweep(base, field_name, swept)
     except (LibxlError, XlCfgError) as exc:
         raise ExperimentError(str(exc)) from None
-    for r, v in zip(results, values):
+    for r, v in zip(results, values, strict=True):
         r["value"] = v
     parts = {"rates": f"memwrite over {args.wss:g} MiB" if name == "rates" else args.workload,
              "memories": f"{args.memory} MiB {args.type} guest",

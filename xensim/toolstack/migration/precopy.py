@@ -440,7 +440,7 @@ class Migration:
             before = [t for t, _ in client.replies if t < self.start_ns]
             if before:
                 times.insert(0, before[-1])
-            gaps = [b - a for a, b in zip(times, times[1:])]
+            gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
             switch = None
             if self.resume_ns:
                 after = [i for i, t in enumerate(times) if t > self.resume_ns]
