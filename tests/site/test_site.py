@@ -115,3 +115,15 @@ def test_the_python_api_names_hosts() -> None:
     assert site.xl("h1", "list")[0] == 0
     with pytest.raises(SiteError, match="no host 'nope'"):
         site.xl("nope", "list")
+
+
+def test_guests_with_the_same_domid_on_two_hosts_keep_their_own_lan_flows() -> None:
+    site = Site()
+    hosts = [site.add_host(n, pcpus=1, seed=i) for i, n in enumerate(("h1", "h2"))]
+    for h in hosts:  # domid 1 on each host, one LAN outside
+        h.create("s", workload="net-stream:mbps=10")
+        h.create("p", workload="ping:rate=100")
+    site.run(ms=300)
+    for h in hosts:
+        doms = h.metrics()["domains"]
+        assert doms["s"]["io"]["ops"] > 100 and doms["p"]["io"]["ops"] > 20

@@ -211,7 +211,7 @@ def _stream(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Act
         return
     yield from wait_connected(g)
     ext, domid, env = _kernel(g).io.ext, g.vcpu.domain.domid, g.hyp.env
-    flow = ("stream", domid)
+    flow = ("stream", g.vcpu.domain.handle)  # the sink on the LAN: a site's hosts share it
     ext.receivers[flow] = lambda pkt: record(g.stats, env.now - pkt.t0, pkt.size)
     gap = int(p["size"] * 8 * 1000 / p["mbps"]) if p["mbps"] else 0
     nxt = g.now
