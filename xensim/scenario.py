@@ -381,9 +381,9 @@ def build_site(sc: Scenario, seed: int | None = None, trace: bool = False) -> Si
     site = Site(Path(sc.path).stem)
     first = sc.hosts[0]["name"]
     for i, h in enumerate(sc.hosts):  # a seed given for the run: one per host, in order
+        kwargs = _host_kwargs(sc, {"seed": i, **h}, None if seed is None else seed + i, trace)
         try:
-            site.add_host(h["name"], **_host_kwargs(sc, h, None if seed is None else seed + i,
-                                                    trace))
+            site.add_host(h["name"], **kwargs)
         except (SchedParamError, KeyError, ValueError) as exc:
             raise ScenarioError(f"{sc.path}: [[host]] {h['name']}: {exc}") from None
     for link in sc.links:

@@ -56,6 +56,8 @@ def test_links_join_existing_hosts_once() -> None:
         site.add_link("h1", "h3")
     with pytest.raises(SiteError, match="already in site"):
         site.add_host("h1")
+    with pytest.raises(SiteError, match="need different seeds"):
+        site.add_host("h3", seed=1)  # h2's (by default the hosts' seeds are 0, 1, ...)
     assert site.link_between("h2", "h1") is not None
 
 

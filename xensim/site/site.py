@@ -42,9 +42,16 @@ class Site:
         self._lan_clients: dict[Any, Any] = {}
 
     def add_host(self, name: str, **kw: Any) -> Host:
-        """A new host on the site's clock; *kw* are :class:`Host`'s arguments."""
+        """A new host on the site's clock; *kw* are :class:`Host`'s arguments.  Its seed
+        defaults to the number of hosts before it: hosts need different seeds, since
+        their domains' uuids come from them and a uuid names a guest on the LAN."""
         if name in self.hosts:
             raise SiteError(f"host {name!r} is already in site {self.name!r}")
+        seed = kw.setdefault("seed", len(self.hosts))
+        for other in self.hosts.values():
+            if other.hv.seed == seed:
+                raise SiteError(f"host {name!r}: seed {seed} is host {other.name!r}'s; the "
+                                "hosts of a site need different seeds (domain uuids)")
         host = Host(env=self.env, name=name, **kw)
         host.site = self
         ext = host.toolstack.io.ext
