@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from xensim.compare import cli as compare_cli
-from xensim.hypervisor.hostkind import HOST_KINDS, host_kind
+from xensim.hypervisor.hostkind import HOST_KINDS
 from xensim.migrate import cli as migrate_cli
 from xensim.research import cli as research_cli
 from xensim.research.errors import ResearchError
@@ -74,33 +74,70 @@ def _host_paths(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return HostPaths.for_host(args.host)
 
 
+def host_spec(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The :class:`HostSpec` from ``host start``'s options: every option named like a
+    spec field is copied, so a new host option needs no code here."""
+    from dataclasses import fields
+
+    from xensim.toolstack.hostd.spec import HostSpec
+
+    return HostSpec(**{f.name: getattr(args, f.name) for f in fields(HostSpec)
+                       if getattr(args, f.name, None) is not None})
+
+
 def cmd_host(args: argparse.Namespace) -> int:
     from xensim.toolstack.hostd import client
+    from xensim.toolstack.hostd.spec import HostSpecError
 
     paths = _host_paths(args)
-    if args.action == "start":
-        try:
-            pid = client.start_daemon(paths, pcpus=args.pcpus, memory=args.memory,
-                                      scheduler=args.scheduler, speed=args.speed,
-                                      seed=args.seed, hypervisor=args.hypervisor)
-        except client.HostdError as exc:
-            print(f"xensim: {exc}", file=sys.stderr)
-            return 1
-        print(f"host {paths.name!r} started: pid {pid}, {args.pcpus} pCPUs, {args.memory} MiB, "
-              f"{args.hypervisor}, {args.scheduler or host_kind(args.hypervisor).scheduler}, "
-              f"speed {args.speed}x (socket {paths.socket})")
-        return 0
-    if args.action == "stop":
-        if not client.stop_daemon(paths):
-            print(f"xensim: host {paths.name!r} is not running", file=sys.stderr)
-            return 1
-        print(f"host {paths.name!r} stopped")
-        return 0
     try:
-        st = client.request(paths, {"op": "status"}, timeout=10.0)["status"]
-    except client.HostdError:
+        if args.action == "start":
+            return _host_start(paths, host_spec(args).validate(), args.fresh)
+        if args.action == "stop":
+            if not client.stop_daemon(paths):
+                print(f"xensim: host {paths.name!r} is not running", file=sys.stderr)
+                return 1
+            print(f"host {paths.name!r} stopped")
+            return 0
+        return _host_status(paths)
+    except HostSpecError as exc:
+        print(f"xensim: error: {exc}", file=sys.stderr)
+        return 2
+    except (client.HostdError, OSError) as exc:
+        print(f"xensim: {exc}", file=sys.stderr)
+        return 1
+
+
+def _host_start(paths, spec, fresh: bool) -> int:  # type: ignore[no-untyped-def]
+    from xensim.toolstack.hostd import client
+
+    started = client.start_daemon(paths, spec, fresh=fresh)
+    st = started.status
+    print(f"host {paths.name!r} started: pid {started.pid}, {st['pcpus']} pCPUs, "
+          f"{st['memory_mib']} MiB, {spec.hypervisor}, {st['scheduler']}, "
+          f"speed {st['speed']}x (socket {paths.socket})")
+    restored = st.get("restored")
+    if restored:
+        failed = f"; could not restore {', '.join(restored['failed'])}" \
+            if restored["failed"] else ""
+        print(f"  restored from checkpoint {paths.checkpoint}: {restored['domains']} "
+              f"domains, resuming at simulated time {restored['sim_ns'] / 1e9:.3f} s{failed}"
+              " (--fresh starts empty)")
+        if st.get("spec") != spec.to_json():
+            print("  the checkpointed host's options apply, not this command's")
+    return 0
+
+
+def _host_status(paths) -> int:  # type: ignore[no-untyped-def]
+    from xensim.toolstack.hostd import client
+
+    pid, st = client.status(paths)
+    if pid is None:
         print(f"host {paths.name!r}: not running")
         return 1
+    if st is None:
+        print(f"host {paths.name!r}: running, pid {pid} (busy: no answer within 10 s)")
+        return 0
     doms = ", ".join(f"{d['name']} ({d['domid']})" for d in st["domains"])
     print(f"host {st['name']!r}: running, pid {st['pid']}\n"
           f"  uptime      {st['uptime_s']:.1f} s (wall)\n"
@@ -126,6 +163,8 @@ def _setup_host(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=1.0, metavar="X",
                    help="simulated seconds per wall second (start; default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (start)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start empty, ignoring the host's checkpoint (start)")
 
 
 def cmd_xl(args: argparse.Namespace) -> int:

@@ -69,25 +69,35 @@ class Host:
                  sched: dict[str, Any] | None = None, memory: int = 16384, seed: int = 0,
                  costs: dict[str, int] | None = None, trace: bool = False,
                  dom0_vcpus: int | None = None, dom0_memory: int = 1024,
-                 hypervisor: str = "xen", env: Environment | None = None,
+                 hypervisor: str = "xen", keep_destroyed: bool = True,
+                 start_ns: SimTime = 0, env: Environment | None = None,
                  name: str = "default") -> None:
         """*hypervisor* is the host kind: ``xen``, ``kvm`` or ``qemu-tcg`` (see
         :mod:`xensim.hypervisor.hostkind`); *scheduler* defaults to the kind's own
-        (credit for Xen, cfs for the host Linux of kvm and qemu-tcg).  *env* is given
-        when the host is one of a :class:`~xensim.site.Site`'s, which share one clock."""
+        (credit for Xen, cfs for the host Linux of kvm and qemu-tcg).
+
+        *keep_destroyed* keeps every destroyed domain for :meth:`metrics` (a scenario
+        reports restarted and destroyed guests too); a long-lived host (the daemon) sets
+        it False, so a destroyed domain leaves nothing behind and memory stays flat.
+        *start_ns* is the simulated time the host boots at (a host restored from its
+        checkpoint resumes the clock where it was).  *env* is given when the host is one
+        of a :class:`~xensim.site.Site`'s, which share one clock (then *start_ns* is
+        the site's)."""
         kind = host_kind(hypervisor)
         self.name = name
         self.site: Any = None
         """The :class:`~xensim.site.Site` this host belongs to (None: a host alone)."""
-        self.env = env if env is not None else Environment()
+        self.env = env if env is not None else Environment(initial_time=start_ns)
         self.hv = Hypervisor(self.env, pcpus, scheduler=scheduler or kind.scheduler,
                              sched_params=sched, costs=costs, memory_mib=memory, seed=seed,
                              trace=trace, kind=hypervisor)
         self.toolstack = Libxl(self.hv)
-        self.start_ns: SimTime = 0
+        self.start_ns: SimTime = start_ns
         self.all_domains: list[Domain] = []
         """Every domain ever created here, restarts included (for metrics)."""
         self.toolstack.create_hooks.append(self.all_domains.append)
+        if not keep_destroyed:
+            self.hv.teardown_hooks.append(self._forget)
         self.dom0 = self._create(config_from_keys(kind.dom0_name, vcpus=dom0_vcpus or pcpus,
                                                   memory=dom0_memory), privileged=True)
 
@@ -108,6 +118,30 @@ class Host:
         if isinstance(cfg, str):
             cfg = DomainConfig.from_file(cfg, overrides or [])
         return self._create(cfg, paused=paused)
+
+    def _forget(self, d: Domain) -> None:
+        """A destroyed domain leaves the host's records (``keep_destroyed=False``)."""
+        if d in self.all_domains:
+            self.all_domains.remove(d)
+        self.toolstack.guest_stats.pop(d.domid, None)
+        hv, io = self.hv, self.toolstack.io
+        stores = [io.store] if io.xsd is not None else []
+        for counters in [hv.evtchn.counters, hv.gnttab.counters] + [s.counters for s in stores]:
+            counters.forget(d.domid)
+
+    def trim_samples(self, keep: int) -> None:
+        """Keep only the latest *keep* latency samples of each vCPU and guest workload.
+
+        Wake-up and I/O latencies are kept as samples so :meth:`metrics` can give exact
+        percentiles; a scenario's run is bounded, but a host that runs for days (the
+        daemon) calls this now and then so its memory stays flat."""
+        samples = [v.wake_latencies for d in self.hv.domains.values() for v in d.vcpus]
+        samples += [value for stats_list in self.toolstack.guest_stats.values()
+                    for stats in stats_list for value in stats.values()
+                    if isinstance(value, list)]
+        for values in samples:
+            if len(values) > keep:
+                del values[:len(values) - keep]
 
     def domain(self, ident: str | int) -> Domain:
         return self.toolstack.lookup(ident)

@@ -253,7 +253,7 @@ def test_on_crash_preserve_keeps_the_guest_shut_down() -> None:
 
 def test_on_crash_restart_gets_a_new_device_model() -> None:
     host, d = _crash_run(on_crash="restart")
-    host.run(ms=30)
+    host.run(ms=2130)  # xl sleeps 2 s and libxl builds (100 ms) before the new one exists
     nd = host.domain("g")
     assert nd.domid != d.domid and d.info["restarted_as"] == nd.domid
     assert nd.info["device_model"] is not d.info["device_model"]
@@ -385,9 +385,9 @@ def test_renaming_a_guest_renames_its_stub_domain() -> None:
     assert host.xl("rename g h")[0] == 0
     assert (d.name, stub.name) == ("h", "h-dm")
     d.info["device_model"].crash()
-    host.run(ms=20)
+    host.run(ms=2120)  # xl's 2 s sleep and libxl's build before the restart
     names = sorted(x.name for x in host.hv.domains.values())
     assert names == ["Domain-0", "g", "g-dm", f"h--{d.domid}", f"h--{d.domid}-dm"]
     assert host.xl("destroy g-dm")[0] == 0  # the new guest's: it crashes, and restarts
-    host.run(ms=5)
+    host.run(ms=2105)
     assert stub.domid in host.hv.domains

@@ -126,6 +126,8 @@ def test_reboot_restarts_with_a_new_domid(host: Host) -> None:
     assert rc == 0
     assert err == ("Rebooting domain 1\nWaiting for 1 domains\n"
                    "Domain 1 has been shut down, reason code 1\n")
+    assert host.hv.domain_by_name("pv-guest") is None  # xl sleeps 2 s before re-creating
+    host.run(ms=2100)
     assert host.domain("pv-guest").domid == 2
 
 

@@ -132,7 +132,7 @@ def test_config_update_is_used_at_the_next_reboot(host: Host, tmp_path: Path) ->
     assert err.splitlines()[1] == "setting dom1 configuration"
     assert host.domain("cpu-hog").memory_kib == 256 * 1024  # the running domain is unchanged
     host.xl("reboot cpu-hog")
-    host.run(ms=500)
+    host.run(ms=2500)  # the guest's ack, xl's 2 s sleep and libxl's build
     assert host.domain("cpu-hog").memory_kib == 512 * 1024
     rc, out, _ = host.xl(f"-N config-update cpu-hog {new}")
     assert rc == 0 and json.loads(out)["config"]["c_info"]["name"] == "cpu-hog"
@@ -160,7 +160,8 @@ def _start(host: Host, cmd: str) -> tuple[object, io.StringIO]:
 
 
 def _wait(host: Host, ctx: object) -> int | None:
-    for _ in range(100):
+    """Poll for up to 3 simulated s: a restart takes xl's 2 s sleep and libxl's build."""
+    for _ in range(300):
         host.run(ms=10)
         rc = ctx.waiter()  # type: ignore[attr-defined]
         if rc is not None:

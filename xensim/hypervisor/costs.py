@@ -307,6 +307,12 @@ _DEFAULTS: tuple[Cost, ...] = (
          "estimate: the softmmu walk fails, the vCPU leaves the TB, raises the guest "
          "exception and looks up the handler's TB: about three times a native fault",
          "extra price of one guest page fault under TCG"),
+    Cost("libxl_domain_build", 100_000_000,
+         "estimate: Manco et al., SOSP 2017 (LightVM; published-results, Xen scaling): "
+         "xl/libxl take on the order of 100 ms to create a small guest on an idle host, "
+         "more with many guests (xenstore); modelled flat (R: verify)",
+         "simulated time libxl takes to rebuild a domain for an on_* restart, after xl's "
+         "2 s sleep"),
 )
 
 

@@ -76,6 +76,10 @@ class DomainCounters:
     def bump(self, domid: int, key: str, n: int = 1) -> None:
         self._by_dom[domid][key] += n
 
+    def forget(self, domid: int) -> None:
+        """Drop a destroyed domain's counters (a long-lived host that keeps no history)."""
+        self._by_dom.pop(domid, None)
+
     def snapshot(self) -> dict[int, dict[str, int]]:
         """A plain-dict copy, sorted by domid, for reports and tests."""
         return {d: dict(c) for d, c in sorted(self._by_dom.items())}

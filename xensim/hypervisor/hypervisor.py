@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,8 @@ from xensim.hypervisor.trace import TraceBuffer
 from xensim.hypervisor.vcpu import VCPU, PauseFlag, RunState
 
 XEN_VERSION = (4, 19)
+DMESG_LINES = 4096
+"""Lines ``xl dmesg`` keeps (Xen's conring is a fixed-size ring, 16 KiB by default)."""
 
 
 class HypervisorError(Exception):
@@ -64,7 +67,9 @@ class Hypervisor:
         self.rng = random.Random(seed)
         self.core = SchedCore(self)
         self.total_memory_kib = memory_mib * 1024
-        self.dmesg: list[tuple[SimTime, str]] = []
+        self.dmesg: deque[tuple[SimTime, str]] = deque(maxlen=DMESG_LINES)
+        """Xen's console ring: the oldest lines go once it is full (simplified: counted
+        in lines, not conring's bytes)."""
         self.params: dict[str, object] = {}
         """Runtime parameters set since boot (``xl set-parameters``, see params.py)."""
         self.idle_domain = Domain(DOMID_IDLE, "idle")
@@ -73,7 +78,7 @@ class Hypervisor:
             pcpu = PCPU(cpu)
             idle = VCPU(self.idle_domain, cpu, pcpu, is_idle=True)
             idle.hard_affinity = frozenset({cpu})
-            idle.runstate_change(RunState.RUNNING, 0)
+            idle.runstate_change(RunState.RUNNING, env.now)
             idle.is_running = True
             pcpu.idle = pcpu.curr = idle
             self.core.setup_pcpu(pcpu)

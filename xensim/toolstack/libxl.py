@@ -179,6 +179,37 @@ class Libxl:
                                   hard_affinity=hard, soft_affinity=soft, hap=cfg.hap)
         except HypervisorError as exc:
             raise LibxlError(f"failed to create domain {cfg.name}: {exc}") from None
+        try:
+            return self._build(d, cfg, workload, pool, vifs, disks, paused=paused,
+                               privileged=privileged)
+        except LibxlError:
+            self._undo_create(d)
+            raise
+        except (XsError, HypervisorError, ValueError) as exc:
+            self._undo_create(d)
+            raise LibxlError(_log_error("libxl_create.c", d.domid,
+                                        f"cannot make domain: {exc}")
+                             + f"\nlibxl__domain_make failed for {cfg.name[:64]!r} "
+                             f"(rc={ERROR_FAIL})", ERROR_FAIL) from None
+        except BaseException:  # a bug: still leave nothing behind, then let it show
+            self._undo_create(d)
+            raise
+
+    def _undo_create(self, d: Domain) -> None:
+        """What libxl's create does when a step fails (``libxl__destroy_domid`` from the
+        create callback): destroy the half-built domain and its stub domain, so a failed
+        create leaves nothing listed and no memory held."""
+        stub = d.info.get("stubdom")
+        for dom in ([stub] if stub is not None else []) + [d]:
+            if not dom.is_dying:
+                self.hyp.destroy_domain(dom)
+        self.guest_stats.pop(d.domid, None)
+
+    def _build(self, d: Domain, cfg: DomainConfig, workload: Any, pool: Cpupool,
+               vifs: list[Any], disks: list[Any], *, paused: bool,
+               privileged: bool) -> Domain:
+        """Everything after the domain exists; any failure is undone by the caller."""
+        hyp = self.hyp
         d.info["platform"] = (hosted_platform(hyp, d, cfg.guest_arch) if hyp.kind.hosted
                               else platform_for(hyp, d, mode_of(cfg)))
         d.max_memory_kib = max(cfg.maxmem, cfg.memory) * 1024  # XEN_DOMCTL_max_mem
@@ -186,7 +217,6 @@ class Libxl:
             try:
                 pool.sched.adjust(d, {"weight": cfg.cpu_weight, "cap": cfg.cap})
             except SchedParamError as exc:
-                hyp.destroy_domain(d)
                 raise LibxlError(f"{cfg.name}: {exc}") from None
         rng = random.Random(f"{hyp.seed}:{cfg.name}")
         stats = self.guest_stats.setdefault(d.domid, [])
@@ -204,7 +234,6 @@ class Libxl:
             try:
                 dm = spawn_device_model(self.io, d, cfg, vifs, len(disks))
             except (ValueError, HypervisorError) as exc:  # e.g. no room for a stub domain
-                hyp.destroy_domain(d)  # as libxl does when the device model fails to start
                 raise LibxlError(f"{cfg.name}: device model: {exc}") from None
         devices = [dev.nic_nodes(d.domid, devid, vif) for devid, vif in enumerate(vifs)]
         devices += [dev.disk_nodes(devid, disk) for devid, disk in disks]
@@ -223,7 +252,6 @@ class Libxl:
             try:
                 hosted_devices(self.io, d.info["kernel"], cfg, len(vifs), len(disks))
             except ValueError as exc:
-                hyp.destroy_domain(d)
                 raise LibxlError(f"{cfg.name}: {exc}") from None
         if not paused:
             hyp.core.domain_unpause(d)

@@ -51,16 +51,20 @@ def introduce_domain(store: XenStore, caller: int, domid: int, name: str | None 
         store.rm(caller, home)  # libxl starts from a clean home
     except XsError:
         pass  # /local/domain not there yet
-    store.mkdir(caller, home)
-    store.set_perms(caller, home, ro)
-    for sub in RO_PATHS:
-        store.mkdir(caller, f"{home}/{sub}")
-    for sub in RW_PATHS:
-        store.mkdir(caller, f"{home}/{sub}")
-        store.set_perms(caller, f"{home}/{sub}", [f"n{domid}"])
-    store.write(caller, f"{home}/domid", str(domid))
-    if name is not None:
-        store.write(caller, f"{home}/name", name)
+    try:  # libxl__domain_make writes all of this in one transaction: all or nothing
+        store.mkdir(caller, home)
+        store.set_perms(caller, home, ro)
+        for sub in RO_PATHS:
+            store.mkdir(caller, f"{home}/{sub}")
+        for sub in RW_PATHS:
+            store.mkdir(caller, f"{home}/{sub}")
+            store.set_perms(caller, f"{home}/{sub}", [f"n{domid}"])
+        store.write(caller, f"{home}/domid", str(domid))
+        if name is not None:
+            store.write(caller, f"{home}/name", name)  # E2BIG past XENSTORE_PAYLOAD_MAX
+    except XsError:
+        store.rm(caller, home)
+        raise
     store.introduced.add(domid)
     store.fire_now("@introduceDomain", exact=False)
 

@@ -1,17 +1,28 @@
 """The ``xl`` console script: a thin client of the host daemon.
 
-``xl [--host NAME] [-vfNtT] COMMAND [args]`` sends the command line and the
-current directory to the daemon of host NAME (``$XENSIM_HOST``, else
-``default``), starting that host with default settings first if nothing
-answers, so ``xl create configs/pv-guest.cfg`` works on a fresh install.
-What needs no host (``help``, ``COMMAND --help``, unknown commands) is
-answered locally.  ``top`` and ``console`` loop here, fetching samples or
-new console output from the daemon, so the daemon never blocks on one
-client's refresh delay or terminal.
+``xl [--host NAME] [-vfNtT] COMMAND [args]`` sends the command line and the current
+directory to the daemon of host NAME (``$XENSIM_HOST``, else ``default``), starting
+that host first if no daemon holds its lock, so ``xl create configs/pv-guest.cfg``
+works on a fresh install (and, after a crash, resumes the host from its checkpoint).
+
+Thin: on the common path this module imports only the standard library and
+:mod:`xensim.toolstack.hostd` (protocol, paths, client), never the simulator, so an
+``xl list`` costs little more than starting Python.  The simulator's own modules are
+imported lazily, only where the client does the work itself: ``help``, ``--help`` and
+unknown commands when no host is running (they need none), and ``top``'s rendering.
+
+Files: the client reads the files a command names (``xl create vm.cfg``), as real xl
+reads its own config, and sends their bytes; the daemon asks for them
+(``need_files``) and never opens a user's path.  Reads are bounded
+(``protocol.MAX_FILE``: ``/dev/zero`` is refused with EFBIG); a FIFO blocks only this
+client.  Files a command writes (``write_files``) are written here.
+``top`` and ``console`` loop here, fetching samples or new console output from the
+daemon, so the daemon never blocks on one client's refresh delay or terminal.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -19,14 +30,10 @@ import time
 from typing import Any
 
 from xensim.toolstack.hostd.client import HostdError, ensure_running, request
-from xensim.toolstack.hostd.protocol import decode_files, encode_files
+from xensim.toolstack.hostd.protocol import MAX_FILE, MAX_FILES, encode_file
 from xensim.toolstack.hostd.runtime import HostNameError, HostPaths
-from xensim.toolstack.xl import console_client
-from xensim.toolstack.xl.cmdtable import lookup, print_usage
-from xensim.toolstack.xl.context import XlUsageError
-from xensim.toolstack.xl.main import split_globals, start_command
-from xensim.toolstack.xl.userfiles import files_to_send, precheck, write_failure
-from xensim.toolstack.xl.xl_top import TopOptions, parse_options, render
+from xensim.toolstack.xl.globalopts import split_globals
+from xensim.toolstack.xl.userfiles import precheck, write_failure
 
 
 def take_host_option(argv: list[str]) -> tuple[str | None, list[str]]:
@@ -50,48 +57,114 @@ def take_host_option(argv: list[str]) -> tuple[str | None, list[str]]:
     return host, rest
 
 
-def _is_local(argv: list[str]) -> bool:
-    split = split_globals(argv)
-    if isinstance(split, str):
-        return True
-    _, rest = split
+def _command(word: str) -> str | None:
+    """The full name of command *word* (prefixes accepted), from the command table."""
+    from xensim.toolstack.xl.cmdtable import lookup
+
+    spec = lookup(word)
+    return spec.name if spec is not None else None
+
+
+def _is_local(rest: list[str]) -> bool:
+    """Answered without a host: no command, help, ``--help``, or an unknown command."""
     if not rest:
         return True
-    spec = lookup(rest[0])
-    return spec is None or spec.name == "help" or "-h" in rest[1:] or "--help" in rest[1:]
+    name = _command(rest[0])
+    return name is None or name == "help" or "-h" in rest[1:] or "--help" in rest[1:]
+
+
+def _run_local(argv: list[str]) -> int:
+    from xensim.toolstack.xl.main import start_command
+
+    rc, _ = start_command(None, argv, sys.stdout, sys.stderr)
+    return rc
+
+
+def _may_be(word: str, name: str) -> bool:
+    """Could *word* be a prefix naming *name*?  Only then is the table consulted."""
+    return bool(word) and name.startswith(word)
 
 
 def run(paths: HostPaths, argv: list[str]) -> int:
-    if _is_local(argv):
-        rc, _ = start_command(None, argv, sys.stdout, sys.stderr)
-        return rc
-    flags, rest = split_globals(argv)  # type: ignore[misc]
-    if ensure_running(paths):
-        sys.stderr.write(f"xl: started simulated host '{paths.name}' "
-                         f"(xensim host status --host {paths.name})\n")
-    spec = lookup(rest[0])
-    if spec is not None and spec.name == "top" and "--snapshot" not in rest and \
-            "-S" not in rest and not flags["N"]:
-        return top(paths, rest[1:])
-    if spec is not None and spec.name == "console" and not flags["N"]:
-        return console_client.follow(paths, argv[:len(argv) - len(rest)], rest[1:])
+    split = split_globals(argv)
+    if isinstance(split, str):
+        return _run_local(argv)
+    flags, rest = split
+    if paths.daemon_pid() is None:
+        if _is_local(rest):
+            return _run_local(argv)
+        started = ensure_running(paths)
+        if started is not None:
+            sys.stderr.write(f"xl: started simulated host '{paths.name}'"
+                             f"{_restored_note(started.status)} "
+                             f"(xensim host status --host {paths.name})\n")
+    word = rest[0] if rest else ""
+    if not flags["N"] and ("-h" not in rest[1:] and "--help" not in rest[1:]):
+        if _may_be(word, "top") and _command(word) == "top" and "--snapshot" not in rest \
+                and "-S" not in rest:
+            return top(paths, rest[1:])
+        if _may_be(word, "console") and _command(word) == "console":
+            from xensim.toolstack.xl import console_client
+
+            return console_client.follow(paths, argv[:len(argv) - len(rest)], rest[1:])
     refused = precheck(rest)
     if refused is not None:
         sys.stderr.write(refused + "\n")
         return 1
-    req: dict[str, Any] = {"op": "xl", "argv": argv, "cwd": os.getcwd()}
-    files = files_to_send(rest)
-    if files:
-        req["files"] = encode_files(files)
-    reply = request(paths, req)
+    return send(paths, argv, rest)
+
+
+def _restored_note(status: dict[str, Any]) -> str:
+    restored = status.get("restored")
+    if not restored:
+        return ""
+    return (f", restored from its checkpoint ({restored['domains']} domains, "
+            f"simulated time {restored['sim_ns'] / 1e9:.3f} s)")
+
+
+def read_bounded(path: str) -> bytes | int:
+    """The file's bytes, or the errno reading it gave (EFBIG past ``MAX_FILE``)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE + 1)
+    except OSError as exc:
+        return exc.errno or errno.EIO
+    return errno.EFBIG if len(data) > MAX_FILE else data
+
+
+def send(paths: HostPaths, argv: list[str], rest: list[str]) -> int:
+    """Run one command on the daemon, giving it the files it asks for; print the answer."""
+    files: dict[str, bytes | int] = {}
+    cwd = os.getcwd()
+    while True:
+        reply = request(paths, {"op": "xl", "argv": argv, "cwd": cwd,
+                                "files": {p: encode_file(d) for p, d in files.items()}})
+        need = reply.get("need_files")
+        if not need:
+            break
+        if not isinstance(need, list) or any(not isinstance(p, str) or p in files
+                                             for p in need) \
+                or len(files) + len(need) > MAX_FILES:
+            raise HostdError(f"host {paths.name!r} asked for files it already has: {need}")
+        for p in need:
+            files[p] = read_bounded(p)
     sys.stdout.write(reply.get("stdout", ""))
     sys.stderr.write(reply.get("stderr", ""))
     rc = int(reply.get("rc", 1))
-    for path, data in decode_files(reply.get("files")).items():
+    return _write_files(rest, reply.get("write_files") or {}) or rc
+
+
+def _write_files(rest: list[str], files: dict[str, Any]) -> int:
+    """Write what the command produced (``xl save``'s file: xl writes it, not the daemon)."""
+    import base64
+
+    rc = 0
+    for path, f in files.items():
         try:
-            with open(path, "wb") as f:  # xl save's file: the client writes it, not the daemon
-                f.write(data)
-        except OSError:
+            data = base64.b64decode(f["data"])
+            with open(path, "wb") as out:
+                out.write(data)
+        except (OSError, KeyError, TypeError, ValueError):
             sys.stderr.write(write_failure(rest, path) + "\n")
             rc = 1
     return rc
@@ -105,6 +178,10 @@ def _fetch(paths: HostPaths) -> dict[str, Any]:
 
 
 def top(paths: HostPaths, args: list[str]) -> int:
+    from xensim.toolstack.xl.cmdtable import lookup, print_usage
+    from xensim.toolstack.xl.context import XlUsageError
+    from xensim.toolstack.xl.xl_top import parse_options
+
     try:
         opts = parse_options(args)
     except XlUsageError as exc:
@@ -118,7 +195,9 @@ def top(paths: HostPaths, args: list[str]) -> int:
     return _top_live(paths, opts)
 
 
-def _top_batch(paths: HostPaths, opts: TopOptions) -> int:
+def _top_batch(paths: HostPaths, opts: Any) -> int:
+    from xensim.toolstack.xl.xl_top import render
+
     prev = None
     n = 0
     while True:
@@ -131,11 +210,13 @@ def _top_batch(paths: HostPaths, opts: TopOptions) -> int:
         time.sleep(opts.delay)
 
 
-def _top_live(paths: HostPaths, opts: TopOptions) -> int:
+def _top_live(paths: HostPaths, opts: Any) -> int:
     """Full-screen view with rich, refreshed every ``-d`` seconds until Ctrl-C."""
     from rich.console import Console
     from rich.live import Live
     from rich.text import Text
+
+    from xensim.toolstack.xl.xl_top import render
 
     def frame(cur: dict[str, Any], prev: dict[str, Any] | None) -> Text:
         text = Text()
@@ -166,14 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         host, argv = take_host_option(argv)
         paths = HostPaths.for_host(host)
         return run(paths, argv)
-    except HostNameError as exc:
-        sys.stderr.write(f"xl: {exc}\n")
-        return 1
-    except HostdError as exc:
-        sys.stderr.write(f"xl: {exc}\n")
-        return 1
     except BrokenPipeError:
         return 0
+    except (HostNameError, HostdError, OSError) as exc:
+        sys.stderr.write(f"xl: {exc}\n")
+        return 1
     except KeyboardInterrupt:
         return 130
 

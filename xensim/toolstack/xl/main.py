@@ -24,36 +24,23 @@ from xensim.hypervisor.time import MILLISECS, SECONDS
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.xl.cmdtable import lookup, main_help, print_usage
 from xensim.toolstack.xl.context import XlContext, XlUsageError
+from xensim.toolstack.xl.globalopts import split_globals
 from xensim.toolstack.xlcfg import XlCfgError
 
 if TYPE_CHECKING:
     from xensim.host import Host
 
-GLOBAL_OPTS = "vftN"
 IN_PROCESS_WAIT_LIMIT = SECONDS(600)
 """How much simulated time an in-process ``-w`` may run before giving up."""
 
 
-def split_globals(argv: list[str]) -> tuple[dict[str, int], list[str]] | str:
-    """xl's ``getopt(argc, argv, "+vftN")``: options before the command.  Returns the
-    flags and the rest, or an error message for an unknown global option."""
-    flags = {c: 0 for c in GLOBAL_OPTS}
-    i = 0
-    while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
-        if argv[i] == "--":
-            i += 1
-            break
-        for c in argv[i][1:]:
-            if c not in flags:
-                return "unknown global option"
-            flags[c] += 1
-        i += 1
-    return flags, argv[i:]
-
-
 def start_command(host: Host | None, command: str | list[str], out: TextIO, err: TextIO, *,
-                  cwd: str = "/", live: bool = False, files_in: dict[str, bytes] | None = None
-                  ) -> tuple[int, XlContext | None]:
+                  cwd: str = "/", live: bool = False,
+                  files_in: dict[str, bytes | int] | None = None,
+                  waiters_full: bool = False) -> tuple[int, XlContext | None]:
+    """Run one command line; *files_in* are the client's (see :class:`XlContext`).  May
+    raise :class:`~xensim.toolstack.xl.context.NeedFiles` before the command changes
+    anything."""
     argv = shlex.split(command) if isinstance(command, str) else list(command)
     split = split_globals(argv)
     if isinstance(split, str):
@@ -61,7 +48,8 @@ def start_command(host: Host | None, command: str | list[str], out: TextIO, err:
         return 1, None
     flags, argv = split
     ctx = XlContext(host, out, err, cwd=cwd, live=live, dryrun=bool(flags["N"]),  # type: ignore[arg-type]
-                    force=bool(flags["f"]), verbose=flags["v"], files_in=dict(files_in or {}))
+                    force=bool(flags["f"]), verbose=flags["v"], files_in=files_in,
+                    waiters_full=waiters_full)
     if not argv:
         main_help(XlContext(host, err, err), [])  # type: ignore[arg-type]
         return 1, None

@@ -1,62 +1,39 @@
-"""Which of a command's arguments are the user's files, for the thin client.
+"""xl's early checks on the user's paths, made by the thin client.
 
-The daemon never opens a user's path: the ``xl`` client reads the files a
-command needs and sends them with it (:func:`files_to_send`), writes the
-ones the daemon sends back (``xl save``, ``xl dump-core``), and makes xl's
-early checks on paths itself (:func:`precheck`: xl opens a save file before
-it suspends the domain, and stats a CD image before libxl is asked).
-Commands that run in-process read and write directly (see
-:meth:`XlContext.read_user_file`).
+The daemon never opens a user's path: it asks the ``xl`` client for the files a
+command reads (``need_files``, see :mod:`xensim.toolstack.hostd.protocol`) and hands
+back the ones it writes (``xl save``, ``xl dump-core``).  A few checks xl makes on
+a path *before* acting must therefore be made here (:func:`precheck`: xl opens a
+save file before it suspends the domain, and stats a CD image before libxl is
+asked), and a file that cannot be written gets xl's own message
+(:func:`write_failure`).
+
+Thin: the command table (which imports the simulator) is consulted only when the
+command word could name one of :data:`PATH_COMMANDS`, so ``xl list`` never loads it.
 """
 
 from __future__ import annotations
 
 import os
 
-from xensim.toolstack.xl.cmdtable import lookup
+PATH_COMMANDS = ("save", "cd-insert", "dump-core")
+"""The commands whose paths the client checks or writes with xl's messages."""
 
 
-def _operands(rest: list[str], takes_arg: str = "") -> list[str]:
-    """Non-option arguments (after the command), skipping an option's argument."""
-    out: list[str] = []
-    skip = False
-    for a in rest[1:]:
-        if skip:
-            skip = False
-            continue
-        if a.startswith("-") and len(a) > 1:
-            skip = a[1:] in takes_arg
-            continue
-        out.append(a)
-    return out
+def _name(rest: list[str]) -> str | None:
+    """The full command name of *rest*'s first word, if it may be one of ours."""
+    word = rest[0] if rest else ""
+    if not word or not any(name.startswith(word) for name in PATH_COMMANDS):
+        return None
+    from xensim.toolstack.xl.cmdtable import lookup
+
+    spec = lookup(word)
+    return spec.name if spec is not None else None
 
 
-def _read(paths: list[str]) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
-    for arg in paths:
-        path = os.path.abspath(arg)
-        try:
-            with open(path, "rb") as f:
-                out[path] = f.read()
-        except OSError:
-            pass  # the command reports it as xl would
-    return out
-
-
-def files_to_send(rest: list[str]) -> dict[str, bytes]:
-    """The user's files command line *rest* (command first) reads, by absolute path."""
-    spec = lookup(rest[0]) if rest else None
-    if spec is None:
-        return {}
-    ops = _operands(rest, "f")
-    if spec.name == "restore":
-        return _read(ops)
-    if spec.name == "save":
-        return _read(ops[2:3])
-    if spec.name == "config-update":
-        explicit = [rest[i + 1] for i, a in enumerate(rest[:-1]) if a == "-f"]
-        return _read(explicit + [o for o in ops[1:] if "=" not in o])
-    return {}
+def _operands(rest: list[str]) -> list[str]:
+    """Non-option arguments (after the command)."""
+    return [a for a in rest[1:] if not (a.startswith("-") and len(a) > 1)]
 
 
 def writable(path: str) -> bool:
@@ -68,20 +45,17 @@ def writable(path: str) -> bool:
 
 def precheck(rest: list[str]) -> str | None:
     """xl's message if a path check it makes before acting fails, else None."""
-    spec = lookup(rest[0]) if rest else None
+    name = _name(rest)
     ops = _operands(rest)
-    if spec is None:
-        return None
-    if spec.name == "save" and len(ops) >= 2 and not writable(os.path.abspath(ops[1])):
+    if name == "save" and len(ops) >= 2 and not writable(os.path.abspath(ops[1])):
         return f"Failed to open temp file {ops[1]} for writing"
-    if spec.name == "cd-insert" and len(ops) >= 3 and ops[2] and not os.path.exists(ops[2]):
+    if name == "cd-insert" and len(ops) >= 3 and ops[2] and not os.path.exists(ops[2]):
         return f"Cannot stat file: {ops[2]}"
     return None
 
 
 def write_failure(rest: list[str], path: str) -> str:
     """What xl prints when the file a command produced cannot be written."""
-    spec = lookup(rest[0]) if rest else None
-    if spec is not None and spec.name == "dump-core":
+    if _name(rest) == "dump-core":
         return f"xc: error: Failed to open file {path}\ncore dump failed (rc=-3)"
     return f"Failed to open temp file {path} for writing"

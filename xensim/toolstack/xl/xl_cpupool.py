@@ -8,7 +8,6 @@ real host, ``cpupool-cpu-remove Pool-0 N`` frees them first.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
@@ -52,9 +51,8 @@ def main_cpupoolcreate(ctx: XlContext, args: list[str]) -> int:
         cfg_file = ops.pop(0)
     text = ""
     if cfg_file is not None:
-        path = Path(ctx.cwd or ".") / cfg_file
         try:
-            text = path.read_text()
+            text = ctx.read_user_file(cfg_file).decode("utf-8", errors="replace")
         except OSError as exc:
             ctx.err.write(f"Failed to read config file: {cfg_file}: {exc.strerror}\n")
             return 1

@@ -137,11 +137,8 @@ def main_config_update(ctx: XlContext, args: list[str]) -> int:
     if filename is None:
         ctx.err.write("Config file not specified\n")
         return 1
-    try:
-        text = ctx.read_user_file(filename).decode("utf-8", "replace")
-    except OSError as exc:
-        ctx.err.write(f"Failed to read config file: {filename}: "
-                      f"{os.strerror(exc.errno or 0)}\n")
+    text = ctx.read_config(filename)
+    if text is None:
         return 1
     try:
         cfg = DomainConfig.from_text(text, filename, extra)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from xensim.toolstack.death import HANDLED, UNMONITORED
+from xensim.toolstack.death import HANDLED, RESTART_PENDING, UNMONITORED
 from xensim.toolstack.libxl_json import domain_config_json, printf_info
 
 if TYPE_CHECKING:
@@ -59,8 +59,8 @@ def foreground(ctx: XlContext, first: Domain) -> Waiter:
         if hyp.domains.get(d.domid) is not d and not d.info.get(HANDLED):
             ctx.err.write(f"Domain {d.domid} has been destroyed.\n")
             return 0
-        if not d.info.get(HANDLED):
-            return None
+        if not d.info.get(HANDLED) or d.info.get(RESTART_PENDING):
+            return None  # still up, or xl is sleeping before it re-creates the domain
         code = int(d.shutdown_code) if d.shutdown_code is not None else -1
         action = ctx.libxl.death.action_for(d)
         ctx.err.write(f"Domain {d.domid} has shut down, reason code {code} 0x{code:x}\n"

@@ -92,11 +92,8 @@ def main_restore(ctx: XlContext, args: list[str]) -> int:
         ctx.err.write(line + "\n")
     cfg = image.config
     if config_file is not None:
-        try:
-            text = ctx.read_user_file(config_file).decode("utf-8", "replace")
-        except OSError as exc:
-            ctx.err.write(f"Failed to read config file: {config_file}: "
-                          f"{os.strerror(exc.errno or 0)}\n")
+        text = ctx.read_config(config_file)
+        if text is None:
             return 1
         ctx.err.write(f"Parsing config from {config_file}\n")
         try:

@@ -10,8 +10,6 @@ with ``-w`` the command's answer waits until the guest is down and its
 
 from __future__ import annotations
 
-import os
-
 from xensim.hypervisor.domain import Domain, ShutdownReason
 from xensim.toolstack.death import HANDLED
 from xensim.toolstack.domconfig import DomainConfig
@@ -74,6 +72,10 @@ def _shutdown_or_reboot(ctx: XlContext, args: list[str], reason: ShutdownReason)
     flags = {o for o, _ in opts}
     if not ops and "a" not in flags:
         ctx.err.write("You must specify -a or a domain id.\n\n")
+        return 1
+    if "w" in flags and ctx.waiters_full:
+        ctx.err.write("xl: too many commands are waiting on this host; "
+                      f"{what} without -w, or try again later\n")
         return 1
     hyp = ctx.host.hv
     if "a" in flags:
@@ -143,12 +145,8 @@ def main_create(ctx: XlContext, args: list[str]) -> int:
     quiet = "q" in o
     if not quiet:
         ctx.err.write(f"Parsing config from {filename}\n")
-    try:
-        with open(ctx.path(filename)) as f:
-            text = f.read()
-    except OSError as exc:
-        ctx.err.write(f"Failed to read config file: {filename}: "
-                      f"{os.strerror(exc.errno or 0)}\n")
+    text = ctx.read_config(filename)
+    if text is None:
         return 1
     try:
         cfg = DomainConfig.from_text(text, filename, overrides)
