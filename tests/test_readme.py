@@ -43,3 +43,19 @@ def test_cost_table_lists_every_primitive_at_its_default() -> None:
     readme = (ROOT / "README.md").read_text()
     for name, ns, _source, _desc in CostModel().rows():
         assert f"| `{name}` | {ns} |" in readme, f"README's cost table lacks {name} = {ns}"
+
+
+def test_live_migration_table_in_readme_matches_a_run() -> None:
+    from xensim.scenario import load_scenario, run_scenario
+
+    text = (ROOT / "README.md").read_text()
+    r = run_scenario(load_scenario(ROOT / "scenarios" / "migrate-web.toml"))
+    m = r["migrations"][0]
+    row = re.search(r"│ web h1->h2 │ done  │\s+(\d+) │\s+([\d,]+) │\s+[\d.,]+ │\s+[\d,]+ │"
+                    r"\s+([\d.]+) │\s+([\d.]+) │\s+([\d.]+) │", text)
+    assert row, "README lacks the migration row"
+    rounds, pages, total_s, down_ms, gap_ms = row.groups()
+    assert int(rounds) == len(m["rounds"]) and int(pages.replace(",", "")) == m["pages"]
+    assert float(total_s) == round(m["total_ms"] / 1000, 2)
+    assert float(down_ms) == round(m["downtime_ms"], 1)
+    assert float(gap_ms) == round(m["clients"][0]["switch_gap_ms"], 1)

@@ -24,6 +24,7 @@ from xensim.compare import cli as compare_cli
 from xensim.hypervisor.hostkind import HOST_KINDS
 from xensim.hypervisor.topology import Topology
 from xensim.progress import RunProgress, wanted
+from xensim.migrate import cli as migrate_cli
 from xensim.research import cli as research_cli
 from xensim.research.errors import ResearchError
 from xensim.scenario import ScenarioError, load_scenario, run_scenario
@@ -34,6 +35,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario)
     hosts: list[Any] = []
     traced = research_cli.wants_trace(args)
+    if traced and sc.hosts:
+        raise ScenarioError(f"{sc.path}: --trace, --timeline and --plot record one host; "
+                            f"this scenario has {len(sc.hosts)} [[host]] tables")
     run_ns = int((sc.warmup_ms + sc.duration_ms) * 1_000_000)
 
     def run() -> dict[str, Any]:
@@ -243,6 +247,9 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None],
      research_cli.setup_sweep, research_cli.cmd_sweep),
     ("compare", "run one workload under PV, PVH, HVM, HVM with PV drivers and shadow "
                 "paging; where the time went", compare_cli.setup_parser, compare_cli.cmd_compare),
+    ("migrate-sweep", "live-migrate one guest between two hosts under a sweep of link "
+                      "speeds, dirtying rates, memory sizes or dom0 caps",
+     migrate_cli.setup_parser, migrate_cli.cmd_migrate_sweep),
     ("host", "start, inspect or stop a persistent simulated host (for xl)", _setup_host,
      cmd_host),
     ("xl", "run an xl command against a simulated host (same as the xl script)", _setup_xl,
@@ -270,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     args: Any = build_parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except (ScenarioError, ResearchError, compare_cli.CompareError) as exc:
+    except (ScenarioError, ResearchError, compare_cli.CompareError,
+            migrate_cli.ExperimentError) as exc:
         print(f"xensim: error: {exc}", file=sys.stderr)
         return 2
     except HostNameError as exc:

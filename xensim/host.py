@@ -63,6 +63,12 @@ def config_from_keys(name: str, source: str = "<python>", **keys: Any) -> Domain
     return DomainConfig.from_text(text, source)
 
 
+def advance(env: Environment, ms: float | None = None, ns: SimTime | None = None) -> None:
+    """Run *env* for *ms* milliseconds (or *ns* nanoseconds) from now."""
+    delta = ns if ns is not None else MILLISECS(ms or 0)
+    env.run(until=env.now + delta)
+
+
 class Host:
     """One simulated machine: hypervisor, Domain-0 and the toolstack over them."""
 
@@ -73,7 +79,8 @@ class Host:
                  hypervisor: str = "xen", bridges: str | Sequence[Any] | None = None,
                  pci: str | Sequence[Any] | None = None, topology: Topology | str | None = None,
                  xen_cmdline: str | None = None, keep_destroyed: bool = True,
-                 start_ns: SimTime = 0) -> None:
+                 start_ns: SimTime = 0, env: Environment | None = None,
+                 name: str = "default") -> None:
         """*hypervisor* is the host kind: ``xen``, ``kvm`` or ``qemu-tcg`` (see
         :mod:`xensim.hypervisor.hostkind`); *scheduler* defaults to the kind's own
         (credit for Xen, cfs for the host Linux of kvm and qemu-tcg) or to ``sched=``
@@ -90,10 +97,15 @@ class Host:
         reports restarted and destroyed guests too); a long-lived host (the daemon) sets
         it False, so a destroyed domain leaves nothing behind and memory stays flat.
         *start_ns* is the simulated time the host boots at (a host restored from its
-        checkpoint resumes the clock where it was)."""
+        checkpoint resumes the clock where it was).  *env* is given when the host is one
+        of a :class:`~xensim.site.Site`'s, which share one clock (then *start_ns* is
+        the site's)."""
         bridge_specs = parse_bridges(bridges)
         pci_devices = parse_pci_devices(pci)
         kind = host_kind(hypervisor)
+        self.name = name
+        self.site: Any = None
+        """The :class:`~xensim.site.Site` this host belongs to (None: a host alone)."""
         if isinstance(topology, str):
             topology = Topology.parse(topology)
         if pcpus is None:
@@ -101,7 +113,7 @@ class Host:
         if scheduler is None and not (hypervisor == "xen"
                                       and XenCmdline.parse(xen_cmdline).sched_given):
             scheduler = kind.scheduler
-        self.env = Environment(initial_time=start_ns)
+        self.env = env if env is not None else Environment(initial_time=start_ns)
         self.hv = Hypervisor(self.env, pcpus, scheduler=scheduler,
                              sched_params=sched, costs=costs, memory_mib=memory, seed=seed,
                              trace=trace, kind=hypervisor, topology=topology,
@@ -187,13 +199,12 @@ class Host:
         """Advance simulated time by *ms* milliseconds (or *ns* nanoseconds); with
         *progress*, show a progress bar (a widget in a notebook: see
         :mod:`xensim.notebook.progress`)."""
-        delta = ns if ns is not None else MILLISECS(ms or 0)
         if progress:
             from xensim.notebook.progress import run_with_progress
 
-            run_with_progress(self, delta)
+            run_with_progress(self, ns if ns is not None else MILLISECS(ms or 0))
             return
-        self.env.run(until=self.env.now + delta)
+        advance(self.env, ms, ns)
 
     def reset_metrics(self) -> None:
         """Start measuring from now (drop a warm-up period from the results)."""

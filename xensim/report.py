@@ -48,10 +48,28 @@ def make_console() -> Console:
 
 def print_result(result: dict[str, Any], console: Console | None = None) -> None:
     console = console or make_console()
-    console.print(domain_table(result))
+    if "hosts" in result:  # a site: each host's table, then its migrations
+        _print_site(result, console)
+    else:
+        console.print(domain_table(result))
     for a in result.get("actions", []):
         status = "ok" if a["rc"] == 0 else f"failed ({a['rc']}): {a['error']}"
-        console.print(f"  action at {a['at_ms']:g} ms: xl {a['command']} -> {status}",
+        on = f" on {a['host']}" if "host" in a else ""
+        console.print(f"  action at {a['at_ms']:g} ms{on}: xl {a['command']} -> {status}",
                       highlight=False)
     console.print(f"  {result['events']:,} SimPy events in {result['wall_s']:.2f} s wall",
                   highlight=False)
+
+
+def _print_site(result: dict[str, Any], console: Console) -> None:
+    from xensim.migrate.table import migration_table, rounds_table
+
+    for name, host in result["hosts"].items():
+        h = host["host"]
+        console.print(domain_table(host, f"host {name}: {host['duration_ns'] / 1e9:g} "
+                                         f"simulated s on {h['pcpus']} pCPUs "
+                                         f"({h['scheduler']}, seed {h['seed']})"))
+    if result["migrations"]:
+        console.print(migration_table(result["migrations"], "live migrations"))
+        for mig in result["migrations"]:
+            console.print(rounds_table(mig))

@@ -14,7 +14,9 @@ within it), so that no file can run without end or end in a traceback.
 
 from __future__ import annotations
 
+import io
 import math
+import os
 import re
 import shlex
 import time
@@ -33,11 +35,16 @@ from xensim.hypervisor.passthrough import PciError, parse_pci_devices
 from xensim.hypervisor.sched.ops import SchedParamError, get_scheduler_class
 from xensim.hypervisor.time import MILLISECS
 from xensim.hypervisor.topology import Topology
+from xensim.site import Site
 from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.xl.context import XlUsageError
+from xensim.toolstack.xl.main import start_command
 from xensim.toolstack.xl.xl_top import parse_options as parse_top_options
 from xensim.toolstack.xlcfg import XlCfgError
+
+ACTION_POLL_NS = MILLISECS(1)
+"""How often a waiting action (``xl migrate``...) is checked for its end."""
 
 
 class ScenarioError(ValueError):
@@ -166,6 +173,12 @@ def _topology(v: Any) -> str | None:
     return None
 
 
+def _pair(v: Any) -> str | None:
+    if not isinstance(v, list) or len(v) != 2 or not all(isinstance(x, str) for x in v):
+        return "two host names, e.g. [\"h1\", \"h2\"]"
+    return None
+
+
 def _scheduler(v: Any) -> str | None:
     if not isinstance(v, str):
         return "a scheduler name"
@@ -197,6 +210,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
              "seed": _int(0, 2**64 - 1),
              "memory": _int(64, MAX_MEMORY_MIB), "dom0_vcpus": _int(1, 4096),
              "dom0_memory": _int(64, MAX_MEMORY_MIB), "sched": _params, "costs": _params,
+             "name": _name,
              "topology": _topology, "xen_cmdline": _str(),
              "bridge": _declared(parse_bridges, HostNetError,
                                  "[[host.bridge]] tables with name (and kind, nic)"),
@@ -208,13 +222,16 @@ SCHEMA: dict[str, dict[str, Check]] = {
                "cpus_soft": _cpumap, "type": _str(("pv", "pvh", "hvm")), "pool": _str(),
                "config": _str(), "vif": _str_list, "disk": _str_list,
                "maxmem": _int(1, MAX_MEMORY_MIB), "guest_arch": _str(GUEST_ARCHES),
-               "qemu_args": _str(), "pci": _str_list, "uuid": _str()},
-    "pool": {"name": _name, "scheduler": _scheduler, "cpus": _cpumap, "sched": _params},
-    "action": {"at_ms": _number(0), "command": _command},
+               "qemu_args": _str(), "pci": _str_list, "uuid": _str(), "host": _str()},
+    "pool": {"name": _name, "scheduler": _scheduler, "cpus": _cpumap, "sched": _params,
+             "host": _str()},
+    "action": {"at_ms": _number(0), "command": _command, "host": _str()},
+    "link": {"between": _pair, "bandwidth_mbit": _number(0, strict=True),
+             "latency_us": _number(0)},
     "run": {"duration_ms": _number(0, strict=True), "warmup_ms": _number(0)},
 }
 REQUIRED = {"domain": ("name",), "pool": ("name", "scheduler", "cpus"),
-            "action": ("at_ms", "command"), "run": ("duration_ms",)}
+            "action": ("at_ms", "command"), "run": ("duration_ms",), "link": ("between",)}
 """Keys a table must have (a domain may take its name from its ``config`` file instead)."""
 
 
@@ -230,6 +247,9 @@ class Scenario:
     duration_ms: float
     warmup_ms: float = 0.0
     raw: dict[str, Any] = field(default_factory=dict)
+    hosts: list[dict[str, Any]] = field(default_factory=list)
+    """``[[host]]`` tables of a site (empty for a single ``[host]``)."""
+    links: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Locator:
@@ -240,8 +260,7 @@ class _Locator:
         self.lines = text.splitlines()
 
     def line_of(self, table: str, index: int, key: str | None) -> int | None:
-        header = re.compile(r"^\s*\[\[\s*%s\s*\]\]" % re.escape(table)) if table in (
-            "domain", "action", "pool") else re.compile(r"^\s*\[\s*%s\s*\]" % re.escape(table))
+        header = re.compile(r"^\s*\[\[?\s*%s\s*\]\]?" % re.escape(table))
         any_header = re.compile(r"^\s*\[")
         seen = -1
         start = None
@@ -336,15 +355,18 @@ def load_scenario(path: str | Path) -> Scenario:
 def validate_scenario(raw: dict[str, Any], path: str = "<scenario>",
                       text: str = "") -> Scenario:
     loc = _Locator(path, text)
-    top = {"host", "pool", "domain", "action", "run"}
+    top = {"host", "pool", "domain", "action", "run", "link"}
     for key in raw:
         if key not in top:
             raise ScenarioError(f"{path}: unknown top-level key {key!r}; expected "
-                                "[host], [[pool]], [[domain]], [[action]] and [run]")
-    host = raw.get("host", {})
+                                "[host] (or [[host]] and [[link]]), [[pool]], [[domain]], "
+                                "[[action]] and [run]")
+    hosts, links = _check_site(loc, path, raw)
+    host = hosts[0] if hosts else raw.get("host", {})
     if not isinstance(host, dict):
         raise ScenarioError(f"{path}: [host] must be a table")
-    _check_table(loc, "host", 0, "[host]", host)
+    if not hosts:
+        _check_table(loc, "host", 0, "[host]", host)
     domains = raw.get("domain", [])
     actions = raw.get("action", [])
     run = raw.get("run")
@@ -358,11 +380,13 @@ def validate_scenario(raw: dict[str, Any], path: str = "<scenario>",
     if run["duration_ms"] + run.get("warmup_ms", 0) > MAX_SIM_MS:
         raise loc.error("run", 0, "duration_ms", f"[run]: warmup_ms + duration_ms is more than "
                         f"{MAX_SIM_MS} ms, xensim's bound on one run")
-    dom0_mem = host.get("dom0_memory", DOM0_MEMORY_MIB)
-    host_mem = host.get("memory", HOST_MEMORY_MIB)
-    if host_mem < dom0_mem:
-        raise loc.error("host", 0, "memory", f"[host]: memory = {host_mem} MiB cannot hold "
-                        f"dom0's {dom0_mem} MiB (dom0_memory)")
+    for i, h in enumerate(hosts or [host]):
+        dom0_mem = h.get("dom0_memory", DOM0_MEMORY_MIB)
+        host_mem = h.get("memory", HOST_MEMORY_MIB)
+        if host_mem < dom0_mem:
+            label = f"[[host]] #{i + 1}" if hosts else "[host]"
+            raise loc.error("host", i, "memory", f"{label}: memory = {host_mem} MiB cannot "
+                            f"hold dom0's {dom0_mem} MiB (dom0_memory)")
     names: set[str] = set()
     nr_cpus = host.get("pcpus", 4)
     if "topology" in host:
@@ -420,8 +444,78 @@ def validate_scenario(raw: dict[str, Any], path: str = "<scenario>",
         if expected:
             raise loc.error("action", i, "command",
                             f"[[action]] #{i + 1}: command = {act['command']!r}: {expected}")
+    _check_placement(loc, hosts, {"domain": domains, "action": actions, "pool": pools})
     return Scenario(path, host, domains, actions, pools, float(run["duration_ms"]),
-                    float(run.get("warmup_ms", 0)), raw)
+                    float(run.get("warmup_ms", 0)), raw, hosts, links)
+
+
+def _check_site(loc: _Locator, path: str, raw: dict[str, Any]
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``[[host]]`` (each with a unique ``name``) and the ``[[link]]`` tables between them."""
+    hosts = raw.get("host", {})
+    links = raw.get("link", [])
+    if not isinstance(links, list):
+        raise ScenarioError(f"{path}: write links as [[link]]")
+    if not isinstance(hosts, list):
+        if links:
+            raise loc.error("link", 0, None, "[[link]] joins hosts declared as [[host]] "
+                                             "tables with a name")
+        return [], []
+    names: list[str] = []
+    for i, h in enumerate(hosts):
+        label = f"[[host]] #{i + 1}"
+        if not isinstance(h, dict):
+            raise ScenarioError(f"{path}: {label} must be a table")
+        _check_table(loc, "host", i, label, h)
+        if "name" not in h:
+            raise loc.error("host", i, None, f"{label}: missing required key 'name'")
+        if h["name"] in names:
+            raise loc.error("host", i, "name", f"{label}: duplicate host name {h['name']!r}")
+        names.append(h["name"])
+    pairs: set[frozenset[str]] = set()
+    for i, link in enumerate(links):
+        label = f"[[link]] #{i + 1}"
+        _check_table(loc, "link", i, label, link)
+        a, b = link["between"]
+        for end in (a, b):
+            if end not in names:
+                raise loc.error("link", i, "between", f"{label}: no [[host]] named {end!r}; "
+                                f"hosts: {', '.join(names)}")
+        if a == b or frozenset((a, b)) in pairs:
+            raise loc.error("link", i, "between", f"{label}: a link joins two different "
+                                                  "hosts, once")
+        pairs.add(frozenset((a, b)))
+    return hosts, links
+
+
+def _check_placement(loc: _Locator, hosts: list[dict[str, Any]],
+                     tables: dict[str, list[dict[str, Any]]]) -> None:
+    """A ``host = "h1"`` key must name a ``[[host]]`` (and needs a site to mean anything)."""
+    names = [h["name"] for h in hosts]
+    for table, items in tables.items():
+        for i, item in enumerate(items):
+            if "host" not in item:
+                continue
+            if not names:
+                raise loc.error(table, i, "host", f"[[{table}]] #{i + 1}: host = "
+                                f"{item['host']!r} needs hosts declared as [[host]] tables")
+            if item["host"] not in names:
+                raise loc.error(table, i, "host", f"[[{table}]] #{i + 1}: no [[host]] named "
+                                f"{item['host']!r}; hosts: {', '.join(names)}")
+
+
+def _host_kwargs(sc: Scenario, h: dict[str, Any], seed: int | None,
+                 trace: bool) -> dict[str, Any]:
+    topology = h.get("topology")
+    if isinstance(topology, dict):
+        topology = Topology.from_mapping(topology)
+    return dict(pcpus=h.get("pcpus"), scheduler=h.get("scheduler"),
+                hypervisor=h.get("hypervisor", "xen"),
+                sched=h.get("sched"), memory=h.get("memory", HOST_MEMORY_MIB),
+                seed=h.get("seed", 0) if seed is None else seed,
+                costs=h.get("costs"), trace=trace, dom0_vcpus=h.get("dom0_vcpus"),
+                dom0_memory=h.get("dom0_memory", DOM0_MEMORY_MIB), bridges=h.get("bridge"),
+                pci=h.get("pci"), topology=topology, xen_cmdline=h.get("xen_cmdline"))
 
 
 def _bounded_work(command: str) -> str | None:
@@ -440,22 +534,38 @@ def _bounded_work(command: str) -> str | None:
 
 def build_host(sc: Scenario, seed: int | None = None, trace: bool = False) -> Host:
     """The host a scenario describes, with its domains created and started."""
-    h = sc.host
     try:
-        topology = h.get("topology")
-        if isinstance(topology, dict):
-            topology = Topology.from_mapping(topology)
-        host = Host(pcpus=h.get("pcpus"), scheduler=h.get("scheduler"),
-                    hypervisor=h.get("hypervisor", "xen"),
-                    sched=h.get("sched"), memory=h.get("memory", HOST_MEMORY_MIB),
-                    seed=h.get("seed", 0) if seed is None else seed,
-                    costs=h.get("costs"), trace=trace, dom0_vcpus=h.get("dom0_vcpus"),
-                    dom0_memory=h.get("dom0_memory", DOM0_MEMORY_MIB), bridges=h.get("bridge"),
-                    pci=h.get("pci"), topology=topology, xen_cmdline=h.get("xen_cmdline"))
+        host = Host(**_host_kwargs(sc, sc.host, seed, trace))
     except (SchedParamError, KeyError, ValueError) as exc:
         raise ScenarioError(f"{sc.path}: [host]: {exc}") from None
+    _populate(sc, host, sc.pools, sc.domains)
+    return host
+
+
+def build_site(sc: Scenario, seed: int | None = None, trace: bool = False) -> Site:
+    """The site of a ``[[host]]`` scenario: its hosts, links and domains (a domain or
+    pool without ``host`` goes to the first host)."""
+    site = Site(Path(sc.path).stem)
+    first = sc.hosts[0]["name"]
+    for i, h in enumerate(sc.hosts):  # a seed given for the run: one per host, in order
+        kwargs = _host_kwargs(sc, {"seed": i, **h}, None if seed is None else seed + i, trace)
+        try:
+            site.add_host(h["name"], **kwargs)
+        except (SchedParamError, KeyError, ValueError) as exc:
+            raise ScenarioError(f"{sc.path}: [[host]] {h['name']}: {exc}") from None
+    for link in sc.links:
+        site.add_link(*link["between"], bandwidth_mbit=link.get("bandwidth_mbit", 1000),
+                      latency_us=link.get("latency_us", 50))
+    for name, host in site.hosts.items():
+        _populate(sc, host, [p for p in sc.pools if p.get("host", first) == name],
+                  [d for d in sc.domains if d.get("host", first) == name])
+    return site
+
+
+def _populate(sc: Scenario, host: Host, pools: list[dict[str, Any]],
+              domains: list[dict[str, Any]]) -> None:
     pool0 = host.hv.pools[0]
-    for pool in sc.pools:
+    for pool in pools:
         cpus = sorted(parse_cpumap(pool["cpus"], len(host.hv.pcpus)))
         try:
             for cpu in cpus:
@@ -464,8 +574,8 @@ def build_host(sc: Scenario, seed: int | None = None, trace: bool = False) -> Ho
                                           pool.get("sched"))
         except LibxlError as exc:
             raise ScenarioError(f"{sc.path}: [[pool]] {pool['name']}: {exc}") from None
-    for dom in sc.domains:
-        keys = {k: v for k, v in dom.items() if k not in ("name", "config")}
+    for dom in domains:
+        keys = {k: v for k, v in dom.items() if k not in ("name", "config", "host")}
         try:
             if "config" in dom:
                 host.create_from_config(_config_for(sc, dom))
@@ -474,38 +584,64 @@ def build_host(sc: Scenario, seed: int | None = None, trace: bool = False) -> Ho
         except (LibxlError, XlCfgError, OSError) as exc:
             label = dom.get("name") or dom["config"]
             raise ScenarioError(f"{sc.path}: [[domain]] {label}: {exc}") from None
-    return host
 
 
 def _config_for(sc: Scenario, dom: dict[str, Any]) -> DomainConfig:
     """The ``config =`` xl.cfg file, with the table's other keys as xl create overrides."""
     cfg_path = Path(sc.path).parent / dom["config"]
-    overrides = [f"{k}={xl_value(v)}" for k, v in dom.items() if k != "config"]
+    overrides = [f"{k}={xl_value(v)}" for k, v in dom.items() if k not in ("config", "host")]
     return DomainConfig.from_file(str(cfg_path), overrides)
 
 
 def run_scenario(sc: Scenario, seed: int | None = None, trace: bool = False,
                  host_out: list[Host] | None = None) -> dict[str, Any]:
-    """Run as fast as possible; returns the metrics (plus actions and wall_s)."""
+    """Run as fast as possible; returns the metrics (plus actions and wall_s).  A site
+    scenario (``[[host]]``) returns each host's metrics under ``hosts``, the links and
+    the migrations."""
     t0 = time.perf_counter()
-    host = build_host(sc, seed, trace)
+    site = build_site(sc, seed, trace) if sc.hosts else None
+    host = build_host(sc, seed, trace) if site is None else next(iter(site.hosts.values()))
     if host_out is not None:
         host_out.append(host)
     log: list[dict[str, Any]] = []
-
-    def act(a: dict[str, Any]) -> None:
-        rc, out, err = host.xl(a["command"])
-        log.append({"at_ms": a["at_ms"], "command": a["command"], "rc": rc,
-                    "output": out, "error": err.strip()})
-
     for a in sorted(sc.actions, key=lambda a: a["at_ms"]):
+        target = site.hosts[a.get("host", host.name)] if site is not None else host
         ev = host.env.timeout(MILLISECS(a["at_ms"]))
-        ev.callbacks.append(lambda _e, a=a: act(a))
+        ev.callbacks.append(lambda _e, a=a, target=target: _act(target, a, log))
+    runner: Host | Site = site if site is not None else host
     if sc.warmup_ms:
-        host.run(ms=sc.warmup_ms)
-        host.reset_metrics()
-    host.run(ms=sc.duration_ms)
-    result = host.metrics()
+        runner.run(ms=sc.warmup_ms)
+        runner.reset_metrics()
+    runner.run(ms=sc.duration_ms)
+    result = runner.metrics()
     result["actions"] = log
     result["wall_s"] = time.perf_counter() - t0
     return result
+
+
+def _act(host: Host, a: dict[str, Any], log: list[dict[str, Any]]) -> None:
+    """Carry out one action; a command that waits (``migrate``, ``shutdown -w``) is
+    followed as simulated time passes and logged when it is over."""
+    out, err = io.StringIO(), io.StringIO()
+    rc, ctx = start_command(host, a["command"], out, err, cwd=os.getcwd())
+    entry = {"at_ms": a["at_ms"], "command": a["command"], "rc": rc}
+    if "host" in a:
+        entry["host"] = a["host"]
+    log.append(entry)
+
+    def finish(status: int) -> None:
+        entry.update(rc=status, output=out.getvalue(), error=err.getvalue().strip())
+
+    waiter = ctx.waiter if ctx is not None else None
+    if waiter is None:
+        finish(rc)
+        return
+
+    def poll(_ev: object = None) -> None:
+        done = waiter()
+        if done is not None:
+            finish(done)
+        else:
+            host.env.timeout(ACTION_POLL_NS).callbacks.append(poll)  # type: ignore[union-attr]
+
+    poll()

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from xensim.domains.guest import Action, Compute, GuestVcpu, Hypercall, SleepUntil, WaitEvent
-from xensim.domains.physdev import EXTERNAL, Packet
+from xensim.domains.physdev import EXTERNAL, ExternalNet, Packet
 from xensim.domains.workloads import Param, register_workload
 from xensim.hypervisor import event_channel_abi as eva
 from xensim.hypervisor import grant_table_abi as gta
@@ -78,17 +78,71 @@ def wait_connected(g: GuestVcpu) -> Iterator[Action]:
     yield WaitEvent(lambda: all(f.connected for f in fronts))
 
 
-def _every(g: GuestVcpu, gap: Callable[[], int], fn: Callable[[], None]) -> None:
-    """An external source: call *fn* at intervals *gap()* while the guest lives."""
-    env, d = g.hyp.env, g.vcpu.domain
+def _every(client: LanClient, gap: Callable[[], int], fn: Callable[[], None]) -> None:
+    """An external source: call *fn* at intervals *gap()* while the client's guest lives
+    (wherever it has moved to)."""
+    env = client.ext.env
 
     def tick(_ev: object = None) -> None:
-        if d.is_dying:
+        if client.domain.is_dying:
             return
         fn()
         env.timeout(gap()).callbacks.append(tick)  # type: ignore[union-attr]
 
     env.timeout(gap()).callbacks.append(tick)  # type: ignore[union-attr]
+
+
+class LanClient:
+    """An external host on the LAN talking to one guest (the ``ping`` or ``web`` client).
+
+    It names the guest by its uuid, which a migrated guest keeps, and sends to the
+    host and domid where the guest last announced itself: a guest resumed on
+    another host of a site sends a gratuitous ARP (:meth:`announce`) and the
+    client's traffic follows it.  Packets sent in between reach the old host and
+    are lost, as on a real LAN.  ``replies`` holds the time and latency of each
+    completed reply, so the gap a migration leaves is measured where a user sees it.
+    """
+
+    def __init__(self, ext: ExternalNet, g: GuestVcpu, kind: str) -> None:
+        self.ext = ext
+        self.domain = g.vcpu.domain
+        """The guest's domain now: the client runs while it lives (a migration moves it)."""
+        self.routed = self.domain
+        """The domain the LAN delivers to: the one that last announced the guest."""
+        self.domid = self.domain.domid
+        self.stats = g.stats
+        """Where replies are recorded: the announcing domain's vCPU 0 stats."""
+        self.flow = (kind, self.domain.handle)
+        self.replies: list[tuple[int, int]] = []
+        """(time, latency) of each completed reply, in ns."""
+        self.inflight: dict[int, int] = {}
+        """Requests sent and not yet answered: seq -> send time."""
+        ext.clients[self.flow] = self
+
+    def send(self, pkt: Packet) -> None:
+        pkt.dst = self.domid
+        self.ext.send(pkt)
+
+    def record(self, latency_ns: int, nbytes: int) -> None:
+        record(self.stats, latency_ns, nbytes)
+        self.replies.append((self.ext.env.now, latency_ns))
+
+    def announce(self, ext: ExternalNet, g: GuestVcpu) -> None:
+        """The guest now answers as *g*'s domain behind *ext*'s NIC (gratuitous ARP)."""
+        self.ext, self.routed = ext, g.vcpu.domain
+        self.domain = self.routed
+        self.domid, self.stats = self.routed.domid, g.stats
+
+
+def lan_client(g: GuestVcpu, kind: str) -> tuple[LanClient, bool]:
+    """The LAN's client of this guest: the one it had before a migration brought it here
+    (announced to, and False), or a new one (True)."""
+    ext = _kernel(g).io.lan_of(g.vcpu.domain.domid)
+    old = ext.clients.get((kind, g.vcpu.domain.handle))
+    if old is not None and old.domain is g.vcpu.domain and old.routed is not g.vcpu.domain:
+        old.announce(ext, g)
+        return old, False
+    return LanClient(ext, g, kind), True
 
 
 def _xmit(g: GuestVcpu, pkt: Packet) -> Iterator[Action]:
@@ -117,29 +171,35 @@ def _ping(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Actio
     if g.vcpu.vcpu_id:
         return
     yield from wait_connected(g)
-    domid, env = g.vcpu.domain.domid, g.hyp.env
-    ext = _kernel(g).io.lan_of(domid)
-    flow, period, seq = ("ping", domid), int(SECONDS(1) / p["rate"]), [0]
-    inflight: dict[int, int] = {}
-    g.stats["_ping_inflight"] = inflight  # seq -> send time of unanswered pings
+    client, new = lan_client(g, "ping")
+    if new:
+        _ping_client(client, p, rng)
+    g.stats["_ping_inflight"] = client.inflight
+    yield WaitEvent(lambda: False)  # the kernel answers; the task sleeps
+
+
+def _ping_client(client: LanClient, p: dict[str, Any], rng: random.Random) -> None:
+    env = client.ext.env
+    period, seq = int(SECONDS(1) / p["rate"]), [0]
+    inflight = client.inflight
 
     def answer(pkt: Packet) -> None:
         if inflight.pop(pkt.seq, None) is not None:
-            record(g.stats, env.now - pkt.t0, pkt.size)
+            client.record(env.now - pkt.t0, pkt.size)
 
-    ext.receivers[flow] = answer
+    client.ext.receivers[client.flow] = answer
 
     def ping() -> None:
         seq[0] += 1
-        g.stats["io_sent"] = seq[0]
+        client.stats["io_sent"] = seq[0]
         inflight[seq[0]] = env.now
-        ext.send(Packet(EXTERNAL, domid, p["size"], "echo", flow, env.now, seq[0]))
+        client.send(Packet(EXTERNAL, 0, p["size"], "echo", client.flow, env.now, seq[0]))
 
     # +-10% jitter: a real client's timer wanders, and exact periods phase-lock with
     # credit's 10 ms tick (dom0 then never looks busy at a tick, which no real host shows)
     first, jit = [rng.randrange(period) + 1], period // 10
-    _every(g, lambda: first.pop() if first else period + rng.randrange(-jit, jit + 1), ping)
-    yield WaitEvent(lambda: False)  # the kernel answers; the task sleeps
+    _every(client, lambda: first.pop() if first else period + rng.randrange(-jit, jit + 1),
+           ping)
 
 
 @register_workload("net-stream", "bulk send to an external sink over its vif (throughput)",
@@ -152,7 +212,7 @@ def _stream(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Act
     yield from wait_connected(g)
     domid, env = g.vcpu.domain.domid, g.hyp.env
     ext = _kernel(g).io.lan_of(domid)
-    flow = ("stream", domid)
+    flow = ("stream", g.vcpu.domain.handle)  # the sink on the LAN: a site's hosts share it
     ext.receivers[flow] = lambda pkt: record(g.stats, env.now - pkt.t0, pkt.size)
     gap = int(p["size"] * 8 * 1000 / p["mbps"]) if p["mbps"] else 0
     nxt = g.now
@@ -203,27 +263,14 @@ def _web(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action
         return
     yield from wait_connected(g)
     k = _kernel(g)
-    domid, env = g.vcpu.domain.domid, g.hyp.env
-    ext = k.io.lan_of(domid)
+    domid = g.vcpu.domain.domid
     bf = _block_device(g)
-    flow, queue, seq = ("web", domid), deque[Packet](), [0]
+    queue = deque[Packet]()
     npk = -(-p["reply"] // MTU)
-    got: dict[int, int] = {}
     k.net.sockets["http-req"] = queue.append
-
-    def reply_packet(pkt: Packet) -> None:
-        got[pkt.seq] = got.get(pkt.seq, 0) + 1
-        if got[pkt.seq] == npk:
-            del got[pkt.seq]
-            record(g.stats, env.now - pkt.t0, p["reply"])
-
-    ext.receivers[flow] = reply_packet
-
-    def request() -> None:
-        seq[0] += 1
-        ext.send(Packet(EXTERNAL, domid, 200, "http-req", flow, env.now, seq[0]))
-
-    _every(g, lambda: max(1, int(rng.expovariate(p["rate"]) * SECONDS(1))), request)
+    client, new = lan_client(g, "web")
+    if new:
+        _web_client(client, p, rng, npk)
     while True:
         yield WaitEvent(queue.__len__)
         req = queue.popleft()
@@ -234,8 +281,27 @@ def _web(g: GuestVcpu, p: dict[str, Any], rng: random.Random) -> Iterator[Action
         for _ in range(npk):
             chunk = min(MTU, left)
             left -= chunk
-            yield from _xmit(g, Packet(domid, EXTERNAL, chunk, "http-rsp", flow, req.t0,
+            yield from _xmit(g, Packet(domid, EXTERNAL, chunk, "http-rsp", req.flow, req.t0,
                                        req.seq))
+
+
+def _web_client(client: LanClient, p: dict[str, Any], rng: random.Random, npk: int) -> None:
+    env, seq = client.ext.env, [0]
+    got: dict[int, int] = {}
+
+    def reply_packet(pkt: Packet) -> None:
+        got[pkt.seq] = got.get(pkt.seq, 0) + 1
+        if got[pkt.seq] == npk:
+            del got[pkt.seq]
+            client.record(env.now - pkt.t0, p["reply"])
+
+    client.ext.receivers[client.flow] = reply_packet
+
+    def request() -> None:
+        seq[0] += 1
+        client.send(Packet(EXTERNAL, 0, 200, "http-req", client.flow, env.now, seq[0]))
+
+    _every(client, lambda: max(1, int(rng.expovariate(p["rate"]) * SECONDS(1))), request)
 
 
 # --- the hostile guest -------------------------------------------------------------------

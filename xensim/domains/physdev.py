@@ -57,6 +57,10 @@ class ExternalNet:
         self.ns_per_kib = costs["nic_ns_per_kib"]
         self.nic: Nic | None = None
         self.receivers: dict[Any, Callable[[Packet], None]] = {}
+        """flow -> the LAN client that takes its packets (shared by a site's hosts)."""
+        self.clients: dict[Any, Any] = {}
+        """flow -> the LAN client of a guest (``io_workloads.LanClient``), shared by a
+        site's hosts so that a migrated guest finds its clients again."""
         self.dropped = 0
 
     def send(self, pkt: Packet) -> None:

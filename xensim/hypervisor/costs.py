@@ -295,6 +295,36 @@ _DEFAULTS: tuple[Cost, ...] = (
          "estimate: a guest page-table write is followed by INVLPG, which TCG turns "
          "into tlb_flush_page over every MMU mode's TLB",
          "extra price of one guest page-table write under TCG"),
+    Cost("logdirty_fault_pv", cycles(11_242 - 1_093),
+         "published-results 2.2 (Adams & Agesen): a page fault under a shadow-paging VMM "
+         "costs 11,242 cycles against 1,093 native; a log-dirty write fault is such a "
+         "shadow fault (trap, mark the page dirty, make the shadow entry writable)",
+         "a guest's first write to a page after a log-dirty clean under shadow log-dirty "
+         "(PV, or HVM with hap = 0)"),
+    Cost("logdirty_fault_hap", cycles(2_000 + 1_500),
+         "published-results 2.6 (SplitX): ~2,000 cycles per exit, plus an estimate of "
+         "1,500 cycles for Xen's EPT-violation handler changing the p2m type from "
+         "logdirty to rw and setting the bit (no Intel PML)",
+         "an HVM guest's first write to a page after a log-dirty clean (HAP dirty tracking)"),
+    Cost("logdirty_clean_page", 100,
+         "estimate: XEN_DOMCTL_SHADOW_OP_CLEAN copies the bitmap out and write-protects "
+         "each dirty page again (one PTE or p2m entry and its share of the TLB flush)",
+         "Xen's work per dirty page in a log-dirty clean (charged to dom0's save helper)"),
+    Cost("migrate_send_page", 5_000,
+         "estimate: libxc's save helper maps a batch of guest frames "
+         "(xenforeignmemory_map), copies each 4 KiB into the socket and TCP sends it; "
+         "one dom0 vCPU then tops out near 6.5 Gbit/s, the order single-stream xl "
+         "migrations reach on 10 Gbit/s links (R: verify)",
+         "dom0 CPU time per 4 KiB page the sending side writes to the migration stream"),
+    Cost("migrate_recv_page", 4_000,
+         "estimate: the receiving helper reads the page from the socket and copies it "
+         "into the new domain's memory through a foreign mapping: a send without the "
+         "TCP transmit path",
+         "dom0 CPU time per 4 KiB page the receiving side restores"),
+    Cost("qemu_save_state", 2_000_000,
+         "estimate: libxl asks qemu (QMP xen-save-devices-state) to serialise its "
+         "devices' state to a file: a few ms of the device model's CPU",
+         "device-model CPU time to save an HVM guest's device state at suspend"),
     Cost("tcg_page_fault", cycles(3_000),
          "estimate: the softmmu walk fails, the vCPU leaves the TB, raises the guest "
          "exception and looks up the handler's TB: about three times a native fault",

@@ -55,8 +55,11 @@ class SweepError(ResearchError):
     """A sweep file that cannot run; names file, line, key and expectation."""
 
 
-RESULT_KEYS = ("duration_ns", "events", "host", "domains", "pcpus", "sched")
-"""Top-level result keys a metric may start with (``wall_s`` is not deterministic)."""
+RESULT_KEYS = ("duration_ns", "events", "host", "domains", "pcpus", "sched", "hosts", "links",
+               "migrations")
+"""Top-level result keys a metric may start with (``wall_s`` is not deterministic); a
+``[[host]]`` site scenario's results have ``hosts.<name>...``, ``links`` and
+``migrations`` (e.g. ``migrations.0.downtime_ms``)."""
 
 
 @dataclass
@@ -89,6 +92,9 @@ def apply_key(raw: dict[str, Any], key: str, value: Any) -> None:
     """Set dotted scenario *key* in *raw* (a scenario dict) to *value*."""
     parts = key.split(".")
     top = parts[0]
+    if top == "host" and isinstance(raw.get("host"), list):
+        raise KeyError("host.<key> names the [host] of a one-host scenario; a [[host]] site "
+                       "is swept through domain.<name>.<key> and run.<key>")
     if top == "host" and len(parts) == 2 and parts[1] in SCHEMA["host"] and \
             parts[1] not in ("sched", "costs"):
         raw.setdefault("host", {})[parts[1]] = value

@@ -38,6 +38,7 @@ from uuid import UUID
 from simpy.events import Timeout
 
 from xensim.domains import classroom as _classroom  # noqa: F401  (registers its workloads)
+from xensim.domains import dirty as _dirty  # noqa: F401  (registers memwrite)
 from xensim.domains.guest import GuestVcpu
 from xensim.domains.hosted import hosted_platform
 from xensim.domains.hosted_io import hosted_devices

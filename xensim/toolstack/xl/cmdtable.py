@@ -37,6 +37,7 @@ def _table() -> list[CmdSpec]:
         xl_devices,
         xl_info,
         xl_mem,
+        xl_migrate,
         xl_misc,
         xl_pci,
         xl_saverestore,
@@ -237,6 +238,20 @@ def _table() -> list[CmdSpec]:
                 "Convert a domain name to domain id", "<DomainName>"),
         CmdSpec("domname", xl_vmcontrol.main_domname, False, False,
                 "Convert a domain id to domain name", "<DomainId>"),
+        CmdSpec("migrate", xl_migrate.main_migrate, False, True,
+                "Migrate a domain to another host", "[options] <Domain> <host>",
+                "-h              Print this help.\n"
+                "-C <config>     Send <config> instead of config file from creation.\n"
+                "-s <sshcommand> Use <sshcommand> instead of ssh.  String will be passed\n"
+                "                to sh. If empty, run <host> instead of ssh <host> xl\n"
+                "                migrate-receive [-d -e]\n"
+                "-e              Do not wait in the background (on <host>) for the death\n"
+                "                of the domain.\n"
+                "--debug         Print huge (!) amount of debug during the migration process.\n"
+                "-p              Do not unpause domain after migrating it.\n"
+                "-D              Preserve the domain id"),
+        CmdSpec("migrate-receive", xl_migrate.main_migrate_receive, False, True,
+                "Restore a domain from a saved state", "- for internal use only"),
         CmdSpec("rename", xl_vmcontrol.main_rename, False, True,
                 "Rename a domain", "<Domain> <NewDomainName>"),
         CmdSpec("debug-keys", xl_info.main_debug_keys, False, True,

@@ -1,0 +1,1 @@
+"""Live-migration experiments: ``xensim migrate-sweep``, its table and chart."""
