@@ -23,8 +23,8 @@ from rich.console import Console
 from xensim.compare import cli as compare_cli
 from xensim.hypervisor.hostkind import HOST_KINDS
 from xensim.hypervisor.topology import Topology
-from xensim.progress import RunProgress, wanted
 from xensim.migrate import cli as migrate_cli
+from xensim.progress import RunProgress, wanted
 from xensim.research import cli as research_cli
 from xensim.research.errors import ResearchError
 from xensim.scenario import ScenarioError, load_scenario, run_scenario
@@ -98,9 +98,7 @@ def host_spec(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     spec field is copied, so a new host option needs no code here."""
     from dataclasses import fields
 
-    from xensim.toolstack.hostd.spec import HostSpec
-
-    from xensim.toolstack.hostd.spec import HostSpecError
+    from xensim.toolstack.hostd.spec import HostSpec, HostSpecError
 
     spec = HostSpec(**{f.name: getattr(args, f.name) for f in fields(HostSpec)
                        if getattr(args, f.name, None) is not None})

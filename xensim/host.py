@@ -27,8 +27,8 @@ from xensim.hypervisor.passthrough import parse_pci_devices
 from xensim.hypervisor.time import MILLISECS, SimTime
 from xensim.hypervisor.topology import Topology
 from xensim.metrics import collect
-from xensim.progress import note_host
 from xensim.notebook.display import Metrics, XlResult, host_html, register_formatters
+from xensim.progress import note_host
 from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.libxl import Libxl
 

@@ -4,7 +4,6 @@ pass without a word (real xl says nothing about either); ``xl -v create`` names 
 from __future__ import annotations
 
 import json
-
 import re
 from pathlib import Path
 

@@ -57,8 +57,8 @@ from xensim.hypervisor.time import MILLISECS
 from xensim.hypervisor.vcpu import PauseFlag
 from xensim.qemu_dm.spawn import nic_models, spawn_device_model
 from xensim.toolstack import libxl_device as dev
-from xensim.toolstack.cnum import ascii_uint
 from xensim.toolstack.bootlog import firmware_lines
+from xensim.toolstack.cnum import ascii_uint
 from xensim.toolstack.consoled import Consoled
 from xensim.toolstack.libxl_cdrom import guest_ejected
 from xensim.toolstack.libxl_error import (

@@ -10,7 +10,8 @@ daemon it is the bytes the client sent.
 from __future__ import annotations
 
 from xensim.toolstack.domconfig import DomainConfig
-from xensim.toolstack.xl.context import XlContext
+from xensim.toolstack.xl.context import XlContext, XlUsageError
+from xensim.toolstack.xl.getopt import getopt
 from xensim.toolstack.xlcfg import XlCfgError
 
 
@@ -31,3 +32,26 @@ def read_config(ctx: XlContext, filename: str, overrides: list[str] | None = Non
     for w in cfg.warnings:
         ctx.err.write(f"{w}\n")
     return cfg
+
+
+def config_arguments(args: list[str], optstring: str, longopts: dict[str, str], cmd: str
+                     ) -> tuple[dict[str, str], str | None, list[str]]:
+    """Split ``[FILE] [OPTIONS] [FILE] [key=value ...]`` as ``xl create`` and ``xl
+    config-update`` do: a first operand that is neither an option nor a ``key=value``
+    is the file, ``-f`` names it too, later ``key=value`` operands are overrides.
+    Returns (options, file or None, overrides); :class:`XlUsageError` for a second file."""
+    filename: str | None = None
+    if args and not args[0].startswith("-") and "=" not in args[0]:
+        filename, args = args[0], args[1:]
+    opts, ops = getopt(args, optstring, longopts, cmd=cmd)
+    o = dict(opts)
+    filename = o.get("f", filename)
+    overrides: list[str] = []
+    for op in ops:
+        if "=" in op:
+            overrides.append(op)
+        elif filename is None:
+            filename = op
+        else:
+            raise XlUsageError("")
+    return o, filename, overrides

@@ -29,8 +29,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from xensim.toolstack.cnum import atoi
 from xensim.toolstack.bootlog import console_text
+from xensim.toolstack.cnum import atoi
 from xensim.toolstack.xl.context import XlContext
 from xensim.toolstack.xl.getopt import getopt
 

@@ -21,8 +21,8 @@ from xensim.toolstack.death import CONFIG_UPDATE
 from xensim.toolstack.libxl_error import ERROR_FAIL, LibxlError, log_error
 from xensim.toolstack.libxl_json import domain_config_json, printf_info
 from xensim.toolstack.libxl_trigger import send_sysrq, send_trigger, trigger_from_string
-from xensim.toolstack.xl.configfile import read_config
-from xensim.toolstack.xl.context import XlContext
+from xensim.toolstack.xl.configfile import config_arguments, read_config
+from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
 
 
@@ -117,22 +117,12 @@ def main_config_update(ctx: XlContext, args: list[str]) -> int:
     ctx.err.write("WARNING: xl now has better capability to manage domain configuration, "
                   "avoid using this command when possible\n")
     d = ctx.libxl.lookup(args[0])
-    rest = args[1:]
-    filename = None
-    if rest and not rest[0].startswith("-") and "=" not in rest[0]:
-        filename, rest = rest[0], rest[1:]
-    opts, ops = getopt(rest, "dqf:", {"defconfig": "f"}, cmd="config_update")
-    o = dict(opts)
-    filename = o.get("f", filename)
-    extra = []
-    for op in ops:
-        if "=" in op:
-            extra.append(op)
-        elif filename is None:
-            filename = op
-        else:
-            _help(ctx, "create")
-            return 2
+    try:
+        o, filename, extra = config_arguments(args[1:], "dqf:", {"defconfig": "f"},
+                                              "config_update")
+    except XlUsageError:
+        _help(ctx, "create")  # xl_vmcontrol.c's main_config_update shows create's help
+        return 2
     if filename is None:
         ctx.err.write("Config file not specified\n")
         return 1

@@ -16,6 +16,7 @@ from xensim.toolstack.death import HANDLED
 from xensim.toolstack.domconfig import DomainConfig
 from xensim.toolstack.domconfig_build import report_unused_keys
 from xensim.toolstack.libxl_json import domain_config_json, printf_info
+from xensim.toolstack.xl.configfile import config_arguments
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
 from xensim.toolstack.xl.xl_console import console_output
@@ -126,22 +127,9 @@ def _death_waiter(ctx: XlContext, doms: list[Domain]):  # type: ignore[no-untype
 
 # --- create ----------------------------------------------------------------------------
 def main_create(ctx: XlContext, args: list[str]) -> int:
-    filename: str | None = None
-    if args and not args[0].startswith("-") and "=" not in args[0]:
-        filename, args = args[0], args[1:]
-    opts, ops = getopt(args, "Fnqf:pcde", {"dryrun": "n", "quiet": "q", "defconfig": "f"},
-                       cmd="create")  # -V/-A (a VNC viewer) are not modelled: see docs/xl.md
-    o = dict(opts)
-    if "f" in o:
-        filename = o["f"]
-    overrides: list[str] = []
-    for op in ops:
-        if "=" in op:
-            overrides.append(op)
-        elif filename is None:
-            filename = op
-        else:
-            raise XlUsageError("")
+    # -V/-A (a VNC viewer) are not modelled: see docs/xl.md
+    o, filename, overrides = config_arguments(
+        args, "Fnqf:pcde", {"dryrun": "n", "quiet": "q", "defconfig": "f"}, "create")
     if filename is None:
         raise XlUsageError("Config file not specified and none in save file")
     quiet = "q" in o
