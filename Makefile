@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench fuzz fuzz-protocol mutation soak clean
+.PHONY: demo test bench fuzz fuzz-protocol mutation soak readme clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ fuzz-protocol: $(VENV)/.installed
 # create/destroy cycles and a long run, printing memory over time (issue #16)
 soak: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_soak.py
+
+# re-run the README's xensim compare/run/migrate-sweep blocks; fails if one is stale
+# (tools/readme_outputs.py --write rewrites them)
+readme: $(VENV)/.installed
+	$(BIN)/python tools/readme_outputs.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info mutants
