@@ -3,8 +3,9 @@
 A console block whose every command is ``$ xensim compare ...``, ``$ xensim
 migrate-sweep ...`` or ``$ xensim run scenarios/...`` (optionally ``| tail -n N``)
 is re-run here, command by command, with the 200-column terminal the README's
-tables were printed on, and its output compared with the block. Lines that measure this machine rather than the
-simulation (``... SimPy events in X s wall``) are compared by their simulated part only.
+tables were printed on, and its output compared with the block. Lines that measure
+this machine rather than the simulation (``... SimPy events in X s wall``) are compared
+by their simulated part only.
 
 Usage: ``python tools/readme_outputs.py [--write] [README]``: without ``--write`` it
 prints each block that differs and exits 1; with it, the blocks are rewritten
