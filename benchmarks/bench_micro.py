@@ -28,11 +28,11 @@ from bench_host import bare_simpy_rate
 
 from xensim.domains.xenstore import XenStore
 from xensim.host import Host
-from xensim.hypervisor import event_channel as ev
 from xensim.hypervisor.domctx import DOMID_SELF
-from xensim.hypervisor.event_channel import EVTCHNOP, EvtchnSend
-from xensim.hypervisor.gnttab_guest import gnttab_grant_foreign_access
-from xensim.hypervisor.grant_table import GNTCOPY, GNTTABOP, GnttabCopy, GnttabCopyPtr
+from xensim.hypervisor.evtchn import event_channel as ev
+from xensim.hypervisor.evtchn.event_channel import EVTCHNOP, EvtchnSend
+from xensim.hypervisor.grant.grant_table import GNTCOPY, GNTTABOP, GnttabCopy, GnttabCopyPtr
+from xensim.hypervisor.grant.guest import gnttab_grant_foreign_access
 from xensim.hypervisor.hypercall import HC
 
 

@@ -12,14 +12,10 @@ from __future__ import annotations
 from xensim.domains.ring import BackRing, FrontRing, SharedRing
 from xensim.domains.xenstore import XenStore, introduce_domain, release_domain
 from xensim.domains.xenstore.domain import nodes_owned_by
-from xensim.hypervisor import event_channel as ev
-from xensim.hypervisor import gnttab_lifecycle as life
 from xensim.hypervisor.domctx import DOMID_SELF
-from xensim.hypervisor.gnttab_guest import (
-    gnttab_end_foreign_access_ref,
-    gnttab_grant_foreign_access,
-)
-from xensim.hypervisor.grant_table import (
+from xensim.hypervisor.evtchn import event_channel as ev
+from xensim.hypervisor.grant import lifecycle as life
+from xensim.hypervisor.grant.grant_table import (
     GNTMAP,
     GNTST,
     GNTTABOP,
@@ -27,6 +23,10 @@ from xensim.hypervisor.grant_table import (
     GnttabUnmapGrantRef,
     GrantTables,
     do_grant_table_op,
+)
+from xensim.hypervisor.grant.guest import (
+    gnttab_end_foreign_access_ref,
+    gnttab_grant_foreign_access,
 )
 
 

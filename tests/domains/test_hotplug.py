@@ -14,7 +14,7 @@ import pytest
 
 from xensim.domains.xenbus import XenbusState
 from xensim.host import Host
-from xensim.hypervisor import gnttab_lifecycle as life
+from xensim.hypervisor.grant import lifecycle as life
 from xensim.toolstack.diskspec import DiskSpec
 from xensim.toolstack.libxl import LibxlError
 from xensim.toolstack.libxl_device import DeviceOp

@@ -11,8 +11,8 @@ from typing import Any
 
 from xensim.domains.xenbus import XenbusState
 from xensim.host import Host
-from xensim.hypervisor import gnttab_lifecycle as life
-from xensim.hypervisor.event_channel_abi import ECS
+from xensim.hypervisor.evtchn.abi import ECS
+from xensim.hypervisor.grant import lifecycle as life
 
 
 def _stats(host: Host, name: str) -> dict[str, Any]:

@@ -1,13 +1,13 @@
-"""ABI conformance of xensim.hypervisor.event_channel against event_channel.c."""
+"""ABI conformance of xensim.hypervisor.evtchn.event_channel against event_channel.c."""
 
 from __future__ import annotations
 
 import pytest
 
-from xensim.hypervisor import event_channel as ev
 from xensim.hypervisor.domctx import DOMID_SELF
 from xensim.hypervisor.errno import EEXIST, EINVAL, ENOENT, ENOSPC, ENOSYS, EPERM, ESRCH
-from xensim.hypervisor.event_channel import (
+from xensim.hypervisor.evtchn import event_channel as ev
+from xensim.hypervisor.evtchn.event_channel import (
     ECS,
     EVTCHNOP,
     VIRQ,

@@ -1,19 +1,13 @@
-"""ABI conformance of xensim.hypervisor.grant_table against grant_table.c."""
+"""ABI conformance of xensim.hypervisor.grant.grant_table against grant_table.c."""
 
 from __future__ import annotations
 
 import pytest
 
-from xensim.hypervisor import gnttab_lifecycle as life
 from xensim.hypervisor.domctx import DOMID_SELF
 from xensim.hypervisor.errno import EINVAL, ENOSPC, ENOSYS
-from xensim.hypervisor.gnttab_guest import (
-    gnttab_end_foreign_access_ref,
-    gnttab_grant_foreign_access,
-    gnttab_grant_foreign_access_ref,
-    gnttab_query_foreign_access,
-)
-from xensim.hypervisor.grant_table import (
+from xensim.hypervisor.grant import lifecycle as life
+from xensim.hypervisor.grant.grant_table import (
     GNTCOPY,
     GNTMAP,
     GNTST,
@@ -27,6 +21,12 @@ from xensim.hypervisor.grant_table import (
     GnttabUnmapGrantRef,
     GrantTables,
     do_grant_table_op,
+)
+from xensim.hypervisor.grant.guest import (
+    gnttab_end_foreign_access_ref,
+    gnttab_grant_foreign_access,
+    gnttab_grant_foreign_access_ref,
+    gnttab_query_foreign_access,
 )
 
 HOST = GNTMAP.host_map

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from xensim.host import Host
-from xensim.hypervisor import event_channel as ev
-from xensim.hypervisor import grant_table_abi as gta
 from xensim.hypervisor.console_io import CONSOLEIO, XENVER
 from xensim.hypervisor.domain import DOMID_SELF
 from xensim.hypervisor.domctl import DOMCTL, SYSCTL, Domctl, Sysctl
 from xensim.hypervisor.errno import EFAULT, EINVAL, ENOENT, ENOSYS, EPERM, ESRCH
+from xensim.hypervisor.evtchn import event_channel as ev
+from xensim.hypervisor.grant import abi as gta
 from xensim.hypervisor.hypercall import HC
 from xensim.hypervisor.memory_op import XENMEM, XenMemoryReservation
 from xensim.hypervisor.vcpu import PauseFlag

@@ -12,7 +12,7 @@ from xensim.domains.guest import GuestVcpu, SleepUntil, WaitEvent
 from xensim.domains.io_workloads import wait_connected
 from xensim.domains.kernel import raise_port
 from xensim.host import Host
-from xensim.hypervisor import event_channel as ev
+from xensim.hypervisor.evtchn import event_channel as ev
 from xensim.hypervisor.time import MILLISECS
 from xensim.hypervisor.vcpu import PauseFlag, RunState
 from xensim.qemu_dm import ide

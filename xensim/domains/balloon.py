@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from xensim.domains.kernel import raise_port
 from xensim.domains.xenstore import XsType
 from xensim.domains.xenstored import Script, XsClient, xs_run
-from xensim.hypervisor import event_channel as ev
+from xensim.hypervisor.evtchn import event_channel as ev
 from xensim.hypervisor.hypercall import HC
 from xensim.hypervisor.memory_op import PAGE_KIB, XENMEM, XenMemoryReservation
 from xensim.hypervisor.time import SECONDS

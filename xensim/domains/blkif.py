@@ -34,7 +34,7 @@ from xensim.domains.netif import host_va, unmap_all
 from xensim.domains.physdev import DiskRequest
 from xensim.domains.ring import BackRing, FrontRing, SharedRing
 from xensim.domains.xenbus import BackendDevice, FrontendDevice, XenbusState
-from xensim.hypervisor.grant_table_abi import GNTMAP, GNTST, GNTTABOP, GnttabMapGrantRef
+from xensim.hypervisor.grant.abi import GNTMAP, GNTST, GNTTABOP, GnttabMapGrantRef
 from xensim.hypervisor.hypercall import HC
 
 if TYPE_CHECKING:

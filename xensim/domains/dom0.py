@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from xensim.domains.guest import Action, Compute, GuestVcpu, WaitEvent
 from xensim.domains.kernel import GuestKernel, raise_port
 from xensim.domains.workloads import register_workload
-from xensim.hypervisor import event_channel as ev
+from xensim.hypervisor.evtchn import event_channel as ev
 
 if TYPE_CHECKING:
     import random

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from simpy.events import Timeout
 
-from xensim.hypervisor.event_channel_abi import EVTCHNOP, EvtchnSend
+from xensim.hypervisor.evtchn.abi import EVTCHNOP, EvtchnSend
 from xensim.hypervisor.hypercall import HC
 from xensim.hypervisor.sched_op import SCHEDOP
 from xensim.hypervisor.vcpu import PauseFlag

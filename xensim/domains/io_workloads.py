@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 from xensim.domains.guest import Action, Compute, GuestVcpu, Hypercall, SleepUntil, WaitEvent
 from xensim.domains.physdev import EXTERNAL, ExternalNet, Packet
 from xensim.domains.workloads import Param, register_workload
-from xensim.hypervisor import event_channel_abi as eva
-from xensim.hypervisor import grant_table_abi as gta
 from xensim.hypervisor.domctl import Domctl, Sysctl
+from xensim.hypervisor.evtchn import abi as eva
+from xensim.hypervisor.grant import abi as gta
 from xensim.hypervisor.hypercall import HC
 from xensim.hypervisor.memory_op import XenMemoryReservation
 from xensim.hypervisor.sched_op import SCHEDOP

@@ -49,9 +49,9 @@ from xensim.domains.xenbus import (
 from xensim.domains.xenbus_probe import BackendBus, FrontendBus
 from xensim.domains.xenstore import XsError
 from xensim.domains.xenstored import Dom0XsClient, XenbusClient, Xenstored
-from xensim.hypervisor import event_channel as ev
-from xensim.hypervisor.event_channel_abi import VIRQ
-from xensim.hypervisor.grant_table_abi import GTF
+from xensim.hypervisor.evtchn import event_channel as ev
+from xensim.hypervisor.evtchn.abi import VIRQ
+from xensim.hypervisor.grant.abi import GTF
 from xensim.qemu_dm.e1000 import E1000
 
 if TYPE_CHECKING:

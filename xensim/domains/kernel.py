@@ -25,15 +25,15 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from xensim.hypervisor import event_channel as ev
 from xensim.hypervisor.console_io import CONSOLEIO
 from xensim.hypervisor.domctx import DOMID_SELF
-from xensim.hypervisor.gnttab_guest import (
+from xensim.hypervisor.evtchn import event_channel as ev
+from xensim.hypervisor.grant.abi import GNTST, GNTTAB_NR_RESERVED_ENTRIES, GnttabSetupTable
+from xensim.hypervisor.grant.grant_table import gnttab_setup_table
+from xensim.hypervisor.grant.guest import (
     gnttab_end_foreign_access_ref,
     gnttab_grant_foreign_access_ref,
 )
-from xensim.hypervisor.grant_table import gnttab_setup_table
-from xensim.hypervisor.grant_table_abi import GNTST, GNTTAB_NR_RESERVED_ENTRIES, GnttabSetupTable
 from xensim.hypervisor.hypercall import HC
 from xensim.hypervisor.time import SECONDS
 

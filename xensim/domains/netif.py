@@ -31,7 +31,7 @@ from xensim.domains.ring import BackRing, FrontRing, SharedRing, idx
 from xensim.domains.xenbus import BackendDevice, FrontendDevice
 from xensim.domains.xenstore import XsError
 from xensim.hypervisor.domctx import DOMID_SELF
-from xensim.hypervisor.grant_table_abi import (
+from xensim.hypervisor.grant.abi import (
     GNTCOPY,
     GNTMAP,
     GNTST,

@@ -104,7 +104,7 @@ class Xenstored:
         introduce_domain(self.store, 0, d.domid, d.name)
         if d.domid == 0:
             return None
-        from xensim.hypervisor import event_channel as ev
+        from xensim.hypervisor.evtchn import event_channel as ev
 
         k0 = self.kernel0
         op = ev.EvtchnAllocUnbound(d.domid, 0)  # in the guest's table, for dom0

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from xensim.hypervisor import event_channel_abi as eva
-from xensim.hypervisor import grant_table_abi as gta
 from xensim.hypervisor.errno import EFAULT, EPERM
-from xensim.hypervisor.event_channel import do_event_channel_op
-from xensim.hypervisor.grant_table import do_grant_table_op
+from xensim.hypervisor.evtchn import abi as eva
+from xensim.hypervisor.evtchn.event_channel import do_event_channel_op
+from xensim.hypervisor.grant import abi as gta
+from xensim.hypervisor.grant.grant_table import do_grant_table_op
 from xensim.hypervisor.hc_util import batch_ok, c_struct_ok, is_int
 from xensim.hypervisor.hypercall import HC, register_hypercall
 

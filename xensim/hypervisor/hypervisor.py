@@ -29,7 +29,7 @@ from xensim.hypervisor.domain import (
     ShutdownReason,
 )
 from xensim.hypervisor.errno import EBUSY, EEXIST, EINVAL, ENOMEM, ENOSPC
-from xensim.hypervisor.event_channel import send_guest_vcpu_virq
+from xensim.hypervisor.evtchn.event_channel import send_guest_vcpu_virq
 from xensim.hypervisor.hostkind import host_kind
 from xensim.hypervisor.hvm.domain import HvmDomain
 from xensim.hypervisor.hypercall import do_hypercall

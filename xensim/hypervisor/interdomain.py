@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from xensim.hypervisor import event_channel as ev
-from xensim.hypervisor.event_channel_abi import VIRQ
-from xensim.hypervisor.gnttab_lifecycle import gnttab_domain_destroy
-from xensim.hypervisor.grant_table import GrantTables
+from xensim.hypervisor.evtchn import event_channel as ev
+from xensim.hypervisor.evtchn.abi import VIRQ
+from xensim.hypervisor.grant.grant_table import GrantTables
+from xensim.hypervisor.grant.lifecycle import gnttab_domain_destroy
 
 if TYPE_CHECKING:
     from xensim.hypervisor.domain import Domain

@@ -14,8 +14,8 @@ otherwise kept as a zombie until the last foreign unmap.
 from __future__ import annotations
 
 from xensim.hypervisor.domctx import DomainLike
-from xensim.hypervisor.grant_table import GrantTables, pin_inc, unpin
-from xensim.hypervisor.grant_table_abi import GNTMAP
+from xensim.hypervisor.grant.abi import GNTMAP
+from xensim.hypervisor.grant.grant_table import GrantTables, pin_inc, unpin
 
 
 def gnttab_release_mappings(ctx: GrantTables, d: DomainLike) -> int:

@@ -40,7 +40,7 @@ from xensim.hypervisor.domctx import (
     xsm_target_ok,
 )
 from xensim.hypervisor.errno import EINVAL, ENOSYS
-from xensim.hypervisor.grant_table_abi import (
+from xensim.hypervisor.grant.abi import (
     DEFAULT_MAX_GRANT_FRAMES,
     DEFAULT_MAX_MAPTRACK_FRAMES,
     GNTCOPY,

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from xensim.hypervisor.domctx import DOMID_SELF, DomainLike
 from xensim.hypervisor.errno import ENOSPC
-from xensim.hypervisor.grant_table import GrantTables, gnttab_setup_table
-from xensim.hypervisor.grant_table_abi import (
+from xensim.hypervisor.grant.abi import (
     GNTST,
     GNTTAB_NR_RESERVED_ENTRIES,
     GTF,
     GnttabSetupTable,
 )
+from xensim.hypervisor.grant.grant_table import GrantTables, gnttab_setup_table
 
 
 def gnttab_grant_foreign_access_ref(

@@ -37,7 +37,7 @@ from xensim.hypervisor.domctx import (
     xsm_target_ok,
 )
 from xensim.hypervisor.errno import EEXIST, EINVAL, ENOENT, ENOSPC, ENOSYS, EPERM, ESRCH
-from xensim.hypervisor.event_channel_abi import (  # noqa: F401 - re-exported
+from xensim.hypervisor.evtchn.abi import (  # noqa: F401 - re-exported
     ECS,
     EVTCHNOP,
     NR_VIRQS,
@@ -55,7 +55,7 @@ from xensim.hypervisor.event_channel_abi import (  # noqa: F401 - re-exported
     EvtchnUnmask,
     virq_is_global,
 )
-from xensim.hypervisor.evtchn_2l import (
+from xensim.hypervisor.evtchn.event_2l import (
     EVTCHN_2L_NR_CHANNELS,
     SharedInfo,
     bit_is_set,
