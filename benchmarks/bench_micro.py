@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from bench_host import bare_simpy_rate
 
-from xensim.domains.xenstore import XenStore
+from xensim.domains.dom0.xenstore import XenStore
 from xensim.host import Host
 from xensim.hypervisor.domctx import DOMID_SELF
 from xensim.hypervisor.evtchn import event_channel as ev

@@ -9,9 +9,9 @@ xenstore released by the toolstack.
 
 from __future__ import annotations
 
-from xensim.domains.ring import BackRing, FrontRing, SharedRing
-from xensim.domains.xenstore import XenStore, introduce_domain, release_domain
-from xensim.domains.xenstore.domain import nodes_owned_by
+from xensim.domains.dom0.xenstore import XenStore, introduce_domain, release_domain
+from xensim.domains.dom0.xenstore.domain import nodes_owned_by
+from xensim.domains.pvio.ring import BackRing, FrontRing, SharedRing
 from xensim.hypervisor.domctx import DOMID_SELF
 from xensim.hypervisor.evtchn import event_channel as ev
 from xensim.hypervisor.grant import lifecycle as life

@@ -18,7 +18,7 @@ from typing import Any
 
 from simpy import Environment
 
-from xensim.domains.hostnet import bridge_table, parse_bridges
+from xensim.domains.dom0.hostnet import bridge_table, parse_bridges
 from xensim.hypervisor.cmdline import XenCmdline
 from xensim.hypervisor.domain import Domain
 from xensim.hypervisor.hostkind import host_kind
@@ -88,7 +88,7 @@ class Host:
         (sockets x cores x threads); *pcpus* defaults to its size, else 4.
 
         *bridges* names dom0's bridges (``"xenbr0,xenbr1"``, ``["xenbr0",
-        "ovsbr0:openvswitch"]`` or tables, see :mod:`xensim.domains.hostnet`;
+        "ovsbr0:openvswitch"]`` or tables, see :mod:`xensim.domains.dom0.hostnet`;
         default ``xenbr0``); *pci* its PCI devices (``"0000:03:00.0"``, or tables
         ``{bdf, kind, assignable}``, see :mod:`xensim.hypervisor.passthrough`).
         Raises ValueError for a bad declaration.

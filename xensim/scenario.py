@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xensim.domains.hostnet import HostNetError, parse_bridges
-from xensim.domains.workloads import WorkloadError, parse_workload
+from xensim.domains.dom0.hostnet import HostNetError, parse_bridges
+from xensim.domains.guest.workloads import WorkloadError, parse_workload
 from xensim.host import Host, xl_value
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.hypervisor.hostkind import GUEST_ARCHES, HOST_KINDS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xensim.domains.balloon import BATCH_PAGES, FLOOR_KIB
+from xensim.domains.guest.balloon import BATCH_PAGES, FLOOR_KIB
 from xensim.host import Host
 
 MIB = 1024

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from xensim.domains.dirty import PROFILES, GuestMemory, profile_for
-from xensim.domains.workloads import WORKLOADS, WorkloadError
+from xensim.domains.guest.dirty import PROFILES, GuestMemory, profile_for
+from xensim.domains.guest.workloads import WORKLOADS, WorkloadError
 from xensim.host import Host
 from xensim.hypervisor.logdirty import LogDirty
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from xensim.domains.hostnet import BridgeSpec, HostNetError, parse_bridges
-from xensim.domains.physdev import EXTERNAL, Packet
+from xensim.domains.dom0.hostnet import BridgeSpec, HostNetError, parse_bridges
+from xensim.domains.dom0.physdev import EXTERNAL, Packet
 from xensim.host import Host
 from xensim.scenario import ScenarioError, build_host, validate_scenario
 from xensim.toolstack.libxl import LibxlError

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from xensim.domains.xenbus import XenbusState
+from xensim.domains.pvio.xenbus import XenbusState
 from xensim.host import Host
 from xensim.hypervisor.grant import lifecycle as life
 from xensim.toolstack.diskspec import DiskSpec

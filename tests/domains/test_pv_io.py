@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from xensim.domains.xenbus import XenbusState
+from xensim.domains.pvio.xenbus import XenbusState
 from xensim.host import Host
 from xensim.hypervisor.evtchn.abi import ECS
 from xensim.hypervisor.grant import lifecycle as life

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xensim.domains.ring import BackRing, FrontRing, SharedRing, idx
+from xensim.domains.pvio.ring import BackRing, FrontRing, SharedRing, idx
 
 
 def make(size=32, start=0):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xensim.domains.hosted import TcgPlatform
+from xensim.domains.hosted.platforms import TcgPlatform
 from xensim.host import Host
 from xensim.hypervisor.domain import Domain
 from xensim.toolstack.libxl import LibxlError

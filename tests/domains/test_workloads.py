@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from xensim.domains.workloads import WorkloadError, parse_workload
+from xensim.domains.guest.workloads import WorkloadError, parse_workload
 from xensim.host import Host
 
 

@@ -14,8 +14,8 @@ import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from xensim.domains.guest import Action, GuestVcpu
-from xensim.domains.workloads import WORKLOADS, Param, register_workload
+from xensim.domains.guest.guest_vcpu import Action, GuestVcpu
+from xensim.domains.guest.workloads import WORKLOADS, Param, register_workload
 from xensim.host import Host
 from xensim.hypervisor.domain import Domain
 

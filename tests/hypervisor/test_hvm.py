@@ -9,9 +9,16 @@ from typing import Any
 import pytest
 
 from tests.hypervisor.hvm_helpers import ProbeProgram, delta, exits, kinds, probe
-from xensim.domains.emul_drivers import inp, mmio_read, mmio_write, outp
-from xensim.domains.guest import Compute, GuestOp, GuestVcpu, Hypercall, IoAccess, SleepUntil
-from xensim.domains.platform import PV_MMU_BATCH, mode_of
+from xensim.domains.guest.emul_drivers import inp, mmio_read, mmio_write, outp
+from xensim.domains.guest.guest_vcpu import (
+    Compute,
+    GuestOp,
+    GuestVcpu,
+    Hypercall,
+    IoAccess,
+    SleepUntil,
+)
+from xensim.domains.guest.platform import PV_MMU_BATCH, mode_of
 from xensim.host import Host
 from xensim.hypervisor.costs import CostModel
 from xensim.hypervisor.errno import ENOSYS

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from xensim.domains.ring import BackRing, FrontRing, SharedRing
-from xensim.domains.virtio import VhostNet, VirtioBlkDriver, VirtioNetDriver
+from xensim.domains.hosted.virtio import VhostNet, VirtioBlkDriver, VirtioNetDriver
+from xensim.domains.pvio.ring import BackRing, FrontRing, SharedRing
 from xensim.host import Host
 from xensim.hypervisor.domain import Domain
 from xensim.hypervisor.kvm.vm import KvmVm

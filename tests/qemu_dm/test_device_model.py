@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from tests.hypervisor.hvm_helpers import delta, exits, kinds, probe
-from xensim.domains.blkif import BlkFront
-from xensim.domains.emul_drivers import inp, serial_write, vga_write
-from xensim.domains.guest import GuestVcpu, SleepUntil
-from xensim.domains.netif import NetFront
+from xensim.domains.guest.emul_drivers import inp, serial_write, vga_write
+from xensim.domains.guest.guest_vcpu import GuestVcpu, SleepUntil
+from xensim.domains.pvio.blkif import BlkFront
+from xensim.domains.pvio.netif import NetFront
 from xensim.host import Host
 from xensim.hypervisor.domain import ShutdownReason
 from xensim.hypervisor.hvm.ioreq import IOREQ_BUFFER_SLOT_NUM, IOREQ_READ, IOREQ_TYPE_PIO, Ioreq

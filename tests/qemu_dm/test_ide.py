@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from tests.hypervisor.hvm_helpers import delta, exits, kinds, probe
-from xensim.domains.emul_drivers import inp
-from xensim.domains.guest import GuestVcpu, SleepUntil, WaitEvent
-from xensim.domains.io_workloads import wait_connected
-from xensim.domains.kernel import raise_port
+from xensim.domains.guest.emul_drivers import inp
+from xensim.domains.guest.guest_vcpu import GuestVcpu, SleepUntil, WaitEvent
+from xensim.domains.guest.io_workloads import wait_connected
+from xensim.domains.guest.kernel import raise_port
 from xensim.host import Host
 from xensim.hypervisor.evtchn import event_channel as ev
 from xensim.hypervisor.time import MILLISECS

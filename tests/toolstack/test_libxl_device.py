@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from xensim.domains.blkif import vbd_name
+from xensim.domains.pvio.blkif import vbd_name
 from xensim.toolstack.diskspec import parse_diskspec
 from xensim.toolstack.libxl_device import disk_dev_number, disk_nodes, nic_nodes, random_mac
 from xensim.toolstack.vifspec import parse_vifspec

@@ -254,7 +254,7 @@ _DEFAULTS: tuple[Cost, ...] = (
          "no ioreq page, no event channel",
          "QEMU dispatching one device access inline on the vCPU thread (KVM user exit "
          "or a TCG softmmu I/O access), before the device's own register work"),
-    # --- qemu-tcg host kind (see domains/hosted.py) ---------------------------------------
+    # --- qemu-tcg host kind (see domains/hosted/platforms.py) ----------------------------
     Cost("tcg_slowdown_permille", 8_000,
          "estimate (no row in published-results; R: verify against Bellard, USENIX ATC "
          "2005): QEMU's TCG runs integer guest code about 5-10x slower than native; the "

@@ -16,7 +16,7 @@ Simplified: one segment, no phantom functions, no device groups or RMRRs;
 the IOMMU's page tables are Xen's p2m shared with the IOMMU (``iommu_hap_pt_share``),
 so assignment maps nothing per DMA: what a DMA costs is its IOTLB miss
 (``iommu_iotlb_miss``, charged by the device model in
-:mod:`xensim.domains.passthrough`).  The ``[VT-D]`` lines are what Xen prints
+:mod:`xensim.domains.guest.passthrough`).  The ``[VT-D]`` lines are what Xen prints
 with ``iommu=debug``.
 """
 

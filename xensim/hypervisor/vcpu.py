@@ -94,7 +94,7 @@ class VCPU:
         self.poll_evtchn = None
         self.upcall_pending = False
         self.guest: Any = None
-        """The guest-OS model driving this vCPU (see :mod:`xensim.domains.guest`)."""
+        """The guest-OS model driving this vCPU (see :mod:`xensim.domains.guest.guest_vcpu`)."""
         self.last_pcpu_id = -1
         self.nr_switches = 0
         self.nr_migrations = 0

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
-from xensim.domains.physdev import Packet
+from xensim.domains.dom0.physdev import Packet
 from xensim.hypervisor.hvm.ioreq import Ioreq
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from xensim.domains.physdev import Packet
+from xensim.domains.dom0.physdev import Packet
 from xensim.hypervisor.hvm.ioreq import IOREQ_TYPE_COPY, Ioreq
 from xensim.qemu_dm.device import Answer, EmulatedNic, Range
 

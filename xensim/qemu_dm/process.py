@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from xensim.domains.physdev import DiskRequest, Packet
+from xensim.domains.dom0.physdev import DiskRequest, Packet
 from xensim.hypervisor.console_io import console_append
 from xensim.hypervisor.domain import ShutdownReason
 from xensim.hypervisor.hvm.ioreq import Ioreq, IoreqServer
@@ -48,8 +48,8 @@ from xensim.qemu_dm.vga import Vga
 from xensim.qemu_dm.xen_platform import XenPlatform
 
 if TYPE_CHECKING:
-    from xensim.domains.dom0 import Dom0Services
-    from xensim.domains.iosys import IoSystem
+    from xensim.domains.dom0.iosys import IoSystem
+    from xensim.domains.dom0.services import Dom0Services
     from xensim.hypervisor.domain import Domain
     from xensim.hypervisor.hvm.domain import Then
     from xensim.hypervisor.vcpu import VCPU

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from xensim.domains.dom0 import Dom0Services
-from xensim.domains.guest import GuestVcpu
-from xensim.domains.kernel import GuestKernel
+from xensim.domains.dom0.services import Dom0Services
+from xensim.domains.guest.guest_vcpu import GuestVcpu
+from xensim.domains.guest.kernel import GuestKernel
 from xensim.qemu_dm.process import NIC_MODELS, DeviceModel
 
 if TYPE_CHECKING:
-    from xensim.domains.iosys import IoSystem
+    from xensim.domains.dom0.iosys import IoSystem
     from xensim.hypervisor.domain import Domain
 
 DEFAULT_NIC_MODEL = "rtl8139"

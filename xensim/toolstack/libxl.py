@@ -22,7 +22,7 @@ the job of :mod:`xensim.toolstack.death`.
 
 Memory: ``mem-set`` only sets a target (``memory/target`` in xenstore, and
 Xen's maxmem to it); the guest's balloon driver moves its reservation there
-over simulated time (:mod:`xensim.domains.balloon`).  Devices: added and
+over simulated time (:mod:`xensim.domains.guest.balloon`).  Devices: added and
 removed asynchronously, see :mod:`xensim.toolstack.libxl_device`; the
 methods return the operation, which xl waits on.
 """
@@ -37,17 +37,17 @@ from uuid import UUID
 
 from simpy.events import Timeout
 
-from xensim.domains import classroom as _classroom  # noqa: F401  (registers its workloads)
-from xensim.domains import dirty as _dirty  # noqa: F401  (registers memwrite)
-from xensim.domains.guest import GuestVcpu
-from xensim.domains.hosted import hosted_platform
-from xensim.domains.hosted_io import hosted_devices
-from xensim.domains.hostnet import DEFAULT_BRIDGES, BridgeSpec
-from xensim.domains.iosys import IoSystem
-from xensim.domains.kernel import booted
-from xensim.domains.platform import mode_of, platform_for
-from xensim.domains.workloads import WorkloadError, make_program, parse_workload
-from xensim.domains.xenstore import XsError
+from xensim.domains.dom0.hostnet import DEFAULT_BRIDGES, BridgeSpec
+from xensim.domains.dom0.iosys import IoSystem
+from xensim.domains.dom0.xenstore import XsError
+from xensim.domains.guest import classroom as _classroom  # noqa: F401  (registers its workloads)
+from xensim.domains.guest import dirty as _dirty  # noqa: F401  (registers memwrite)
+from xensim.domains.guest.guest_vcpu import GuestVcpu
+from xensim.domains.guest.kernel import booted
+from xensim.domains.guest.platform import mode_of, platform_for
+from xensim.domains.guest.workloads import WorkloadError, make_program, parse_workload
+from xensim.domains.hosted.devices import hosted_devices
+from xensim.domains.hosted.platforms import hosted_platform
 from xensim.hypervisor.cpumap import CpumapError, parse_cpumap
 from xensim.hypervisor.domain import ShutdownReason
 from xensim.hypervisor.hostkind import check_guest
@@ -112,7 +112,7 @@ class Libxl:
         """Called with each domain this toolstack creates (the host keeps a list)."""
         self.death = DeathWatcher(self)
         self.io = IoSystem(hyp, bridges)
-        """PV I/O: dom0's services and devices, guests' frontends (see domains/iosys.py)."""
+        """PV I/O: dom0's services and devices, guests' frontends (see domains/dom0/iosys.py)."""
         self.consoled = Consoled(hyp)
         """Guests' consoles as streams (``xl console`` follows them)."""
         self.pci = LibxlPci(self)

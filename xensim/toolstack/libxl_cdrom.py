@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from xensim.domains.xenbus import backend_path
-from xensim.domains.xenstore import XsError
+from xensim.domains.dom0.xenstore import XsError
+from xensim.domains.pvio.xenbus import backend_path
 from xensim.toolstack.libxl_device import disk_dev_number
 from xensim.toolstack.libxl_error import ERROR_FAIL, ERROR_INVAL, LibxlError, log_error
 

@@ -17,7 +17,7 @@ Connected happens afterwards; as in Xen, xl does not wait for it.
 
 Remove: libxl writes ``online = 0`` and backend state Closing and waits, up
 to LIBXL_DESTROY_TIMEOUT, for the backend to reach Closed (which it does
-once the frontend has closed, see :mod:`xensim.domains.xenbus`); then both
+once the frontend has closed, see :mod:`xensim.domains.pvio.xenbus`); then both
 directories go.  The *force* mode says what a timeout does: OFF
 (``block-detach``'s safe remove) fails and leaves the device; AUTO
 (``network-detach``) retries forced; ON (``block-detach -f``) removes the
@@ -40,10 +40,10 @@ from dataclasses import replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from xensim.domains.io_workloads import DEVICE_NEEDS
-from xensim.domains.iosys import DeviceNodes, path_cleanup
-from xensim.domains.xenbus import XenbusState, backend_path, frontend_path
-from xensim.domains.xenstore import XsError
+from xensim.domains.dom0.iosys import DeviceNodes, path_cleanup
+from xensim.domains.dom0.xenstore import XsError
+from xensim.domains.guest.io_workloads import DEVICE_NEEDS
+from xensim.domains.pvio.xenbus import XenbusState, backend_path, frontend_path
 from xensim.hypervisor.time import SECONDS
 from xensim.toolstack.cnum import ascii_uint, strtoul
 from xensim.toolstack.diskspec import DiskSpec
@@ -57,7 +57,7 @@ from xensim.toolstack.libxl_error import (
 from xensim.toolstack.vifspec import VifSpec
 
 if TYPE_CHECKING:
-    from xensim.domains.iosys import IoSystem
+    from xensim.domains.dom0.iosys import IoSystem
     from xensim.hypervisor.domain import Domain
     from xensim.toolstack.domconfig import DomainConfig
     from xensim.toolstack.libxl import Libxl

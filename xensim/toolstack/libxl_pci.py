@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from xensim.domains.passthrough import PT_IRQ_BASE, PtNicDriver
+from xensim.domains.guest.passthrough import PT_IRQ_BASE, PtNicDriver
 from xensim.hypervisor.domain import DOMID_IO
 from xensim.hypervisor.passthrough import fmt_bdf, parse_bdf
 from xensim.toolstack.libxl_error import ERROR_FAIL, ERROR_INVAL, LibxlError, log_error
@@ -145,7 +145,7 @@ class LibxlPci:
         nic = self.libxl.io.pci_nics.get(bdf)
         kernel = d.info.get("kernel")
         if nic is None or kernel is None or d.hvm is None:
-            return None  # not a NIC, or a PV guest (see xensim.domains.passthrough)
+            return None  # not a NIC, or a PV guest (see xensim.domains.guest.passthrough)
         return PtNicDriver(kernel, nic, bdf, PT_IRQ_BASE + index)
 
     def device_remove(self, d: Domain, spec: PciSpec) -> None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from simpy.events import Timeout
 
-from xensim.domains.xenstore import XsError
+from xensim.domains.dom0.xenstore import XsError
 from xensim.hypervisor.domain import ShutdownReason
 from xensim.toolstack.libxl import GUEST_SHUTDOWN_ACK_NS
 from xensim.toolstack.libxl_error import ERROR_FAIL, ERROR_INVAL, LibxlError, log_error

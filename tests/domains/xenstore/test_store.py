@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xensim.domains.xenstore import (
+from xensim.domains.dom0.xenstore import (
     XenStore,
     XsError,
     XsType,
@@ -13,7 +13,7 @@ from xensim.domains.xenstore import (
     release_domain,
     xenstore_ls,
 )
-from xensim.domains.xenstore.domain import nodes_owned_by
+from xensim.domains.dom0.xenstore.domain import nodes_owned_by
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from xensim.domains.xenstore.watch import Watch, WatchTable, watched_prefixes
+from xensim.domains.dom0.xenstore.watch import Watch, WatchTable, watched_prefixes
 
 
 def scan_is_child(child: str, parent: str) -> bool:

@@ -21,8 +21,8 @@ import pytest
 
 from tests.conftest import shares
 from tests.hypervisor.sched.helpers import assert_runstates_add_up, sampler
-from xensim.domains.guest import Compute, Yield
-from xensim.domains.workloads import WORKLOADS, Param, register_workload
+from xensim.domains.guest.guest_vcpu import Compute, Yield
+from xensim.domains.guest.workloads import WORKLOADS, Param, register_workload
 from xensim.host import Host
 from xensim.hypervisor.domctl import DOMCTL, Domctl, hc_domctl
 from xensim.hypervisor.sched.cfs import SCHED_PRIO_TO_WEIGHT, CfsRq, CfsScheduler

@@ -237,8 +237,8 @@ def test_shorter_timeslice_switches_more_often() -> None:
 
 
 def test_yield_lets_an_equal_priority_vcpu_run_first() -> None:
-    from xensim.domains.guest import Compute, Yield
-    from xensim.domains.workloads import WORKLOADS, Param, register_workload
+    from xensim.domains.guest.guest_vcpu import Compute, Yield
+    from xensim.domains.guest.workloads import WORKLOADS, Param, register_workload
 
     if "yielder" not in WORKLOADS:
         @register_workload("yielder", "computes 1 ms then yields", n=Param(int, 1, "unused"))

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
-from xensim.domains.dirty import GuestMemory, profile_for
+from xensim.domains.guest.dirty import GuestMemory, profile_for
 from xensim.hypervisor.domain import ShutdownReason
 from xensim.hypervisor.logdirty import LogDirty
 from xensim.hypervisor.time import MICROSECS, MILLISECS, SECONDS, SimTime
@@ -424,7 +424,7 @@ class Migration:
 
     # --- what it reports -------------------------------------------------------------------
     def clients(self) -> list[Any]:
-        """The guest's LAN clients (:class:`~xensim.domains.io_workloads.LanClient`)."""
+        """The guest's LAN clients (:class:`~xensim.domains.guest.io_workloads.LanClient`)."""
         ext = self.src.toolstack.io.ext
         return [c for c in ext.clients.values() if c.flow[1] == self.handle]
 

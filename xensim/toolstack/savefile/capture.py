@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from xensim.domains.xenstore import XsError
+from xensim.domains.dom0.xenstore import XsError
 from xensim.hypervisor.evtchn.event_channel import ECS
 from xensim.hypervisor.sched.ops import SchedParamError
 from xensim.hypervisor.vcpu import PauseFlag

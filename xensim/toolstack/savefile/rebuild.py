@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from xensim.domains.xenstore import XsError
+from xensim.domains.dom0.xenstore import XsError
 from xensim.hypervisor.sched.ops import SchedParamError
 from xensim.toolstack.libxl_error import LibxlError
 from xensim.toolstack.savefile.capture import STATE_VERSION

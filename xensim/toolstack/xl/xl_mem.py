@@ -3,7 +3,7 @@
 Sizes read like xl's ``parse_mem_size_kb``: a number with an optional
 suffix b, k, m (the default), g or t.  ``mem-set`` returns as soon as the
 target is written: the guest's balloon driver then moves its memory there
-over simulated time (see :mod:`xensim.domains.balloon`), so ``xl list``
+over simulated time (see :mod:`xensim.domains.guest.balloon`), so ``xl list``
 shows it arriving.  Its ceiling is the config's maxmem (``memory/static-max``),
 which ``mem-max`` does not raise, as in libxl.
 """

@@ -16,7 +16,7 @@ and formats as on a pipe (80 columns, permissions padded to column 60
 with ``. . .``).  ``-s`` (talk to the socket) is accepted and ignored.
 Departure: the requests go straight to the store, not through xenstored's
 dom0 vCPU, since the toolstack's time is not simulated (as libxl's own
-writes in :mod:`xensim.domains.iosys`); guests are notified of the watch
+writes in :mod:`xensim.domains.dom0.iosys`); guests are notified of the watch
 events the writes fire at once.
 """
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import errno
 import os
 
-from xensim.domains.xenstore import XenStore, XsError
+from xensim.domains.dom0.xenstore import XenStore, XsError
 from xensim.toolstack.xl.context import XlContext, XlUsageError
 from xensim.toolstack.xl.getopt import getopt
 
