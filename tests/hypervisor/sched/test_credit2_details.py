@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shares
+from tests.hypervisor.sched.helpers import assert_trace_well_formed
 from xensim.host import Host
 from xensim.hypervisor.sched.credit2 import CSCHED2_CREDIT_INIT, Credit2Scheduler
 
@@ -73,6 +74,7 @@ def test_trace_has_tickles_and_credit_resets() -> None:
     tickles = [r for r in recs if r.event == "tickle"]
     assert resets and all(r.data == (0,) and r.cpu == 0 for r in resets)
     assert tickles and {r.domid for r in tickles} >= {2}
+    assert_trace_well_formed(host)
 
 
 def test_credits_reset_to_init_plus_what_is_left_capped_at_the_carryover() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shares
+from tests.hypervisor.sched.helpers import assert_trace_well_formed, sampler
 from xensim.host import Host
 from xensim.hypervisor.sched.credit import (
     PRI_TS_OVER,
@@ -37,7 +38,14 @@ def test_trace_has_boost_tickle_steal_and_accounting_events() -> None:
     host.run(ms=400)
     recs = host.hv.trace.records
     kinds = {r.event for r in recs}
-    assert {"boost_start", "tickle", "credit_acct", "park", "unpark", "steal"} <= kinds
+    # csched_unit_acct ends a boost at the tick that finds the booster still running
+    assert {"boost_start", "boost_end", "tickle", "credit_acct", "park", "unpark",
+            "steal", "switch", "wake", "block"} <= kinds
+    assert_trace_well_formed(host)
+    ends = [r for r in recs if r.event == "boost_end"]
+    assert {(r.domid, r.vcpu) for r in ends} <= {(d.domid, v.vcpu_id)
+                                                for d in host.hv.domains.values()
+                                                for v in d.vcpus}
     boosts = [r for r in recs if r.event == "boost_start"]
     assert {(r.domid, r.vcpu) for r in boosts} >= {(4, 0)}  # io is domain 4
     parks = [r for r in recs if r.event == "park"]
@@ -127,14 +135,16 @@ def test_runq_sort_puts_under_vcpus_ahead_of_over_ones_once_per_accounting() -> 
 def test_dump_shows_the_globals_idlers_and_each_queue() -> None:
     host = Host(pcpus=2, seed=1, dom0_vcpus=1)
     host.create("a", workload="cpu", cpu_weight=300, cap=50)
+    host.toolstack.sched_global(host.hv.pools[0], {"migration_delay_us": 1500})
     host.run(ms=35)
     text = _sched(host).dump()
     lines = text.splitlines()
-    assert lines[0] == "Scheduler: SMP Credit Scheduler (credit)"
+    assert text.endswith("\n") and "XX" not in text  # one newline-terminated line each
+    assert lines[0] == "Scheduler: SMP Credit Scheduler (credit)" and lines[1] == "info:"
     assert "\tncpus              = 2" in lines and "\tmaster             = 0" in lines
     assert "\tcredit             = 600" in lines and "\tweight             = 300" in lines
     assert "\tratelimit          = 1000us" in lines and "\tticks per tslice   = 3" in lines
-    assert "\tmigration delay    = 0us" in lines and "\tdefault-weight     = 256" in lines
+    assert "\tmigration delay    = 1500us" in lines and "\tdefault-weight     = 256" in lines
     assert "\trunq_sort          = 1" in lines and "\tcredits per msec   = 10" in lines
     assert any(ln.startswith("idlers: ") for ln in lines)
     run = [ln for ln in lines if ln.startswith("\trun: [1.0]")]
@@ -204,6 +214,7 @@ def test_destroying_parked_and_soft_affine_domains_undoes_their_state() -> None:
     host.xl("destroy soft")
     assert sched.nr_soft_affine == 0
     host.xl("destroy hog")
+    assert sched.nr_soft_affine == 0  # only a soft-affine unit was counted
     assert all(not s.vcpu.domain.name == "hog" for p in host.hv.pcpus
                for s in p.sched_priv.runq)
 
@@ -222,3 +233,66 @@ def test_removing_a_pcpu_gives_back_its_credit_and_hands_over_the_master() -> No
     assert acct[:2] == [75_000_000, 105_000_000]  # a tslice after the hand-over (45 ms)
     host.toolstack.cpupool_cpu_remove(host.hv.pools[1], 4)
     assert sched.credit == 300
+
+
+def test_runnable_counts_follow_the_run_queues_through_wakes_blocks_and_steals() -> None:
+    # csched_pcpu.nr_runnable counts the queued units plus the running one (inc/dec_nr_
+    # runnable); csched_load_balance skips peers with at most one.  Sampled every 0.25 ms.
+    host = Host(pcpus=3, seed=1, dom0_vcpus=1, trace=True)
+    for i in range(4):
+        host.create(f"hog{i}", workload="cpu")
+    host.create("io", workload="duty:busy_ms=0.3,idle_ms=1")
+    sched = _sched(host)
+
+    def check() -> str | None:
+        for p in host.hv.pcpus:
+            spc = p.sched_priv
+            if not len(spc.runq) <= spc.nr_runnable <= len(spc.runq) + 1:
+                return f"cpu{p.cpu_id}: nr_run={spc.nr_runnable} runq={len(spc.runq)}"
+        return None
+
+    problems = sampler(host, 250_000, check)
+    host.run(ms=300)
+    assert problems == []
+    steals = [r for r in host.hv.trace.records if r.event == "steal"]
+    assert steals and sched.stats["steal"] == len(steals)  # one count per stolen unit
+
+
+def test_an_idle_pcpu_steals_a_soft_affine_unit_before_a_merely_allowed_one() -> None:
+    # csched_load_balance's balance steps: a first pass over soft affinity, then hard.
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1)
+    for i in range(3):
+        host.create(f"d{i}", workload="cpu", cpus="1")
+    host.run(ms=5)
+    sched = _sched(host)
+    pcpu0 = host.hv.pcpus[0]
+    queued = list(host.hv.pcpus[1].sched_priv.runq)
+    assert len(queued) == 2
+    for svc in queued:
+        svc.hard = frozenset({0, 1})
+    queued[0].soft, queued[1].soft = frozenset({1}), frozenset({0})
+    sched.nr_soft_affine = 2
+    assert sched._runq_steal(host.hv.pcpus[1], 0, PRI_TS_OVER - 1, 0) is queued[1]
+    queued[1].vcpu.processor = host.hv.pcpus[1]
+    host.hv.pcpus[1].sched_priv.runq.insert(1, queued[1])
+    queued[1].on_runq = True
+    host.hv.pcpus[1].sched_priv.nr_runnable += 1
+    got = sched._load_balance(pcpu0, pcpu0.idle.sched_priv)
+    assert got is queued[1]  # second in the queue, but the only one preferring pCPU 0
+
+
+def test_load_balance_passes_over_a_peer_with_nothing_queued_to_the_next() -> None:
+    # csched_load_balance: a peer with nr_runnable <= 1 is skipped, not the end of the walk.
+    host = Host(pcpus=3, seed=1, dom0_vcpus=1)
+    host.create("alone", workload="cpu", cpus="1")
+    for i in range(3):
+        host.create(f"d{i}", workload="cpu", cpus="2")
+    host.run(ms=5)
+    sched = _sched(host)
+    assert host.hv.pcpus[1].sched_priv.nr_runnable == 1
+    queued = list(host.hv.pcpus[2].sched_priv.runq)
+    for svc in queued:
+        svc.hard = frozenset({0, 1, 2})
+    pcpu0 = host.hv.pcpus[0]
+    got = sched._load_balance(pcpu0, pcpu0.idle.sched_priv)
+    assert got in queued and got.vcpu.processor is pcpu0
