@@ -37,9 +37,10 @@ def assert_trace_well_formed(host: Host) -> None:
     """Every trace record reads like xentrace's: in time order, on a real pCPU, a real unit.
 
     Time never goes backwards and no record is stamped after the run; the pCPU is one of
-    the host's (or -1, a wait queue); an event name is a lower-case identifier; a record names a unit by a
-    (domid, vcpu) pair of non-negative integers, or by (-1, -1) when it is about no unit
-    (the accounting pass); its extra data are integers (credits, pCPU and run-queue ids).
+    the host's (or -1: a wait queue); an event name is a lower-case identifier; a record
+    names a unit by a (domid, vcpu) pair of non-negative integers, or by (-1, -1) when it
+    is about no unit (the accounting pass); its extra data are integers (credits, pCPU
+    and run-queue ids).
     """
     recs = host.hv.trace.records
     assert recs
