@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shares
-from tests.hypervisor.sched.helpers import assert_trace_well_formed
+from tests.hypervisor.sched.helpers import assert_trace_well_formed, sampler
 from xensim.host import Host
 from xensim.hypervisor.sched.credit2 import CSCHED2_CREDIT_INIT, Credit2Scheduler
+from xensim.hypervisor.vcpu import PauseFlag
 
 
 def _host(pcpus: int, **kw) -> Host:  # type: ignore[no-untyped-def]
@@ -133,3 +134,85 @@ def test_shares_hold_on_two_run_queues_with_balancing() -> None:
     # averaged loads have balanced; 5% allows for the queues' uneven first second
     for i in range(6):
         assert s[f"hog{i}"] == pytest.approx(4 / 6, abs=0.05)
+
+
+def test_run_queue_loads_and_membership_hold_while_units_wake_block_and_move() -> None:
+    # csched2_runqueue_data.load counts the runnable units assigned to the queue (queued or
+    # running); every queued unit belongs to the queue it waits on (runq_assign), and the
+    # queue stays ordered by credit (runq_insert).  Sampled every 0.25 ms.
+    host = Host(topology="2x2x1", xen_cmdline="sched=credit2", dom0_vcpus=1, seed=1)
+    for i in range(5):
+        host.create(f"hog{i}", workload="cpu")
+    host.create("io", workload="duty:busy_ms=0.3,idle_ms=1", vcpus=2)
+    host.create("capped", workload="cpu", cap=20)
+    sched = _sched(host)
+
+    def check() -> str | None:
+        for rqd in sched.rqds:
+            if not len(rqd.runq) <= rqd.load <= len(rqd.runq) + len(rqd.active):
+                return f"rq{rqd.id}: load={rqd.load} queued={len(rqd.runq)}"
+            if any(s.rqd is not rqd or s not in rqd.svc for s in rqd.runq):
+                return f"rq{rqd.id}: a queued unit belongs elsewhere"
+            credits = [s.credit for s in rqd.runq]
+            if credits != sorted(credits, reverse=True):
+                return f"rq{rqd.id}: not in credit order {credits}"
+        return None
+
+    problems = sampler(host, 250_000, check)
+    host.run(ms=400)
+    assert problems == [] and sched.stats["balance"] > 0
+
+
+def test_removing_queued_and_parked_units_takes_them_off_the_queue_and_its_load() -> None:
+    # csched2_unit_remove: a queued unit leaves the runq and the load (update_load -1), a
+    # parked one is unparked, and runq_deassign drops it from the queue's units and
+    # recomputes max_weight.
+    host = _host(1)
+    host.create("heavy", workload="cpu", cpu_weight=1024)
+    host.create("light", workload="cpu")
+    capped = host.create("capped", workload="cpu", cap=5)
+    host.run(ms=30)
+    sched = _sched(host)
+    rqd = sched.rqds[0]
+    assert rqd.max_weight == 1024
+    heavy = host.domain("heavy").vcpus[0].sched_priv
+    while not heavy.on_runq:
+        host.run(ms=1)
+    load, units = rqd.load, len(rqd.svc)
+    sched.remove(heavy.vcpu)
+    assert heavy not in rqd.runq and heavy not in rqd.svc and heavy.rqd is None
+    assert rqd.load == load - 1 and len(rqd.svc) == units - 1 and rqd.max_weight == 256
+    assert heavy.sdom.nr_units == 0
+    cv = capped.vcpus[0]
+    while not cv.sched_priv.parked:
+        host.run(ms=1)
+    assert cv.pause_count == 1 and cv.sched_priv in cv.sched_priv.sdom.parked
+    sched.remove(cv)
+    assert cv.pause_count == 0 and not cv.sched_priv.parked
+    assert cv.sched_priv.sdom.parked == [] and cv.sched_priv not in rqd.svc
+
+
+def test_migrating_a_queued_unit_moves_it_and_its_load_to_the_other_queue_at_once() -> None:
+    # csched2.c migrate(): a unit that is not running is deassigned, placed on a pCPU of
+    # the target queue (cpumask_cycle from its pick_bias), assigned, re-queued and tickled
+    # there; a running one is only marked (migrate_rqd, _VPF_migrating) and its pCPU poked.
+    host = _host(2, xen_cmdline="sched=credit2 credit2_runqueue=cpu")
+    for i in range(3):
+        host.create(f"d{i}", workload="cpu", cpus="0")
+    host.run(ms=5)
+    sched = _sched(host)
+    src, dst = sched.rqds
+    queued = src.runq[0]
+    for s in src.svc:
+        s.vcpu.hard_affinity = frozenset({0, 1})
+    src_load, dst_load = src.load, dst.load
+    sched._migrate(queued, dst, host.now)
+    assert queued.rqd is dst and queued in dst.svc and queued not in src.svc
+    assert queued in dst.runq and queued not in src.runq
+    assert queued.vcpu.processor.cpu_id == 1 and dst.pick_bias == 1
+    assert (src.load, dst.load) == (src_load - 1, dst_load + 1)
+    assert 1 in dst.tickled  # the idle pCPU of the target queue is tickled
+    running = host.hv.pcpus[0].curr.sched_priv
+    sched._migrate(running, dst, host.now)
+    assert running.migrate_rqd is dst and running.rqd is src
+    assert running.vcpu.pause_flags & PauseFlag.MIGRATING and 0 in src.tickled
