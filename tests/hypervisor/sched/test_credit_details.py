@@ -296,3 +296,34 @@ def test_load_balance_passes_over_a_peer_with_nothing_queued_to_the_next() -> No
     pcpu0 = host.hv.pcpus[0]
     got = sched._load_balance(pcpu0, pcpu0.idle.sched_priv)
     assert got in queued and got.vcpu.processor is pcpu0
+
+
+def test_burn_credits_keeps_the_sub_credit_remainder_as_xen_does() -> None:
+    # credit.c burn_credits: val = delta * CREDITS_PER_MSEC + residual; the remainder of
+    # val / MILLISECS(1) is kept in residual, whole credits are burnt, and start_time only
+    # advances by the time those whole credits stand for (10 credits per ms).
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
+    d = host.create("d", workload="cpu", paused=True)
+    sched = _sched(host)
+    svc = d.vcpus[0].sched_priv
+    svc.credit, svc.residual, svc.start_time = 300, 0, 1_000_000
+    sched._burn_credits(svc, 2_050_000)  # 1.05 ms: 10 credits and half a credit over
+    assert (svc.credit, svc.residual, svc.start_time) == (290, 500_000, 2_000_000)
+    sched._burn_credits(svc, 2_000_000)  # no time since start_time: nothing burnt
+    assert (svc.credit, svc.residual, svc.start_time) == (290, 500_000, 2_000_000)
+    sched._burn_credits(svc, 2_050_000)  # 0.05 ms more plus the residual: one credit
+    assert (svc.credit, svc.residual, svc.start_time) == (289, 0, 2_100_000)
+
+
+def test_dump_lists_every_idler_and_numbers_the_queue_from_one() -> None:
+    # csched_dump: "idlers: " is the idle cpumask as a list; csched_dump_pcpu numbers
+    # the queued units from 1 (after the "run:" line of the running one).
+    host = Host(pcpus=3, seed=1, dom0_vcpus=1)
+    host.run(ms=1)
+    assert "idlers: 0,1,2" in _sched(host).dump().splitlines()
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    host.run(ms=5)
+    lines = _sched(host).dump().splitlines()
+    assert lines[-2].startswith("\trun: [") and lines[-1].startswith("\t  1: [")
