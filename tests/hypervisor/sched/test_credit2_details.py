@@ -216,3 +216,100 @@ def test_migrating_a_queued_unit_moves_it_and_its_load_to_the_other_queue_at_onc
     sched._migrate(running, dst, host.now)
     assert running.migrate_rqd is dst and running.rqd is src
     assert running.vcpu.pause_flags & PauseFlag.MIGRATING and 0 in src.tickled
+
+
+def test_global_parameters_are_checked_with_xens_bounds_and_clear_messages() -> None:
+    # sched_credit2's ratelimit bounds (XEN_SYSCTL_SCHED_RATELIMIT_MIN/MAX) are inclusive,
+    # 0 turns it off; credit2_runqueue is a boot-time choice.
+    host = _host(1)
+    pool = host.hv.pools[0]
+    sg = host.toolstack.sched_global
+    from xensim.toolstack.libxl import LibxlError
+    assert sg(pool, {"ratelimit_us": 100})["ratelimit_us"] == 100
+    assert sg(pool, {"ratelimit_us": 500_000})["ratelimit_us"] == 500_000
+    assert sg(pool, {"ratelimit_us": 0})["ratelimit_us"] == 0
+    with pytest.raises(LibxlError, match=r"ratelimit_us must be 0 or in 100\.\.500000, got 99$"):
+        sg(pool, {"ratelimit_us": 99})
+    with pytest.raises(LibxlError, match=r"known: ratelimit_us, credit2_runqueue$"):
+        sg(pool, {"quantum": 1})
+    with pytest.raises(LibxlError, match=r"must be one of cpu\|core\|socket\|node\|all, got 'x'"):
+        sg(pool, {"credit2_runqueue": "x"})
+    with pytest.raises(LibxlError, match=r"^credit2_runqueue is a boot parameter: set it when "
+                                         r"the pool is created$"):
+        sg(pool, {"credit2_runqueue": "cpu"})
+
+
+def test_budget_is_grabbed_from_the_domain_and_a_unit_without_any_is_parked() -> None:
+    # credit2.c unit_grab_budget: a unit with budget left keeps running; otherwise its
+    # overrun comes out of the domain's budget and it takes at most its quota; with the
+    # domain's budget at 0 or below it is parked (park_unit: _VPF_parked, added at the
+    # head of the domain's parked list).  unit_return_budget gives back what is left.
+    host = _host(1)
+    d = host.create("d", workload="cpu", vcpus=2, cap=50, paused=True)
+    sched = _sched(host)
+    a, b = (v.sched_priv for v in d.vcpus)
+    sdom = a.sdom
+    a.budget = 1
+    sdom.budget = 0
+    assert sched._grab_budget(a) and a.budget == 1 and sdom.budget == 0
+    a.budget, sdom.budget = -100, 1_000
+    assert sched._grab_budget(a) and a.budget == min(a.budget_quota, 900)
+    a.budget, sdom.budget = 0, 0
+    b.budget = 0
+    parks = sched.stats["park"]
+    assert not sched._grab_budget(a) and a.parked is True and a.budget == 0
+    assert not sched._grab_budget(b) and sdom.parked == [b, a]  # the latest at the head
+    assert sched.stats["park"] == parks + 2 and d.vcpus[0].pause_count >= 1
+    b.budget = 700
+    assert sched._return_budget(b) == [b, a] and b.budget == 0 and sdom.budget == 700
+    assert sdom.parked == []
+
+
+def test_replenishment_adds_a_period_of_budget_and_unparks_only_when_positive() -> None:
+    # credit2.c replenish_domain_budget: budget += tot_budget per elapsed period (a debt
+    # is carried over), clipped to tot_budget; parked units come back only if the
+    # result is positive; the next replenishment is strictly in the future.
+    host = _host(1)
+    d = host.create("d", workload="cpu", cap=10, paused=True)
+    sched = _sched(host)
+    svc = d.vcpus[0].sched_priv
+    sdom = svc.sdom
+    tot = sdom.tot_budget
+    assert tot == sched.cap_period // 10
+    sdom.budget, sdom.parked, svc.parked = -tot, [svc], True
+    sdom.next_repl = host.now
+    sched._replenish(sdom)
+    assert sdom.budget == 0 and sdom.parked == [svc]  # the debt ate the period's budget
+    assert sdom.next_repl == host.now + sched.cap_period
+    sdom.budget = -tot // 2
+    sdom.next_repl = host.now - sched.cap_period  # two periods are due, the 2nd is now
+    sched._replenish(sdom)
+    assert sdom.budget == tot and sdom.parked == [] and not svc.parked  # clipped
+    assert sdom.next_repl == host.now + sched.cap_period
+
+
+def test_dump_shows_loads_as_percentages_numbers_units_and_skips_other_pools() -> None:
+    # csched2_dump: "aveload = N (~P%)" with P = N * 100 >> precision shift, a "Domain info:"
+    # heading, units numbered on from 1 across domains, and a "run:" line per busy pCPU;
+    # only the pool's own domains are listed.
+    host = _host(3)
+    host.toolstack.cpupool_cpu_remove(host.hv.pools[0], 2)
+    host.toolstack.cpupool_create("other", "credit2", "2")
+    host.create("elsewhere", workload="cpu", pool="other")
+    d = host.create("d", workload="cpu", vcpus=2)
+    host.run(ms=50)
+    sched = _sched(host)
+    lines = sched.dump().splitlines()
+    rqd = sched.rqds[0]
+    pct = (rqd.avgload * 100) >> sched.load_precision_shift
+    assert 0 < rqd.avgload and f"\taveload            = {rqd.avgload} (~{pct}%)" in lines
+    assert "Domain info:" in lines
+    assert not any(ln.startswith(f"\tDomain: {host.domain('elsewhere').domid} ")
+                   for ln in lines)
+    numbered = [ln.split(":")[0].strip() for ln in lines if ln.startswith("\t  ")]
+    assert numbered[:3] == ["1", "2", "3"]  # Domain-0's unit, then d's two
+    runs = [ln for ln in lines if ln.startswith("\trun: ")]
+    assert len(runs) == 2 and all(f"[{d.domid}." in ln for ln in runs)
+    svc = d.vcpus[0].sched_priv
+    upct = (svc.avgload * 100) >> sched.load_precision_shift
+    assert f" load={svc.avgload} (~{upct}%)" in sched._dump_unit(svc)
