@@ -327,3 +327,60 @@ def test_dump_lists_every_idler_and_numbers_the_queue_from_one() -> None:
     host.run(ms=5)
     lines = _sched(host).dump().splitlines()
     assert lines[-2].startswith("\trun: [") and lines[-1].startswith("\t  1: [")
+
+
+def _acct_setup(cap: int, balance: int, a_first: bool) -> tuple[CreditScheduler, list, list]:
+    """One pCPU (300 credits a tslice); domain a (2 units, weight 256, *cap*) and b (1
+    unit, weight 256) active with 0 credit; weight_total 768."""
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu", vcpus=2, cap=cap, paused=True)
+    b = host.create("b", workload="cpu", paused=True)
+    sched = _sched(host)
+    for sdom in list(sched.active_sdom):
+        for svc in list(sdom.active_units):
+            sched._acct_stop(svc)
+    units_a = [v.sched_priv for v in a.vcpus]
+    units_b = [v.sched_priv for v in b.vcpus]
+    for svc in (*units_b, *units_a) if a_first else (*units_a, *units_b):
+        svc.credit = 0
+        sched._acct_start(svc)  # csched_unit_acct -> active_unit_start: at the list head
+    assert sched.weight == 768
+    sched.credit_balance = balance
+    return sched, units_a, units_b
+
+
+def test_accounting_hands_out_credit_by_weight_rounding_up() -> None:
+    # csched_acct: credit_fair = ceil(credit_total * weight * n_active / weight_total),
+    # then shared by the domain's active units rounding up: a 2/3 and b 1/3 of 300.
+    sched, ua, ub = _acct_setup(cap=0, balance=0, a_first=True)
+    acct = sched.stats["acct"]
+    sched._acct()
+    assert [s.credit for s in ua] == [100, 100] and [s.credit for s in ub] == [100]
+    assert sched.credit_balance == 300 and sched.stats["acct"] == acct + 1
+
+
+def test_a_negative_balance_is_added_to_the_credit_handed_out() -> None:
+    # csched_acct: a negative credit_balance (credit burnt beyond what was handed out)
+    # is added to credit_total, and each domain's peak grows by its weighted share of it.
+    sched, ua, ub = _acct_setup(cap=0, balance=-30, a_first=True)
+    sched._acct()
+    # credit_total 330: a gets ceil(330 * 512 / 768) = 220, 110 per unit; b ceil(110)
+    assert [s.credit for s in ua] == [110, 110] and [s.credit for s in ub] == [110]
+    assert sched.credit_balance == 330
+
+
+def test_a_capped_domains_surplus_goes_to_the_domains_after_it() -> None:
+    # csched_acct with a cap: credit_cap = ceil(cap * credits_per_tslice / 100) (30 for
+    # 10%) bounds the domain's peak; its fair share above the peak (200 - 30) goes back
+    # into credit_total, scaled by weight_total / weight_left (ceil), for b to take;
+    # the cap per unit is ceil(30 / 2) = 15.
+    sched, ua, ub = _acct_setup(cap=10, balance=0, a_first=True)
+    sched._acct()
+    assert [s.credit for s in ua] == [15, 15]
+    assert [s.credit for s in ub] == [270]  # ceil(810 * 256 / 768), below b's peak 300
+    # b came first and took less than its peak (credit_xtra): a, over its peak, is
+    # moved to the head of the active list so that it is seen first next time.
+    sched, ua, ub = _acct_setup(cap=10, balance=0, a_first=False)
+    sched._acct()
+    assert sched.active_sdom[0] is ua[0].sdom
+    assert [s.credit for s in ub] == [100] and [s.credit for s in ua] == [15, 15]
