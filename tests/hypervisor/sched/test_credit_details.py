@@ -384,3 +384,40 @@ def test_a_capped_domains_surplus_goes_to_the_domains_after_it() -> None:
     sched._acct()
     assert sched.active_sdom[0] is ua[0].sdom
     assert [s.credit for s in ub] == [100] and [s.credit for s in ua] == [15, 15]
+
+
+def test_a_vcpu_inside_its_ratelimit_keeps_the_pcpu_for_the_rest_of_it() -> None:
+    # csched_schedule: prev, runnable and run for less than ratelimit (1 ms), goes on
+    # for ratelimit - runtime; once past it, the next in the queue gets the pCPU.
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    host.run(ns=30_100_000)  # the first 30 ms slice has just ended (a switch at ~30.06 ms)
+    sched, pcpu = _sched(host), host.hv.pcpus[0]
+    prev = pcpu.curr
+    assert not prev.is_idle and host.now - prev.state_entry_time < 300_000
+    host.run(ns=prev.state_entry_time + 300_000 - host.now)
+    assert sched.do_schedule(pcpu, host.now) == (prev, 700_000)
+    host.run(ms=2)
+    nxt, _ = sched.do_schedule(pcpu, host.now)
+    assert nxt is not prev and not nxt.is_idle
+
+
+def test_load_balance_starts_after_the_peer_it_last_stole_from() -> None:
+    # csched_load_balance: the walk over a node's busy pCPUs starts after balance_bias,
+    # the last peer stolen from, so that steals rotate among equally loaded peers.
+    host = Host(pcpus=4, seed=1, dom0_vcpus=1)
+    for cpu in (1, 2, 3):
+        for i in range(3):
+            host.create(f"d{cpu}{i}", workload="cpu", cpus=str(cpu))
+    host.run(ms=5)
+    sched = _sched(host)
+    for cpu in (1, 2, 3):
+        for svc in host.hv.pcpus[cpu].sched_priv.runq:
+            svc.hard = frozenset({0, 1, 2, 3})
+    pcpu0 = host.hv.pcpus[0]
+    sched.balance_bias[0] = 1
+    first = sched._load_balance(pcpu0, pcpu0.idle.sched_priv)
+    assert first.vcpu.domain.name.startswith("d2") and sched.balance_bias[0] == 2
+    second = sched._load_balance(pcpu0, pcpu0.idle.sched_priv)
+    assert second.vcpu.domain.name.startswith("d3")
