@@ -8,6 +8,7 @@ from tests.conftest import shares
 from tests.hypervisor.sched.helpers import assert_trace_well_formed, sampler
 from xensim.host import Host
 from xensim.hypervisor.sched.credit import (
+    FLAG_PARKED,
     PRI_TS_OVER,
     PRI_TS_UNDER,
     CreditScheduler,
@@ -421,3 +422,32 @@ def test_load_balance_starts_after_the_peer_it_last_stole_from() -> None:
     assert first.vcpu.domain.name.startswith("d2") and sched.balance_bias[0] == 2
     second = sched._load_balance(pcpu0, pcpu0.idle.sched_priv)
     assert second.vcpu.domain.name.startswith("d3")
+
+
+def test_accounting_floors_debt_at_one_slice_and_unparks_a_unit_back_in_credit() -> None:
+    # csched_acct: a unit's credit never goes below -credits_per_tslice (-300 here); a
+    # parked unit whose credit is positive again is unparked (vcpu_unpause) and loses
+    # only the PARKED flag.
+    sched, ua, ub = _acct_setup(cap=0, balance=0, a_first=True)
+    ua[0].credit = -1_000
+    ub[0].credit = -50
+    others = ub[0].flags
+    ub[0].flags |= FLAG_PARKED
+    sched.core.vcpu_pause(ub[0].vcpu)
+    unparks = sched.stats["unpark"]
+    sched._acct()
+    assert ua[0].credit == -300 and ua[0].pri == PRI_TS_OVER  # -1000 + 100, floored
+    assert ub[0].credit == 50 and ub[0].flags == others and ub[0].vcpu.pause_count == 0
+    assert sched.stats["unpark"] == unparks + 1
+
+
+def test_a_pcpu_leaving_idle_ticks_on_the_tick_grid() -> None:
+    # csched_schedule: when an idle pCPU picks a vCPU its ticker is set to the next
+    # multiple of the tick period (10 ms), not a whole period from now.
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
+    d = host.create("d", workload="cpu", paused=True)
+    host.run(ns=3_700_000)
+    host.hv.core.domain_unpause(d)
+    host.run(ns=1)
+    assert d.vcpus[0].is_running
+    assert host.hv.pcpus[0].sched_priv.ticker.expires == 10_000_000
