@@ -9,7 +9,11 @@ file's time ran out are reported as such, never counted as killed.
 
 Usage: ``python tools/mutation.py [--minutes M] [--jobs N] [FILE ...]`` with
 FILE among credit, credit2, credit2_runq, rt, null, core (default: all), or
-``--scores`` to print the table from a previous run.
+``--scores`` to print the table from a previous run.  A run names its file's
+mutants by pattern, and mutmut runs again every mutant it is named: a file's run
+always starts over (fastest mutants first).  ``--recheck`` runs only the
+survivors (and the "other" ones) of a previous run again, against the tests as
+they are now: what to do after writing tests for them.
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ NO_TESTS = {5, 33}
 NOT_RUN = {None, 2}
 
 
-def run(files: list[str], minutes: float, jobs: int) -> None:
+def run(files: list[str], minutes: float, jobs: int, recheck: bool = False) -> None:
     for name in files:
-        cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs),
-               f"xensim.hypervisor.sched.{name}.*"]
-        print(f"*** mutmut over {name}.py (at most {minutes:g} min)", flush=True)
+        targets = survivors(name) if recheck else [f"xensim.hypervisor.sched.{name}.*"]
+        if not targets:
+            continue
+        cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *targets]
+        what = f"{len(targets)} survivors of" if recheck else "mutmut over"
+        print(f"*** {what} {name}.py (at most {minutes:g} min)", flush=True)
         try:
             subprocess.run(cmd, timeout=minutes * 60, check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -74,13 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=2, help="mutants run at once")
     p.add_argument("--scores", action="store_true", help="only print the last scores")
     p.add_argument("--survivors", action="store_true", help="list surviving mutants")
+    p.add_argument("--recheck", action="store_true",
+                   help="run the survivors of the last run again with the current tests")
     a = p.parse_args(argv)
     files = a.files or list(FILES)
     unknown = [f for f in files if f not in FILES]
     if unknown:
         p.error(f"unknown file(s) {', '.join(unknown)}; choose among {', '.join(FILES)}")
     if not a.scores and not a.survivors:
-        run(files, a.minutes, a.jobs)
+        run(files, a.minutes, a.jobs, a.recheck)
     print(f"{'file':<11}{'mutants':>8}{'killed':>8}{'survived':>9}{'other':>8}"
           f"{'not run':>8}{'score':>8}")
     for name, total, killed, survived, other, not_run in scores(files):

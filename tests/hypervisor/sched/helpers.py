@@ -31,3 +31,26 @@ def assert_runstates_add_up(host: Host) -> None:
     busy = sum(d["cpu_ns"] for d in m["domains"].values())
     idle = sum(p["idle_ns"] for p in m["pcpus"])
     assert busy + idle == len(m["pcpus"]) * m["duration_ns"]
+
+
+def assert_trace_well_formed(host: Host) -> None:
+    """Every trace record reads like xentrace's: in time order, on a real pCPU, a real unit.
+
+    Time never goes backwards and no record is stamped after the run; the pCPU is one of
+    the host's (or -1: a wait queue); an event name is a lower-case identifier; a record
+    names a unit by a (domid, vcpu) pair of non-negative integers, or by (-1, -1) when it
+    is about no unit (the accounting pass); its extra data are integers (credits, pCPU
+    and run-queue ids).
+    """
+    recs = host.hv.trace.records
+    assert recs
+    cpus = {p.cpu_id for p in host.hv.pcpus}
+    last = 0
+    for r in recs:
+        assert isinstance(r.t, int) and last <= r.t <= host.now, r
+        last = r.t
+        assert r.cpu in cpus or r.cpu == -1, r  # -1: no pCPU (null's wait queue)
+        assert r.event.replace("_", "").isalnum() and r.event.islower(), r
+        assert isinstance(r.domid, int) and isinstance(r.vcpu, int), r
+        assert (r.domid, r.vcpu) == (-1, -1) or (r.domid >= 0 and r.vcpu >= 0), r
+        assert all(isinstance(x, int) and not isinstance(x, bool) for x in r.data), r

@@ -10,7 +10,11 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shares
-from tests.hypervisor.sched.helpers import assert_runstates_add_up, sampler
+from tests.hypervisor.sched.helpers import (
+    assert_runstates_add_up,
+    assert_trace_well_formed,
+    sampler,
+)
 from xensim.host import Host
 from xensim.hypervisor.vcpu import RunState
 
@@ -365,3 +369,4 @@ def test_trace_records_deassignments_and_waits_with_their_pcpu() -> None:
     recs = [(r.event, r.cpu, r.domid) for r in host.hv.trace.records
             if r.event in ("null_deassign", "null_waitq")]
     assert recs == [("null_waitq", -1, 2), ("null_deassign", 1, 1)]
+    assert_trace_well_formed(host)

@@ -13,7 +13,11 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shares
-from tests.hypervisor.sched.helpers import assert_runstates_add_up, sampler
+from tests.hypervisor.sched.helpers import (
+    assert_runstates_add_up,
+    assert_trace_well_formed,
+    sampler,
+)
 from xensim.host import Host
 from xensim.toolstack.libxl import LibxlError
 
@@ -112,6 +116,22 @@ def test_an_earlier_deadline_preempts_the_latest_deadline_vcpu() -> None:
     # shared deadline (< 1 ms away, its job being released 4 ms into the period).
     late = [lat for lat in rt.vcpus[0].wake_latencies if lat > 50_000]
     assert len(late) <= 10 and max(late) < 1_000_000
+
+
+def test_a_waking_earlier_deadline_unit_tickles_the_pcpu_it_preempts() -> None:
+    # rt.c runq_tickle: the woken unit's deadline beats the hog's, so the hog's pCPU is
+    # tickled (TRACE_RTDS_TICKLE with the woken unit's ids), once per wake-up.
+    host = _host(1, dom0_vcpus=1, trace=True)
+    hog = host.create("hog", workload="cpu")
+    host.toolstack.sched_params(hog, {"period": 100_000, "budget": 90_000, "extratime": 0})
+    rt = host.create("rt", workload="periodic:period_ms=5,wcet_ms=1")
+    host.toolstack.sched_params(rt, {"period": 5_000, "budget": 1_500, "extratime": 0})
+    host.run(ms=50)
+    tickles = [r for r in host.hv.trace.records if r.event == "tickle"]
+    assert {(r.cpu, r.domid, r.vcpu) for r in tickles} >= {(0, rt.domid, 0)}
+    wakes = [r for r in host.hv.trace.records if r.event == "wake" and r.domid == rt.domid]
+    assert len([r for r in tickles if r.domid == rt.domid]) <= len(wakes)
+    assert_trace_well_formed(host)
 
 
 def test_no_vcpu_runs_on_two_pcpus_and_affinity_holds() -> None:

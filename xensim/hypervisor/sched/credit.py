@@ -119,7 +119,6 @@ class CschedPcpu:
     runq: list[CschedUnit] = field(default_factory=list)
     runq_sort_last: int = 0
     nr_runnable: int = 0
-    tick: int = 0
     last_load_balance: SimTime = 0
     idle_bias: int = 0
     last_tickle_cpu: int = 0
@@ -370,7 +369,6 @@ class CreditScheduler(Scheduler):
 
     def _tick(self, pcpu: PCPU) -> None:
         spc: CschedPcpu = pcpu.sched_priv
-        spc.tick += 1
         if not pcpu.curr.is_idle:
             self._unit_acct(pcpu)
         self._runq_sort(pcpu)

@@ -147,6 +147,9 @@ class Csched2Unit:
     load_last_update: int = 0
     migrate_rqd: Csched2Runqueue | None = None
     """Where balance_load sent it while it ran (CSFLAG_runq_migrate_request)."""
+    scheduled: bool = False
+    """CSFLAG_scheduled: chosen to run on a pCPU, from csched2_schedule until it is
+    switched out (context_saved); migrate() only marks such a unit, never moves it."""
 
 
 @dataclass(slots=True, eq=False)
@@ -694,6 +697,7 @@ class Credit2Scheduler(Scheduler):
         if snext is not None:
             if snext is not scurr:
                 self._runq_remove(snext)
+                snext.scheduled = True
             else:
                 self._update_load(rqd, snext, 0, now)
             rqd.idle.discard(cpu)
@@ -718,6 +722,7 @@ class Credit2Scheduler(Scheduler):
 
     def _context_saved(self, svc: Csched2Unit, now: SimTime) -> None:
         """What csched2_context_saved does once *svc* is off its pCPU."""
+        svc.scheduled = False
         were_parked: list[Csched2Unit] = []
         if svc.budget != STIME_MAX and svc.budget > 0:
             were_parked = self._return_budget(svc)
@@ -799,7 +804,7 @@ class Credit2Scheduler(Scheduler):
         sleeping one moves now (a queued one is re-queued and tickles there)."""
         self.stats["balance"] += 1
         v = svc.vcpu
-        if self._running(svc):
+        if svc.scheduled:  # running, or picked to run by the csched2_schedule under way
             svc.migrate_rqd = trqd
             v.pause_flags |= PauseFlag.MIGRATING
             assert svc.rqd is not None

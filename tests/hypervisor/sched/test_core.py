@@ -1,0 +1,87 @@
+"""The scheduling core (xen/common/sched/core.c) seen through one policy: pausing,
+blocking in Xen, affinity changes and migration."""
+
+from __future__ import annotations
+
+from tests.hypervisor.sched.helpers import assert_trace_well_formed
+from xensim.host import Host
+from xensim.hypervisor.vcpu import PauseFlag, RunState
+
+
+def _running_host(pcpus: int = 3, **kw) -> Host:  # type: ignore[no-untyped-def]
+    host = Host(pcpus=pcpus, seed=1, dom0_vcpus=1, **kw)
+    host.create("d", workload="cpu", vcpus=2)
+    host.run(ms=25)  # both wake on one pCPU at boot; the 2nd is moved at a tick (20 ms)
+    return host
+
+
+def test_domain_pause_is_synchronous_and_nests() -> None:
+    # domain_pause (vcpu_sleep_sync): on return no vCPU of the domain runs; pauses nest
+    # by pause_count and only the last unpause wakes the vCPUs again.
+    host = _running_host()
+    core, d = host.hv.core, host.domain("d")
+    assert all(v.is_running for v in d.vcpus)
+    core.domain_pause(d)
+    assert not any(v.is_running for v in d.vcpus)
+    assert all(v.runstate == RunState.OFFLINE for v in d.vcpus)
+    core.domain_pause(d)
+    core.domain_unpause(d)
+    host.run(ms=1)
+    assert not any(v.is_running for v in d.vcpus) and d.pause_count == 1
+    core.domain_unpause(d)
+    host.run(ms=1)
+    assert all(v.is_running for v in d.vcpus)
+
+
+def test_vcpu_pause_nests_and_the_last_unpause_wakes() -> None:
+    host = _running_host()
+    core, v = host.hv.core, host.domain("d").vcpus[0]
+    core.vcpu_pause(v)
+    core.vcpu_pause(v)
+    host.run(ms=1)
+    assert not v.is_running and v.runstate == RunState.OFFLINE and v.pause_count == 2
+    core.vcpu_unpause(v)
+    host.run(ms=1)
+    assert not v.is_running
+    core.vcpu_unpause(v)
+    host.run(ms=1)
+    assert v.is_running
+
+
+def test_a_vcpu_blocked_in_xen_is_offline_and_only_the_emulator_wakes_it() -> None:
+    # wait_on_xen_event_channel: _VPF_blocked_in_xen; a guest event (vcpu_unblock) does
+    # not wake it, the emulator's notification (vcpu_unblock_in_xen) does.
+    host = _running_host()
+    core, v = host.hv.core, host.domain("d").vcpus[0]
+    core.vcpu_block_in_xen(v)
+    host.run(ms=1)
+    assert v.pause_flags & PauseFlag.BLOCKED_IN_XEN and not v.is_running
+    assert v.runstate == RunState.OFFLINE
+    core.vcpu_unblock(v)
+    host.run(ms=1)
+    assert not v.is_running
+    core.vcpu_unblock_in_xen(v)
+    host.run(ms=1)
+    assert v.is_running and not v.pause_flags & PauseFlag.BLOCKED_IN_XEN
+    core.vcpu_unblock_in_xen(v)  # not blocked in Xen: nothing happens
+    assert v.is_running
+
+
+def test_pinning_a_running_vcpu_away_moves_it_and_keeps_the_other_mask() -> None:
+    # vcpu_set_hard_affinity -> vcpu_migrate_start/finish: the vCPU is re-homed by the
+    # policy's pick_cpu inside its new mask; a mask not given stays as it was.
+    host = _running_host(3, trace=True)
+    core, v = host.hv.core, host.domain("d").vcpus[0]
+    soft = v.soft_affinity
+    away = next(c for c in (0, 1, 2) if c != v.processor.cpu_id)
+    core.set_affinity(v, frozenset({away}), None)
+    assert v.hard_affinity == frozenset({away}) and v.soft_affinity == soft
+    assert v.pause_flags & PauseFlag.MIGRATING  # running: it moves once switched out
+    host.run(ms=2)
+    assert v.is_running and v.processor.cpu_id == away
+    assert not v.pause_flags & PauseFlag.MIGRATING
+    core.set_affinity(v, None, frozenset({away}))
+    assert v.hard_affinity == frozenset({away}) and v.soft_affinity == frozenset({away})
+    migrations = [r for r in host.hv.trace.records if r.event == "migrate"]
+    assert (away, host.domain("d").domid, 0) in {(r.cpu, r.domid, r.vcpu) for r in migrations}
+    assert_trace_well_formed(host)
