@@ -27,7 +27,7 @@ SWEEPS = {"bandwidths": ("bandwidth_mbit", float, "link Mbit/s"),
 def setup_parser(p: argparse.ArgumentParser) -> None:
     for name, (_f, _t, what) in SWEEPS.items():
         p.add_argument("--" + name.replace("_", "-"), metavar="LIST",
-                       help=f"comma-separated values of {what} to sweep")
+                       help=f"comma-separated values of {what} to sweep".replace("%", "%%"))
     p.add_argument("--workload", default="web:rate=200",
                    help="the guest's workload (default web:rate=200)")
     p.add_argument("--wss", type=float, default=64.0,
