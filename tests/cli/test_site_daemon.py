@@ -7,18 +7,15 @@ does not answer).
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import XlHost, _alive, list_rows
+from tests.cli.conftest import XlHost, list_rows, reap
 from xensim.site import SiteError
 from xensim.toolstack.hostd.site_daemon import default_links, parse_hosts, parse_link
 
@@ -68,12 +65,7 @@ class SiteUnderTest:
         except (OSError, ValueError):
             pid = None
         self.cli.xensim("site", "stop", "--name", self.name, timeout=30)
-        if pid is not None:
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and _alive(pid):
-                time.sleep(0.05)
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        reap(pid)
 
 
 @pytest.fixture

@@ -331,6 +331,18 @@ def _domain_of(exc: BaseException) -> Domain | None:
     return None
 
 
+def stop_on_signals(daemon: Any) -> None:
+    """SIGTERM and SIGINT end *daemon*'s loop at its next turn; SIGPIPE is ignored (a
+    client that went away is the server's business)."""
+
+    def _stop(signum: int, frame: Any) -> None:
+        daemon.stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -424,12 +436,7 @@ def run_daemon(paths: HostPaths, spec: HostSpec, *, fresh: bool = False) -> int:
             if daemon.web is None:
                 return 1
 
-        def _stop(signum: int, frame: Any) -> None:
-            daemon.stopping = True
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        stop_on_signals(daemon)
         log(f"xensim: host {paths.name!r} up: pid {os.getpid()}, {spec.pcpus} pCPUs, "
             f"{spec.memory} MiB, {spec.hypervisor}, {host.hv.pools[0].sched.name}, "
             f"speed {spec.speed}x, seed {spec.seed}")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import signal
 import socket
 import sys
 import time
@@ -42,6 +41,7 @@ from xensim.toolstack.hostd.daemon import (
     drain,
     listen_socket,
     raise_fd_limit,
+    stop_on_signals,
     acquire_lock,
     log,
 )
@@ -209,12 +209,7 @@ def run_site(paths: HostPaths, hosts: list[str], links: list[Link], spec: HostSp
             return 1
         daemon = SiteDaemon(paths, site, spec, members)
 
-        def _stop(signum: int, frame: Any) -> None:
-            daemon.stopping = True
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        stop_on_signals(daemon)
         log(f"xensim: site {site_name!r} up: pid {os.getpid()}, hosts {', '.join(hosts)}, "
             f"links {', '.join(f'{a}-{b} {m:g} Mbit/s {u:g} us' for a, b, m, u in links)}, "
             f"speed {spec.speed}x; a site daemon is not checkpointed")
