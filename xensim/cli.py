@@ -177,6 +177,9 @@ def _host_status(paths) -> int:  # type: ignore[no-untyped-def]
           f"  pCPUs       {st['pcpus']} ({st['scheduler']})\n"
           f"  memory      {st['memory_mib']} MiB ({st['free_memory_mib']} MiB free)\n"
           f"  domains     {len(st['domains'])}: {doms}")
+    if st.get("site"):
+        print(f"  site        {st['site']} (xensim site status --name {st['site']}; "
+              "not checkpointed)")
     for line in st.get("devices", []):
         print(f"  {line}")
     return 0
@@ -186,6 +189,12 @@ def _setup_host(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("start", "status", "stop"))
     p.add_argument("--host", "--name", dest="host", metavar="NAME",
                    help="host name (default: $XENSIM_HOST or 'default')")
+    _host_options(p, lone=True)
+
+
+def _host_options(p: argparse.ArgumentParser, *, lone: bool) -> None:
+    """The options of a host's :class:`HostSpec` (a site's hosts share them); *lone*
+    adds those only a lone host has (a checkpoint to ignore, a web view)."""
     p.add_argument("--pcpus", type=int, default=None,
                    help="physical CPUs (start; default 4, or the --topology's)")
     p.add_argument("--topology", default=None, metavar="SxCxT",
@@ -201,15 +210,100 @@ def _setup_host(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=1.0, metavar="X",
                    help="simulated seconds per wall second (start; default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (start)")
-    p.add_argument("--fresh", action="store_true",
-                   help="start empty, ignoring the host's checkpoint (start)")
+    if lone:
+        p.add_argument("--fresh", action="store_true",
+                       help="start empty, ignoring the host's checkpoint (start)")
     p.add_argument("--bridge", metavar="BR[:KIND],...",
                    help="dom0's bridges (start; default xenbr0), e.g. xenbr0,ovsbr0:openvswitch")
     p.add_argument("--pci", metavar="BDF[=KIND],...",
                    help="the host's PCI devices (start), e.g. 0000:03:00.0 (a NIC)")
-    p.add_argument("--web", metavar="[ADDR:]PORT",
-                   help="serve a live view of the host on http://ADDR:PORT/ (start; ADDR "
-                        "defaults to 127.0.0.1; any other address needs the printed token)")
+    if lone:
+        p.add_argument("--web", metavar="[ADDR:]PORT",
+                       help="serve a live view of the host on http://ADDR:PORT/ (start; ADDR "
+                            "defaults to 127.0.0.1; any other address needs the printed "
+                            "token)")
+
+
+def _setup_site(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("start", "status", "stop"))
+    p.add_argument("--name", required=True, help="the site's name")
+    p.add_argument("--hosts", metavar="H1,H2,...",
+                   help="the site's hosts (start): each one an xl host (xl --host H1)")
+    p.add_argument("--link", action="append", default=[], metavar="A-B[:MBIT[:US]]",
+                   help="a link between two hosts (start; repeatable; default: every pair "
+                        "at 1000 Mbit/s, 50 us)")
+    _host_options(p, lone=False)
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from xensim.site import SiteError
+    from xensim.toolstack.hostd import client, site_daemon
+    from xensim.toolstack.hostd.spec import HostSpecError
+
+    try:
+        paths = site_daemon.site_paths(args.name)
+        if args.action == "start":
+            if not args.hosts:
+                raise SiteError("site start needs --hosts H1,H2,...")
+            hosts = site_daemon.parse_hosts(args.hosts)
+            links = [site_daemon.parse_link(t, hosts) for t in args.link] \
+                or site_daemon.default_links(hosts)
+            spec = host_spec(args).validate()
+            argv = ["-m", "xensim.toolstack.hostd.site_daemon", "--name", args.name,
+                    "--hosts", ",".join(hosts), "--spec", spec.to_json(),
+                    *(f"--link={a}-{b}:{m:g}:{u:g}" for a, b, m, u in links)]
+            st = client.spawn(paths, argv).status
+            print(f"site {args.name!r} started: pid {st['pid']}, hosts {', '.join(hosts)}, "
+                  f"speed {st['speed']}x (not checkpointed)")
+            for link in st["links"]:
+                a, b = link["between"]
+                print(f"  link {a}-{b}: {link['bandwidth_mbit']:g} Mbit/s, "
+                      f"{link['latency_us']:g} us")
+            for name, h in st["hosts"].items():
+                print(f"  host {name!r}: {h['pcpus']} pCPUs, {h['memory_mib']} MiB, "
+                      f"{h['scheduler']} (xl --host {name})")
+            return 0
+        if args.action == "stop":
+            if not client.stop_daemon(paths):
+                print(f"xensim: site {args.name!r} is not running", file=sys.stderr)
+                return 1
+            print(f"site {args.name!r} stopped")
+            return 0
+        return _site_status(args.name, paths)
+    except (HostSpecError, SiteError, HostNameError) as exc:
+        print(f"xensim: error: {exc}", file=sys.stderr)
+        return 2
+    except (client.HostdError, OSError) as exc:
+        print(f"xensim: {str(exc).replace(repr(paths.name), repr(args.name))}",
+              file=sys.stderr)
+        return 1
+
+
+def _site_status(name: str, paths) -> int:  # type: ignore[no-untyped-def]
+    from xensim.toolstack.hostd import client
+
+    pid, st = client.status(paths)
+    if pid is None:
+        print(f"site {name!r}: not running")
+        return 1
+    if st is None:
+        print(f"site {name!r}: running, pid {pid} (busy: no answer within 10 s)")
+        return 0
+    print(f"site {name!r}: running, pid {st['pid']} (not checkpointed)\n"
+          f"  uptime      {st['uptime_s']:.1f} s (wall)\n"
+          f"  sim time    {st['sim_ns'] / 1e9:.3f} s (speed {st['speed']}x)")
+    for link in st["links"]:
+        a, b = link["between"]
+        print(f"  link        {a}-{b}: {link['bandwidth_mbit']:g} Mbit/s, "
+              f"{link['latency_us']:g} us, {link['bytes']} bytes sent")
+    for hname, h in st["hosts"].items():
+        doms = ", ".join(f"{d['name']} ({d['domid']})" for d in h["domains"])
+        print(f"  host {hname!r}: {len(h['domains'])} domains: {doms}")
+    for m in st["migrations"]:
+        took = f", {m['total_ms']:.1f} ms" if m["total_ms"] is not None else ""
+        down = f", downtime {m['downtime_ms']:.1f} ms" if m["downtime_ms"] is not None else ""
+        print(f"  migration   {m['domain']}: {m['from']} -> {m['to']}, {m['state']}{took}{down}")
+    return 0
 
 
 def cmd_xl(args: argparse.Namespace) -> int:
@@ -250,6 +344,8 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None],
      migrate_cli.setup_parser, migrate_cli.cmd_migrate_sweep),
     ("host", "start, inspect or stop a persistent simulated host (for xl)", _setup_host,
      cmd_host),
+    ("site", "start, inspect or stop several persistent hosts on one clock (xl migrate)",
+     _setup_site, cmd_site),
     ("xl", "run an xl command against a simulated host (same as the xl script)", _setup_xl,
      cmd_xl),
 ]

@@ -71,12 +71,17 @@ class XlHost:
         except (OSError, ValueError):
             pass
         self.xensim("host", "stop", "--host", self.name, timeout=30)
-        if pid is not None:
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and _alive(pid):
-                time.sleep(0.05)
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        reap(pid)
+
+
+def reap(pid: int | None) -> None:
+    """Wait a moment for a daemon asked to stop to exit; kill it if it does not."""
+    if pid is not None:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:

@@ -120,21 +120,28 @@ def start_daemon(paths: HostPaths, spec: HostSpec | None = None, *,
     *fresh* (then *spec* decides everything).  Raises :class:`AlreadyRunning` if a daemon holds
     its lock (before or after a race), :class:`HostdError` if it fails to come up (with
     the tail of its log)."""
-    import subprocess
-
     from xensim.toolstack.hostd.spec import HostSpec
 
     spec = (spec or HostSpec()).validate()
+    argv = ["-m", "xensim.toolstack.hostd.daemon", "--name", paths.name,
+            "--spec", spec.to_json(), *(["--fresh"] if fresh else [])]
+    return spawn(paths, argv)
+
+
+def spawn(paths: HostPaths, argv: list[str]) -> Started:
+    """Run ``python *argv*`` detached as the daemon that takes *paths*' lock and answers
+    on its socket; its :class:`Started` once it answers ``status``."""
+    import subprocess
+
     paths.ensure_dir()
     pid = paths.daemon_pid()
     if pid is not None:
         raise AlreadyRunning(paths.name, pid)
-    argv = [sys.executable, "-m", "xensim.toolstack.hostd.daemon", "--name", paths.name,
-            "--spec", spec.to_json(), *(["--fresh"] if fresh else [])]
     log = open_private(paths.logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                cwd="/", env=_daemon_env(), start_new_session=True)
+        proc = subprocess.Popen([sys.executable, *argv], stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=log, cwd="/", env=_daemon_env(),
+                                start_new_session=True)
     finally:
         os.close(log)
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -187,7 +194,7 @@ def stop_daemon(paths: HostPaths, timeout: float = STOP_TIMEOUT_S) -> bool:
     if pid is None:
         return False
     try:
-        request(paths, {"op": "stop"}, timeout=min(timeout, 10.0))
+        reply = request(paths, {"op": "stop"}, timeout=min(timeout, 10.0))
     except NotRunning:
         return False
     except HostdError:
@@ -196,6 +203,9 @@ def stop_daemon(paths: HostPaths, timeout: float = STOP_TIMEOUT_S) -> bool:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+    else:
+        if reply.get("rc"):  # refused: a host of a site daemon
+            raise HostdError(str(reply.get("stderr", "")).strip())
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if paths.daemon_pid() is None:

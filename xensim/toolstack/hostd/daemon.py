@@ -105,6 +105,10 @@ class HostDaemon:
         self.next_checkpoint = time.monotonic() + checkpoint.EVERY_S
         self.restored: checkpoint.Restored | None = None
         self.checkpoints = 0
+        self.checkpointing = True
+        """False for a host of a site daemon (:mod:`~xensim.toolstack.hostd.site_daemon`)."""
+        self.site_name: str | None = None
+        """The site daemon this host lives in, if any: ``stop`` is then the site's."""
         self.web: Any = None
         """The live web view (:class:`~xensim.toolstack.web.server.WebView`) of ``--web``."""
 
@@ -167,6 +171,7 @@ class HostDaemon:
             "checkpoints": self.checkpoints,
             "devices": self.host.devices(),
             "web": self.web.url if self.web else None,
+            "site": self.site_name,
         }
 
     # --- checkpoints ---------------------------------------------------------------
@@ -199,6 +204,11 @@ class HostDaemon:
         elif op == "status":
             self.server.reply(conn, {"rc": 0, "stdout": "", "stderr": "",
                                      "status": self.status()})
+        elif op == "stop" and self.site_name is not None:
+            self.server.reply(conn, {
+                "rc": 1, "stdout": "", "stderr": f"host {self.paths.name!r} belongs to site "
+                f"{self.site_name!r}; `xensim site stop --name {self.site_name}` stops the "
+                "site and all its hosts\n"})
         elif op == "stop":
             self.stopping = True
             self.server.reply(conn, {"rc": 0, "stdout": "", "stderr": ""})
@@ -209,7 +219,7 @@ class HostDaemon:
         assert self.server is not None
         argv = req["argv"]
         risky = self._risky(argv)
-        if risky is not None and req["files"]:  # once its files are here: it will run
+        if risky is not None and req["files"] and self.checkpointing:  # once its files are here: it will run
             self.checkpoint(f"before xl {risky}")
         out, err = io.StringIO(), io.StringIO()
         try:
@@ -263,31 +273,40 @@ class HostDaemon:
     # --- the loop --------------------------------------------------------------------
     def serve(self, listener: socket.socket) -> None:
         self.server = server = Server(listener, self.handle, log)
-        host = self.host
         try:
             while not self.stopping:
                 self.advance()
                 server.poll(TICK_S)
-                if self.pending:
-                    self.check_pending()
-                if time.monotonic() > self.next_checkpoint:
-                    self.checkpoint("periodic")
-                if time.monotonic() > self.next_trim:
-                    host.trim_samples(KEEP_SAMPLES)
-                    self.next_trim = time.monotonic() + TRIM_EVERY_S
-                if self.web:
-                    self.web.tick()
-            for p in self.pending:
-                p.err.write("xl: host stopped\n")
-                self._answer(p.conn, 1, p.out, p.err, None)
-            self.pending = []
-            _drain(server)
-            self.checkpoint("host stop")
+                self.housekeeping()
+            self.finish("host stop")
         finally:
             server.close_all()
 
+    def housekeeping(self) -> None:
+        """What each turn of the loop does after serving the sockets."""
+        if self.pending:
+            self.check_pending()
+        if self.checkpointing and time.monotonic() > self.next_checkpoint:
+            self.checkpoint("periodic")
+        if time.monotonic() > self.next_trim:
+            self.host.trim_samples(KEEP_SAMPLES)
+            self.next_trim = time.monotonic() + TRIM_EVERY_S
+        if self.web:
+            self.web.tick()
 
-def _drain(server: Server, limit_s: float = 2.0) -> None:
+    def finish(self, why: str) -> None:
+        """Answer the waiting commands, let queued answers out, checkpoint."""
+        assert self.server is not None
+        for p in self.pending:
+            p.err.write("xl: host stopped\n")
+            self._answer(p.conn, 1, p.out, p.err, None)
+        self.pending = []
+        drain(self.server)
+        if self.checkpointing:
+            self.checkpoint(why)
+
+
+def drain(server: Server, limit_s: float = 2.0) -> None:
     """Give answers already queued (``stop``'s own) a moment to reach their clients."""
     deadline = time.monotonic() + limit_s
     while any(c.out is not None for c in server.conns.values()) and \
@@ -312,6 +331,18 @@ def _domain_of(exc: BaseException) -> Domain | None:
     return None
 
 
+def stop_on_signals(daemon: Any) -> None:
+    """SIGTERM and SIGINT end *daemon*'s loop at its next turn; SIGPIPE is ignored (a
+    client that went away is the server's business)."""
+
+    def _stop(signum: int, frame: Any) -> None:
+        daemon.stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -331,7 +362,7 @@ def acquire_lock(paths: HostPaths) -> int | None:
             time.sleep(0.01)
 
 
-def _listen(paths: HostPaths) -> socket.socket:
+def listen_socket(paths: HostPaths) -> socket.socket:
     """Bind the host's socket, mode 0600 from the start (umask), replacing a stale one:
     we hold the lock, so no daemon owns it."""
     try:
@@ -348,7 +379,7 @@ def _listen(paths: HostPaths) -> socket.socket:
     return listener
 
 
-def _raise_fd_limit() -> None:
+def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = FD_LIMIT if hard == resource.RLIM_INFINITY else min(FD_LIMIT, hard)
     if soft != resource.RLIM_INFINITY and soft < want:
@@ -385,10 +416,10 @@ def run_daemon(paths: HostPaths, spec: HostSpec, *, fresh: bool = False) -> int:
         log(f"xensim: host {paths.name!r} is already running (pid {paths.read_pid()})")
         return EXIT_ALREADY_RUNNING
     paths.write_private(paths.pidfile, f"{os.getpid()}\n".encode())
-    listener = _listen(paths)  # clients queue here while the host is built
+    listener = listen_socket(paths)  # clients queue here while the host is built
     daemon: HostDaemon | None = None
     try:
-        _raise_fd_limit()
+        raise_fd_limit()
         web = spec.web  # a face of this daemon, never taken from a checkpoint
         try:
             host, spec, restored = _build(paths, spec, fresh)
@@ -405,12 +436,7 @@ def run_daemon(paths: HostPaths, spec: HostSpec, *, fresh: bool = False) -> int:
             if daemon.web is None:
                 return 1
 
-        def _stop(signum: int, frame: Any) -> None:
-            daemon.stopping = True
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        stop_on_signals(daemon)
         log(f"xensim: host {paths.name!r} up: pid {os.getpid()}, {spec.pcpus} pCPUs, "
             f"{spec.memory} MiB, {spec.hypervisor}, {host.hv.pools[0].sched.name}, "
             f"speed {spec.speed}x, seed {spec.seed}")
