@@ -219,7 +219,8 @@ class HostDaemon:
         assert self.server is not None
         argv = req["argv"]
         risky = self._risky(argv)
-        if risky is not None and req["files"] and self.checkpointing:  # once its files are here: it will run
+        # once its files are here, it will run: checkpoint first
+        if risky is not None and req["files"] and self.checkpointing:
             self.checkpoint(f"before xl {risky}")
         out, err = io.StringIO(), io.StringIO()
         try:

@@ -25,7 +25,6 @@ Mirrors nothing in Xen (a site is the machine room around the hosts).
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import socket
 import sys
@@ -38,12 +37,12 @@ from xensim.toolstack.hostd.client import EXIT_ALREADY_RUNNING
 from xensim.toolstack.hostd.daemon import (
     TICK_S,
     HostDaemon,
+    acquire_lock,
     drain,
     listen_socket,
+    log,
     raise_fd_limit,
     stop_on_signals,
-    acquire_lock,
-    log,
 )
 from xensim.toolstack.hostd.runtime import HostNameError, HostPaths, RuntimeDirError, host_name
 from xensim.toolstack.hostd.server import Conn, Server
