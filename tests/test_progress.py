@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,10 @@ def test_bar_shows_simulated_time_and_event_rate(monkeypatch: pytest.MonkeyPatch
             host.create(f"g{i}", workload="duty:busy_ms=1,idle_ms=1")
         for _ in range(30):
             host.run(ms=100)
+        # the bar is drawn by a sampling thread; a loaded machine may not have run it yet
+        deadline = time.monotonic() + 10
+        while "events/s" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
     drawn = out.getvalue()
     assert "run demo" in drawn and "/3.00 sim s" in drawn and "events/s" in drawn
 
