@@ -159,16 +159,25 @@ def _host_start(paths, spec, fresh: bool) -> int:  # type: ignore[no-untyped-def
     return 0
 
 
-def _host_status(paths) -> int:  # type: ignore[no-untyped-def]
+def _daemon_status(label: str, paths) -> tuple[dict[str, Any] | None, int]:  # type: ignore[no-untyped-def]
+    """The daemon's status, or None with the exit code once "not running" (1) or
+    "running ... busy" (0) is printed for *label*."""
     from xensim.toolstack.hostd import client
 
     pid, st = client.status(paths)
     if pid is None:
-        print(f"host {paths.name!r}: not running")
-        return 1
+        print(f"{label}: not running")
+        return None, 1
     if st is None:
-        print(f"host {paths.name!r}: running, pid {pid} (busy: no answer within 10 s)")
-        return 0
+        print(f"{label}: running, pid {pid} (busy: no answer within 10 s)")
+        return None, 0
+    return st, 0
+
+
+def _host_status(paths) -> int:  # type: ignore[no-untyped-def]
+    st, rc = _daemon_status(f"host {paths.name!r}", paths)
+    if st is None:
+        return rc
     doms = ", ".join(f"{d['name']} ({d['domid']})" for d in st["domains"])
     print(f"host {st['name']!r}: running, pid {st['pid']}\n"
           f"  uptime      {st['uptime_s']:.1f} s (wall)\n"
@@ -280,15 +289,9 @@ def cmd_site(args: argparse.Namespace) -> int:
 
 
 def _site_status(name: str, paths) -> int:  # type: ignore[no-untyped-def]
-    from xensim.toolstack.hostd import client
-
-    pid, st = client.status(paths)
-    if pid is None:
-        print(f"site {name!r}: not running")
-        return 1
+    st, rc = _daemon_status(f"site {name!r}", paths)
     if st is None:
-        print(f"site {name!r}: running, pid {pid} (busy: no answer within 10 s)")
-        return 0
+        return rc
     print(f"site {name!r}: running, pid {st['pid']} (not checkpointed)\n"
           f"  uptime      {st['uptime_s']:.1f} s (wall)\n"
           f"  sim time    {st['sim_ns'] / 1e9:.3f} s (speed {st['speed']}x)")
