@@ -13,7 +13,9 @@ FILE among credit, credit2, credit2_runq, rt, null, core (default: all), or
 mutants by pattern, and mutmut runs again every mutant it is named: a file's run
 always starts over (fastest mutants first).  ``--recheck`` runs only the
 survivors (and the "other" ones) of a previous run again, against the tests as
-they are now: what to do after writing tests for them.
+they are now: what to do after writing tests for them.  ``--pending`` runs only
+the mutants a previous bounded run did not reach, so a long file can be
+finished in several sittings.
 """
 
 from __future__ import annotations
@@ -35,13 +37,20 @@ NO_TESTS = {5, 33}
 NOT_RUN = {None, 2}
 
 
-def run(files: list[str], minutes: float, jobs: int, recheck: bool = False) -> None:
+def run(files: list[str], minutes: float, jobs: int, only: str | None = None) -> None:
+    """Run mutmut over each file in turn: all its mutants, or *only* its
+    ``"survivors"`` or its ``"pending"`` (never run) ones."""
     for name in files:
-        targets = survivors(name) if recheck else [f"xensim.hypervisor.sched.{name}.*"]
+        if only == "survivors":
+            targets = survivors(name)
+        elif only == "pending":
+            targets = pending(name)
+        else:
+            targets = [f"xensim.hypervisor.sched.{name}.*"]
         if not targets:
             continue
         cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *targets]
-        what = f"{len(targets)} survivors of" if recheck else "mutmut over"
+        what = f"{len(targets)} {only} of" if only else "mutmut over"
         print(f"*** {what} {name}.py (at most {minutes:g} min)", flush=True)
         try:
             subprocess.run(cmd, timeout=minutes * 60, check=False,
@@ -73,6 +82,10 @@ def survivors(name: str) -> list[str]:
                   if c not in KILLED and c not in NOT_RUN)
 
 
+def pending(name: str) -> list[str]:
+    return sorted(k for k, c in _codes(name).items() if c in NOT_RUN)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tools/mutation.py")
     p.add_argument("files", nargs="*", metavar="FILE",
@@ -83,13 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--survivors", action="store_true", help="list surviving mutants")
     p.add_argument("--recheck", action="store_true",
                    help="run the survivors of the last run again with the current tests")
+    p.add_argument("--pending", action="store_true",
+                   help="run only the mutants a previous run did not reach")
     a = p.parse_args(argv)
     files = a.files or list(FILES)
     unknown = [f for f in files if f not in FILES]
     if unknown:
         p.error(f"unknown file(s) {', '.join(unknown)}; choose among {', '.join(FILES)}")
     if not a.scores and not a.survivors:
-        run(files, a.minutes, a.jobs, a.recheck)
+        only = "survivors" if a.recheck else "pending" if a.pending else None
+        run(files, a.minutes, a.jobs, only)
     print(f"{'file':<11}{'mutants':>8}{'killed':>8}{'survived':>9}{'other':>8}"
           f"{'not run':>8}{'score':>8}")
     for name, total, killed, survived, other, not_run in scores(files):
