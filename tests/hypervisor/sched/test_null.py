@@ -16,7 +16,7 @@ from tests.hypervisor.sched.helpers import (
     sampler,
 )
 from xensim.host import Host
-from xensim.hypervisor.vcpu import RunState
+from xensim.hypervisor.vcpu import PauseFlag, RunState
 
 
 def _host(pcpus: int = 3, **kw) -> Host:  # type: ignore[no-untyped-def]
@@ -223,6 +223,8 @@ def test_a_pcpu_leaving_the_pool_requeues_its_vcpu_and_one_joining_adopts_it() -
     host.toolstack.cpupool_cpu_add(pool0, other)
     host.run(ms=1)
     assert sched.cpus_free == {other}
+    host.toolstack.cpupool_cpu_remove(pool0, other)  # a pCPU leaving is forgotten
+    assert host.hv.pcpus[other].sched_priv is None and other not in sched.cpus_free
 
 
 def test_dump_lists_free_pcpus_units_and_the_waitqueue_in_order() -> None:
@@ -370,3 +372,110 @@ def test_trace_records_deassignments_and_waits_with_their_pcpu() -> None:
             if r.event in ("null_deassign", "null_waitq")]
     assert recs == [("null_waitq", -1, 2), ("null_deassign", 1, 1)]
     assert_trace_well_formed(host)
+
+
+def _poked(host: Host) -> set[int]:
+    """The pCPUs with SCHEDULE_SOFTIRQ raised and not yet handled."""
+    return {p.cpu_id for p in host.hv.pcpus if p.softirq_pending}
+
+
+def test_an_offline_vcpu_moved_by_vcpu_pin_is_neither_assigned_nor_waiting() -> None:
+    host = _host(3)
+    a = host.create("a", workload="cpu").vcpus[0]
+    sched = host.hv.pools[0].sched
+    host.run(ms=5)
+    assert a.processor.cpu_id == 1
+    _down(host, a)
+    host.run(ms=1)
+    host.hv.core.set_affinity(a, frozenset({2}), None)
+    # null_unit_migrate of an offline unit: it takes no pCPU (pCPU 2 is free) and does
+    # not wait; it is only re-homed there
+    assert a.processor.cpu_id == 2 and sched._npc(2).unit is None
+    assert sched.waitq == [] and sched.cpus_free == {1, 2}
+    _up(host, a)  # back online on its free pCPU: assigned at once
+    host.run(ms=1)
+    assert sched._npc(2).unit is a and a.is_running
+
+
+def test_a_freed_pcpu_outside_the_only_waiters_soft_affinity_is_still_its_by_hard() -> None:
+    host = _host(3)
+    a = host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    d = host.create("d", workload="cpu", cpus_soft="2").vcpus[0]  # waits, soft on pCPU 2
+    sched = host.hv.pools[0].sched
+    host.run(ms=5)
+    assert a.vcpus[0].processor.cpu_id == 1 and [n.vcpu for n in sched.waitq] == [d]
+    host.xl("destroy a")  # pCPU 1: not in d's soft affinity, but in its hard one
+    host.run(ms=5)
+    assert sched._npc(1).unit is d and d.is_running and sched.waitq == []
+
+
+def test_dump_shows_a_free_pcpu_without_a_unit_and_the_waitqueue_comma_separated() -> None:
+    host = _host(3)
+    host.create("a", workload="cpu", vcpus=3, cpus="1")  # one on pCPU 1, two wait
+    host.run(ms=1)
+    assert host.hv.pools[0].sched.dump() == (
+        "Scheduler: null Scheduler (null)\n\tcpus_free = 2\n"
+        "CPU[00], unit=d0v0\nCPU[01], unit=d1v0\nCPU[02]\n"
+        "Waitqueue: d1v1, d1v2\n")
+
+
+def test_a_vcpu_back_online_does_not_take_its_free_pcpu_outside_its_hard_affinity() -> None:
+    host = _host(4)
+    a = host.create("a", workload="cpu", cpus="3").vcpus[0]
+    sched = host.hv.pools[0].sched
+    host.run(ms=5)
+    _down(host, a)
+    a.processor = host.hv.pcpus[2]  # say it last ran on pCPU 2 (free, outside {3})
+    _up(host, a)
+    # null_unit_wake checks hard affinity before assigning it there: it waits, and
+    # only the free pCPUs of its affinity (3) are poked
+    assert sched._npc(2).unit is None and [n.vcpu for n in sched.waitq] == [a]
+    assert _poked(host) == {3}
+    host.run(ms=1)
+    assert sched._npc(3).unit is a and a.is_running
+
+
+def test_a_vcpu_back_online_takes_its_free_pcpu_inside_its_soft_affinity_at_once() -> None:
+    host = _host(4)
+    a = host.create("a", workload="cpu", cpus_soft="3").vcpus[0]
+    sched = host.hv.pools[0].sched
+    host.run(ms=5)
+    assert a.processor.cpu_id == 3
+    _down(host, a)
+    host.run(ms=1)
+    _up(host, a)  # pCPUs 1, 2 and 3 are free; its own (3) is in its soft affinity
+    assert sched._npc(3).unit is a and sched.waitq == [] and _poked(host) == {3}
+
+
+def test_a_vcpu_back_online_with_its_pcpu_taken_pokes_only_the_free_pcpus_it_may_use() -> None:
+    host = _host(4)
+    a = host.create("a", workload="cpu", cpus="1-2").vcpus[0]
+    b = host.create("b", workload="cpu", cpus="1-2").vcpus[0]
+    sched = host.hv.pools[0].sched
+    host.run(ms=5)
+    assert (a.processor.cpu_id, b.processor.cpu_id) == (1, 2) and sched.cpus_free == {3}
+    _down(host, a)
+    _down(host, b)
+    host.run(ms=1)
+    c = host.create("c", workload="cpu", cpus="1").vcpus[0]  # takes pCPU 1
+    host.run(ms=1)
+    assert sched._npc(1).unit is c and sched.cpus_free == {2, 3}
+    _up(host, a)  # its pCPU (1) is c's: it waits; of the free 2 and 3 only 2 is its
+    assert [n.vcpu for n in sched.waitq] == [a] and _poked(host) == {2}
+
+
+def test_sleep_pokes_the_pcpu_only_of_a_running_vcpu() -> None:
+    host = _host(2)
+    a = host.create("a", workload="cpu").vcpus[0]
+    w = host.create("w", workload="cpu").vcpus[0]  # waits, never runs
+    host.run(ms=5)
+    core = host.hv.core
+    core.vcpu_pause(w)  # null_unit_sleep of a unit not running: nothing to poke
+    assert _poked(host) == set()
+    core.vcpu_unpause(w)
+    host.run(ms=1)
+    host.xl("destroy w")
+    a.pause_flags |= PauseFlag.DOWN  # offlined with no one waiting: its pCPU goes
+    core.vcpu_sleep(a)  # free, and null_unit_sleep pokes it to switch to idle
+    assert host.hv.pools[0].sched._npc(1).unit is None and _poked(host) == {1}

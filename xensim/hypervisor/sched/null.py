@@ -79,11 +79,9 @@ class NullScheduler(Scheduler):
             self.core.raise_softirq(pcpu)  # null_schedule picks from the waitqueue
 
     def deinit_pdata(self, pcpu: PCPU) -> None:
-        npc: NullPcpu = pcpu.sched_priv
+        # No unit is assigned here any more: the hypervisor has migrated every vCPU
+        # off the leaving pCPU first (null_unit_migrate), as Xen does.
         self.cpus_free.discard(pcpu.cpu_id)
-        if npc.unit is not None:  # Xen migrates it away first; we requeue it
-            self._waitq_add(npc.unit.sched_priv)
-            npc.unit = None
         pcpu.sched_priv = None
 
     def alloc_vdata(self, vcpu: VCPU) -> NullUnit:
@@ -95,9 +93,8 @@ class NullScheduler(Scheduler):
 
     def _pick_res(self, v: VCPU) -> int:
         cpu = v.processor.cpu_id
-        here = self._npc(cpu) if cpu in self.pool.cpu_ids else None
         for mask in balance_steps(v, self.pool.cpu_ids):
-            if here is not None and here.unit in (None, v) and cpu in mask:
+            if cpu in mask and self._npc(cpu).unit in (None, v):
                 return cpu
             free = mask & self.cpus_free
             if free:
@@ -246,7 +243,7 @@ class NullScheduler(Scheduler):
         lines = [f"Scheduler: {self.long_name} ({self.name})",
                  "\tcpus_free = " + ",".join(str(c) for c in sorted(self.cpus_free))]
         for pcpu in self.pool.pcpus:
-            unit = pcpu.sched_priv.unit if pcpu.sched_priv else None
+            unit = pcpu.sched_priv.unit
             lines.append(f"CPU[{pcpu.cpu_id:02d}]" + (f", unit={unit}" if unit else ""))
         lines.append("Waitqueue: " + ", ".join(repr(n.vcpu) for n in self.waitq))
         return "\n".join(lines) + "\n"

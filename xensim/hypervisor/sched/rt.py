@@ -5,7 +5,11 @@ rt_schedule, runq_tickle, rt_unit_wake, rt_unit_sleep, rt_context_saved,
 repl_timer_handler, rt_validate_params, rt_dom_cntl).  Simplified: no
 locking; a context switch completes inside ``do_schedule``, so the work of
 ``rt_context_saved`` (re-queueing the descheduled vCPU and tickling for it,
-or dropping its replenishment event if it blocked) is done there.
+or dropping its replenishment event if it blocked) is done there; ``sleep``
+takes every unit that stops being runnable off the queues, so ``do_schedule``
+never meets one there (rt_schedule's loop dropping them has nothing to do);
+time comes from one clock, so burn_budget's guard for a negative delta (nested
+virtualisation) is not needed; rt.c's SCHED_STAT counters are not kept.
 
 How it shares a host.  Each vCPU is a server with a *period* and a *budget*
 (defaults 10000 µs / 4000 µs).  Deadlines fall at multiples of the period
@@ -112,7 +116,6 @@ class RTDSScheduler(Scheduler):
         self.replq: list[RtUnit] = []
         self.tickled: set[int] = set()
         self.repl_timer = core.new_timer(self._repl_timer_handler)
-        self.stats = {"tickle": 0, "replenish": 0}
         super().__init__(core, pool, **params)
 
     # --- life cycle ---------------------------------------------------------------------
@@ -208,14 +211,11 @@ class RTDSScheduler(Scheduler):
         svc.last_start = now
         svc.cur_budget = svc.budget
         svc.priority_level = 0
-        self.stats["replenish"] += 1
 
     def _burn_budget(self, svc: RtUnit, now: SimTime) -> None:
-        delta = now - svc.last_start
-        if delta < 0:
-            svc.last_start = now
-            return
-        svc.cur_budget -= delta
+        """burn_budget, in nanoseconds (with one clock, ``now`` is never behind
+        ``last_start``: rt.c's guard for a negative delta has nothing to catch)."""
+        svc.cur_budget -= now - svc.last_start
         svc.last_start = now
         if svc.cur_budget <= 0:
             if svc.extratime:
@@ -311,7 +311,6 @@ class RTDSScheduler(Scheduler):
                 return
             target = latest.vcpu.processor.cpu_id
         self.tickled.add(target)
-        self.stats["tickle"] += 1
         if self.core.trace.enabled:
             self.core.trace.emit(self.core.now, target, "tickle", v.domain.domid, v.vcpu_id)
         self.core.raise_softirq(pcpus[target])
@@ -357,12 +356,9 @@ class RTDSScheduler(Scheduler):
         scurr: RtUnit | None = None if prev.is_idle else prev.sched_priv
         if scurr is not None:
             self._burn_budget(scurr, now)
-        while True:
-            snext = self._runq_pick(pcpu.cpu_id)
-            if snext is None or snext.vcpu.runnable:
-                break
-            self._q_remove(snext)
-            self._replq_remove(snext)
+        # rt_schedule drops queued units that are no longer runnable; here ``sleep``
+        # has already taken every such unit off the queues.
+        snext = self._runq_pick(pcpu.cpu_id)
         if (scurr is not None and prev.runnable and scurr.cur_budget > 0
                 and (snext is None or _key(scurr) < _key(snext))):
             snext = scurr
