@@ -188,6 +188,10 @@ def test_dump_lists_the_queues() -> None:
     host.run(ms=5)
     text = host.hv.pools[0].sched.dump()
     assert "Global RunQueue info:" in text and "Global Replenishment Events info:" in text
+    lines = text.splitlines()  # a used its 4 ms and waits, demoted, in the run queue
+    waiting = lines[lines.index("Global RunQueue info:") + 1]
+    assert waiting.startswith("\t[    1.0 ] cpu 0, (10000000, 4000000)")
+    assert waiting.endswith("priority_level=1 has_extratime=1")
 
 
 def test_replenishment_queue_is_ordered_by_level_then_deadline() -> None:
@@ -378,3 +382,142 @@ def test_dump_lists_each_pcpu_and_the_three_queues() -> None:
     assert lines[j + 1].startswith("\t[    2.0 ]") and j + 2 == k  # b: depleted
     assert all(ln.startswith("\t[") for ln in lines[i + 1:j] + lines[k + 1:])
     assert "priority_level=0 has_extratime=0" in lines[j + 1]
+
+
+def test_a_unit_queued_behind_the_only_one_is_not_at_the_front() -> None:
+    from xensim.hypervisor.sched.rt import RtUnit, _deadline_queue_insert
+
+    host = _host(1)
+    v = host.dom0.vcpus[0]
+    first, later = RtUnit(v, cur_deadline=10), RtUnit(v, cur_deadline=20)
+    q = [first]
+    # deadline_queue_insert returns true only when the unit lands at the head (the
+    # caller then re-arms the replenishment timer for it)
+    assert not _deadline_queue_insert(q, later) and q == [first, later]
+
+
+def test_rtds_has_no_global_parameters() -> None:
+    with pytest.raises(Exception, match="rtds scheduler has no global parameters"):
+        Host(pcpus=1, scheduler="rtds", sched={"tslice_ms": 5})
+
+
+def _unit(host: Host, name: str = "a"):  # type: ignore[no-untyped-def]
+    return host.domain(name).vcpus[0].sched_priv
+
+
+def test_burn_budget_burns_nanoseconds_and_demotes_or_depletes_at_zero() -> None:
+    host = _host(1, dom0_vcpus=1)
+    host.create("a", workload="idle")
+    sched, svc = host.hv.pools[0].sched, _unit(host)
+    svc.budget, svc.cur_budget, svc.last_start = 1_000, 10, 100
+    sched._burn_budget(svc, 109)  # 1 ns left: still level 0, not depleted
+    assert (svc.cur_budget, svc.last_start, svc.priority_level) == (1, 109, 0)
+    sched._burn_budget(svc, 110)  # exactly exhausted, with extratime: one level down,
+    assert (svc.cur_budget, svc.priority_level) == (1_000, 1)  # a full budget again
+    svc.extratime, svc.cur_budget = False, 5
+    sched._burn_budget(svc, 117)  # overrun by 2 ns without extratime: depleted at 0
+    assert (svc.cur_budget, svc.depleted, svc.priority_level) == (0, True, 1)
+
+
+def test_update_deadline_jumps_to_the_first_period_boundary_after_now() -> None:
+    host = _host(1, dom0_vcpus=1)
+    host.create("a", workload="idle")
+    sched, svc = host.hv.pools[0].sched, _unit(host)
+    svc.period, svc.budget, svc.priority_level = 10_000_000, 4_000_000, 2
+    svc.cur_deadline, svc.cur_budget = 10_000_000, 5
+    sched._update_deadline(25_000_000, svc)  # 1.5 periods late: the next boundary
+    assert svc.cur_deadline == 30_000_000 and type(svc.cur_deadline) is int
+    assert (svc.cur_budget, svc.priority_level, svc.last_start) == (4_000_000, 0, 25_000_000)
+    sched._update_deadline(30_000_000, svc)  # at the deadline itself: a new period
+    assert svc.cur_deadline == 40_000_000
+
+
+def test_removing_the_head_of_the_replenishment_queue_rearms_the_timer() -> None:
+    host = _host(1, dom0_vcpus=1)
+    host.create("a", workload="idle")
+    host.create("b", workload="idle")
+    sched = host.hv.pools[0].sched
+    a, b = _unit(host, "a"), _unit(host, "b")
+    for svc in sched.replq[:]:
+        sched._replq_remove(svc)
+    assert not sched.repl_timer.active  # empty queue: timer stopped
+    # level before deadline: a (level 0, 30 ms) heads b (level 1, 20 ms)
+    a.cur_deadline, a.priority_level = 30_000_000, 0
+    b.cur_deadline, b.priority_level = 20_000_000, 1
+    sched._replq_insert(a)
+    sched._replq_insert(b)
+    assert sched.replq == [a, b] and sched.repl_timer.expires == 30_000_000
+    sched._replq_remove(a)  # the head leaves: the timer follows the new head
+    assert sched.repl_timer.active and sched.repl_timer.expires == 20_000_000
+    sched._replq_remove(b)
+    assert not sched.repl_timer.active
+
+
+def test_replenishing_a_queued_unit_that_was_not_depleted_tickles_no_one() -> None:
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu")
+    b = host.create("b", workload="cpu")
+    host.run(ms=1)
+    sched = host.hv.pools[0].sched
+    run, wait = (a, b) if a.vcpus[0].is_running else (b, a)
+    sr, sw = run.vcpus[0].sched_priv, wait.vcpus[0].sched_priv
+    sr.priority_level = 1  # the running unit is in its extra time: sw will outrank it
+    sched._replq_remove(sw)
+    sw.cur_deadline = host.now
+    sched._replq_insert(sw)
+    sched.tickled.clear()
+    sched._repl_timer_handler()
+    # repl_timer_handler tickles for a replenished unit that is not running only if
+    # it was depleted; sw waits for the running unit's slice to end
+    assert sw.cur_deadline == host.now + 10_000_000 and sched.tickled == set()
+
+
+def test_a_running_unit_with_budget_left_keeps_its_pcpu_when_nothing_outranks_it() -> None:
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu").vcpus[0]
+    host.run(ms=11)
+    svc, pcpu = a.sched_priv, host.hv.pcpus[0]
+    assert pcpu.curr is a and host.hv.pools[0].sched.runq == []
+    switches = host.metrics()["sched"]["context_switches"]
+    svc.cur_budget = host.now - svc.last_start + 1  # 1 ns of budget left now
+    host.hv.core.schedule(pcpu)
+    assert pcpu.curr is a and svc.cur_budget == 1 and svc.priority_level == 0
+    assert pcpu.s_timer.expires == host.now + 1  # its next decision: when the budget ends
+    assert host.metrics()["sched"]["context_switches"] == switches
+
+
+def test_an_rtds_pool_made_of_credit_pcpus_gives_each_vcpu_its_budget() -> None:
+    host = Host(pcpus=3, seed=1, dom0_vcpus=1)  # credit: pool 0 gives its idle vCPUs
+    pool0 = host.hv.pools[0]                   # credit's own per-unit data
+    for c in (1, 2):
+        host.toolstack.cpupool_cpu_remove(pool0, c)
+    pool = host.toolstack.cpupool_create("rt", "rtds", "1-2")
+    d = host.create("d", workload="cpu", pool="rt")
+    host.toolstack.sched_params(d, {"budget": 3_000, "extratime": 0})
+    host.run(ms=10)
+    host.reset_metrics()
+    host.run(ms=100)
+    assert pool.sched.name == "rtds"
+    # rel=1e-4: exact but for a context switch straddling the window edge
+    assert host.metrics()["domains"]["d"]["cpu_ns"] == pytest.approx(30e6, rel=1e-4)
+
+
+def test_inserting_a_runnable_unit_queues_it_and_its_replenishment() -> None:
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu").vcpus[0]
+    b = host.create("b", workload="cpu").vcpus[0]
+    host.run(ms=1)
+    sched = host.hv.pools[0].sched
+    run, wait = (a, b) if a.is_running else (b, a)
+    for v in (run, wait):
+        sched.remove(v)  # rt_unit_remove: off the run queue and the replenishment queue
+        assert not v.sched_priv.on_q and not v.sched_priv.on_replq
+    assert sched.runq == [] and sched.replq == [] and not sched.repl_timer.active
+    host.run(ms=9)  # at 10 ms both deadlines are due
+    for v in (run, wait):
+        assert v.sched_priv.cur_deadline == host.now
+        sched.insert(v)  # rt_unit_insert: a new period from now, queued for it
+        assert v.sched_priv.cur_deadline == host.now + 10_000_000 and v.sched_priv.on_replq
+    # the running unit is not put on the run queue; the other one is
+    assert sched.runq == [wait.sched_priv] and run.sched_priv in sched.replq
+    assert sched.repl_timer.expires == host.now + 10_000_000

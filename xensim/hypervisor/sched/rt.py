@@ -5,7 +5,9 @@ rt_schedule, runq_tickle, rt_unit_wake, rt_unit_sleep, rt_context_saved,
 repl_timer_handler, rt_validate_params, rt_dom_cntl).  Simplified: no
 locking; a context switch completes inside ``do_schedule``, so the work of
 ``rt_context_saved`` (re-queueing the descheduled vCPU and tickling for it,
-or dropping its replenishment event if it blocked) is done there; ``sleep``
+or dropping its replenishment event if it blocked) is done there, and a unit
+never wakes before its context is saved (rt_unit_wake's ``delayed_runq_add``
+case, which keeps its replenishment event, does not arise); ``sleep``
 takes every unit that stops being runnable off the queues, so ``do_schedule``
 never meets one there (rt_schedule's loop dropping them has nothing to do);
 time comes from one clock, so burn_budget's guard for a negative delta (nested
@@ -329,15 +331,9 @@ class RTDSScheduler(Scheduler):
         if vcpu.processor.curr is vcpu or svc.on_q:
             return
         now = self.core.now
-        missed = now >= svc.cur_deadline
-        if missed:  # a deadline passed while it slept: new period, full budget
+        if now >= svc.cur_deadline:  # a deadline passed while it slept: new period
             self._update_deadline(now, svc)
-        if svc.on_replq:  # its event was never dropped (it had not left its pCPU yet)
-            if missed:
-                self._replq_remove(svc)
-                self._replq_insert(svc)
-        else:
-            self._replq_insert(svc)
+        self._replq_insert(svc)
         self._runq_insert(svc)
         self._tickle(svc)
 
