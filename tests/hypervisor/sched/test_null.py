@@ -479,3 +479,13 @@ def test_sleep_pokes_the_pcpu_only_of_a_running_vcpu() -> None:
     a.pause_flags |= PauseFlag.DOWN  # offlined with no one waiting: its pCPU goes
     core.vcpu_sleep(a)  # free, and null_unit_sleep pokes it to switch to idle
     assert host.hv.pools[0].sched._npc(1).unit is None and _poked(host) == {1}
+
+
+def test_waking_a_running_vcpu_does_nothing() -> None:
+    host = _host(2)
+    a = host.create("a", workload="cpu").vcpus[0]
+    host.run(ms=5)
+    sched = host.hv.pools[0].sched
+    assert a.is_running and _poked(host) == set()
+    sched.wake(a)  # null_unit_wake: a unit already running on its pCPU is left alone
+    assert _poked(host) == set() and sched._npc(1).unit is a and sched.waitq == []

@@ -19,6 +19,7 @@ from tests.hypervisor.sched.helpers import (
     sampler,
 )
 from xensim.host import Host
+from xensim.hypervisor.sched.rt import _key
 from xensim.toolstack.libxl import LibxlError
 
 
@@ -521,3 +522,86 @@ def test_inserting_a_runnable_unit_queues_it_and_its_replenishment() -> None:
     # the running unit is not put on the run queue; the other one is
     assert sched.runq == [wait.sched_priv] and run.sched_priv in sched.replq
     assert sched.repl_timer.expires == host.now + 10_000_000
+
+
+def test_a_unit_without_extratime_is_depleted_only_at_zero_budget_newest_first() -> None:
+    host = _host(1, dom0_vcpus=1)
+    for name in ("a", "b", "c"):
+        host.create(name, workload="idle")
+    host.run(ms=1)  # all three blocked: on no queue
+    sched = host.hv.pools[0].sched
+    a, b, c = (_unit(host, n) for n in "abc")
+    assert not (a.on_q or b.on_q or c.on_q)
+    for svc in (a, b, c):
+        svc.extratime = False
+    a.cur_budget, b.cur_budget, c.cur_budget = 0, 0, 1
+    sched._runq_insert(a)
+    sched._runq_insert(b)
+    sched._runq_insert(c)  # 1 ns left: still on the run queue
+    # rt.c's runq_insert: list_add puts each depleted unit at the head of its queue
+    assert sched.depletedq == [b, a] and c in sched.runq
+
+
+def test_tickle_preempts_the_first_lowest_priority_pcpu_from_the_units_own() -> None:
+    host = _host(2, dom0_vcpus=1)
+    a = host.create("a", workload="cpu").vcpus[0]
+    b = host.create("b", workload="cpu").vcpus[0]
+    c = host.create("c", workload="idle").vcpus[0]
+    host.run(ms=1)
+    sched = host.hv.pools[0].sched
+    assert {a.processor.cpu_id, b.processor.cpu_id} == {0, 1} and a.is_running
+    assert _key(a.sched_priv) == _key(b.sched_priv) == (0, 10_000_000)
+    c.sched_priv.cur_deadline = 5_000_000  # beats both running units (10 ms)
+    for start in (0, 1):  # equal keys: runq_tickle keeps the first one it visits
+        c.processor = host.hv.pcpus[start]
+        sched.tickled.clear()
+        sched._tickle(c.sched_priv)
+        assert sched.tickled == {start}
+
+
+def test_tickle_looks_only_at_pcpus_in_the_units_affinity() -> None:
+    host = _host(2, dom0_vcpus=1)
+    a = host.create("a", workload="cpu", cpus="0").vcpus[0]
+    c = host.create("c", workload="idle", cpus="0").vcpus[0]
+    host.run(ms=1)
+    sched = host.hv.pools[0].sched
+    assert a.is_running and host.hv.pcpus[1].curr.is_idle
+    c.sched_priv.cur_deadline = 5_000_000
+    sched.tickled.clear()
+    sched._tickle(c.sched_priv)  # pCPU 1 is idle but not c's: preempt a on pCPU 0
+    assert sched.tickled == {0}
+
+
+def test_pick_cpu_keeps_an_allowed_pcpu_else_takes_the_next_allowed_one() -> None:
+    host = _host(4, dom0_vcpus=1)
+    v = host.create("a", workload="idle").vcpus[0]
+    sched = host.hv.pools[0].sched
+    v.processor = host.hv.pcpus[1]
+    v.hard_affinity = frozenset({0, 1, 3})
+    assert sched.pick_cpu(v).cpu_id == 1
+    v.hard_affinity = frozenset({0, 3})  # rt_res_pick: cpumask_cycle after pCPU 1
+    assert sched.pick_cpu(v).cpu_id == 3
+
+
+def test_a_running_unit_that_blocks_and_is_woken_at_once_keeps_one_replenishment() -> None:
+    host = _host(1, dom0_vcpus=1)
+    a = host.create("a", workload="cpu").vcpus[0]
+    host.run(ms=1)
+    sched, svc = host.hv.pools[0].sched, a.sched_priv
+    assert a.is_running and svc.on_replq and not svc.on_q
+    host.hv.core.vcpu_block(a)  # an event arrives in the same instant: still on its
+    host.hv.core.vcpu_unblock(a)  # pCPU, so rt_unit_wake has nothing to do
+    assert sched.replq.count(svc) == 1 and svc not in sched.runq
+    host.run(ms=1)
+    assert a.is_running and sched.replq.count(svc) == 1
+
+
+def test_a_unit_woken_exactly_at_its_deadline_starts_a_new_period() -> None:
+    host = _host(1, dom0_vcpus=1)
+    v = host.create("a", workload="idle").vcpus[0]
+    host.run(ms=3)
+    sched, svc = host.hv.pools[0].sched, v.sched_priv
+    assert not v.runnable and not svc.on_q and not svc.on_replq
+    svc.cur_deadline, svc.cur_budget = host.now, 7  # its deadline is now
+    sched.wake(v)
+    assert svc.cur_deadline == host.now + 10_000_000 and svc.cur_budget == 4_000_000
