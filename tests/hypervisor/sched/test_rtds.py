@@ -605,3 +605,24 @@ def test_a_unit_woken_exactly_at_its_deadline_starts_a_new_period() -> None:
     svc.cur_deadline, svc.cur_budget = host.now, 7  # its deadline is now
     sched.wake(v)
     assert svc.cur_deadline == host.now + 10_000_000 and svc.cur_budget == 4_000_000
+
+
+def test_a_replenished_running_unit_tied_with_the_queue_head_tickles_no_one() -> None:
+    host = _host(2, dom0_vcpus=1)
+    for name in ("a", "b", "c"):
+        host.create(name, workload="cpu")
+    host.run(ms=1)
+    sched = host.hv.pools[0].sched
+    run0, run1 = (host.hv.pcpus[c].sched_priv.curr for c in (0, 1))
+    (wait,) = sched.runq
+    run1.priority_level = 1  # pCPU 1 runs a unit in its extra time
+    for svc in (run0, wait):  # both due now: both get (level 0, now + 10 ms)
+        sched._replq_remove(svc)
+        svc.cur_deadline = host.now
+        sched._replq_insert(svc)
+    sched.tickled.clear()
+    sched._repl_timer_handler()
+    # repl_timer_handler tickles for the running run0 only if the queue head strictly
+    # outranks it, and not for wait (not depleted): wait outranks run1 but waits for
+    # run1's slice to end, as in Xen
+    assert _key(wait) == _key(run0) < _key(run1) and sched.tickled == set()
