@@ -227,15 +227,23 @@ def test_a_pcpu_leaving_the_pool_requeues_its_vcpu_and_one_joining_adopts_it() -
     assert host.hv.pcpus[other].sched_priv is None and other not in sched.cpus_free
 
 
-def test_dump_lists_free_pcpus_units_and_the_waitqueue_in_order() -> None:
+@pytest.mark.parametrize("domains, text", [
+    # every pCPU assigned, one waiter
+    ([{"vcpus": 1}, {"vcpus": 2}],
+     "\tcpus_free = \nCPU[00], unit=d0v0\nCPU[01], unit=d1v0\nCPU[02], unit=d2v0\n"
+     "Waitqueue: d2v1\n"),
+    # pinned to pCPU 1: a free pCPU without a unit, two waiters comma-separated
+    ([{"vcpus": 3, "cpus": "1"}],
+     "\tcpus_free = 2\nCPU[00], unit=d0v0\nCPU[01], unit=d1v0\nCPU[02]\n"
+     "Waitqueue: d1v1, d1v2\n"),
+])
+def test_dump_lists_free_pcpus_units_and_the_waitqueue_in_order(
+        domains: list[dict], text: str) -> None:
     host = _host(3)
-    host.create("a", workload="cpu")
-    host.create("b", workload="cpu", vcpus=2)
+    for i, keys in enumerate(domains):
+        host.create(f"d{i}", workload="cpu", **keys)
     host.run(ms=1)
-    assert host.hv.pools[0].sched.dump() == (
-        "Scheduler: null Scheduler (null)\n\tcpus_free = \n"
-        "CPU[00], unit=d0v0\nCPU[01], unit=d1v0\nCPU[02], unit=d2v0\n"
-        "Waitqueue: d2v1\n")
+    assert host.hv.pools[0].sched.dump() == "Scheduler: null Scheduler (null)\n" + text
 
 
 def test_a_freed_pcpu_goes_to_a_waiter_with_soft_affinity_for_it_first() -> None:
@@ -316,19 +324,28 @@ def test_back_online_with_its_pcpu_taken_it_waits_and_a_free_pcpu_adopts_it() ->
     assert sched._npc(3).unit is a and a.is_running and sched.waitq == []
 
 
-def test_back_online_on_a_free_pcpu_outside_its_soft_affinity_it_waits_first() -> None:
+@pytest.mark.parametrize("affinity, poked", [
+    ({"cpus_soft": "3"}, {1, 2, 3}),  # pCPU 2 is in its hard affinity, not its soft one
+    ({"cpus": "3"}, {3}),  # pCPU 2 is outside its hard affinity
+])
+def test_back_online_on_a_free_pcpu_outside_its_affinity_it_waits_first(
+        affinity: dict, poked: set[int]) -> None:
     host = _host(4)
-    a = host.create("a", workload="cpu", cpus_soft="3").vcpus[0]
+    a = host.create("a", workload="cpu", **affinity).vcpus[0]
     sched = host.hv.pools[0].sched
     host.run(ms=5)
     assert a.processor.cpu_id == 3
     _down(host, a)
-    a.processor = host.hv.pcpus[2]  # say it last ran on pCPU 2 (free, not soft)
+    host.run(ms=1)  # pCPU 3 is idle and free
+    a.processor = host.hv.pcpus[2]  # say it last ran on pCPU 2 (free)
     _up(host, a)
-    # null_unit_wake assigns it there at once only if pCPU 2 is in its soft affinity
+    # null_unit_wake assigns it there at once only if pCPU 2 is in its hard affinity
+    # and (if it has one) its soft affinity; else it waits and pokes the free pCPUs of
+    # its hard affinity, the first of which adopts it
     assert sched._npc(2).unit is None and [n.vcpu for n in sched.waitq] == [a]
+    assert _poked(host) == poked
     host.run(ms=1)
-    assert a.is_running and sched.waitq == []
+    assert a.is_running and sched.waitq == [] and sched._npc(min(poked)).unit is a
 
 
 def test_destroying_a_waiting_domain_takes_it_off_the_waitqueue() -> None:
@@ -408,32 +425,6 @@ def test_a_freed_pcpu_outside_the_only_waiters_soft_affinity_is_still_its_by_har
     host.xl("destroy a")  # pCPU 1: not in d's soft affinity, but in its hard one
     host.run(ms=5)
     assert sched._npc(1).unit is d and d.is_running and sched.waitq == []
-
-
-def test_dump_shows_a_free_pcpu_without_a_unit_and_the_waitqueue_comma_separated() -> None:
-    host = _host(3)
-    host.create("a", workload="cpu", vcpus=3, cpus="1")  # one on pCPU 1, two wait
-    host.run(ms=1)
-    assert host.hv.pools[0].sched.dump() == (
-        "Scheduler: null Scheduler (null)\n\tcpus_free = 2\n"
-        "CPU[00], unit=d0v0\nCPU[01], unit=d1v0\nCPU[02]\n"
-        "Waitqueue: d1v1, d1v2\n")
-
-
-def test_a_vcpu_back_online_does_not_take_its_free_pcpu_outside_its_hard_affinity() -> None:
-    host = _host(4)
-    a = host.create("a", workload="cpu", cpus="3").vcpus[0]
-    sched = host.hv.pools[0].sched
-    host.run(ms=5)
-    _down(host, a)
-    a.processor = host.hv.pcpus[2]  # say it last ran on pCPU 2 (free, outside {3})
-    _up(host, a)
-    # null_unit_wake checks hard affinity before assigning it there: it waits, and
-    # only the free pCPUs of its affinity (3) are poked
-    assert sched._npc(2).unit is None and [n.vcpu for n in sched.waitq] == [a]
-    assert _poked(host) == {3}
-    host.run(ms=1)
-    assert sched._npc(3).unit is a and a.is_running
 
 
 def test_a_vcpu_back_online_takes_its_free_pcpu_inside_its_soft_affinity_at_once() -> None:

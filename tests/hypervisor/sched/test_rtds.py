@@ -324,24 +324,33 @@ def test_a_depleted_unit_is_requeued_and_runs_at_its_replenishment() -> None:
     assert svc.cur_deadline == 30_000_000
 
 
+def _running_and_waiting(host: Host):  # type: ignore[no-untyped-def]
+    """Two CPU hogs a and b on one pCPU, 1 ms in: (the running unit, the queued one)."""
+    a = host.create("a", workload="cpu").vcpus[0]
+    b = host.create("b", workload="cpu").vcpus[0]
+    host.run(ms=1)
+    run, wait = (a, b) if a.is_running else (b, a)
+    return run.sched_priv, wait.sched_priv
+
+
+def _due_now(sched, now: int, *units) -> None:  # type: ignore[no-untyped-def]
+    """Move each unit's replenishment to *now*, through the queue as rt.c would."""
+    for svc in units:
+        sched._replq_remove(svc)
+        svc.cur_deadline = now
+        sched._replq_insert(svc)
+
+
 def test_replenishing_a_running_unit_tickles_only_for_a_strictly_higher_priority() -> None:
     host = _host(1, dom0_vcpus=1)
-    a = host.create("a", workload="cpu")
-    b = host.create("b", workload="cpu")
-    host.run(ms=1)
+    sr, sw = _running_and_waiting(host)
     sched = host.hv.pools[0].sched
-    run, wait = (a, b) if a.vcpus[0].is_running else (b, a)
-    sr, sw = run.vcpus[0].sched_priv, wait.vcpus[0].sched_priv
-    for svc in (sr, sw):  # both due now; both get (level 0, now + 10 ms)
-        sched._replq_remove(svc)
-        svc.cur_deadline = host.now
-        sched._replq_insert(svc)
+    _due_now(sched, host.now, sr, sw)  # both get (level 0, now + 10 ms)
     sched.tickled.clear()
     sched._repl_timer_handler()
     assert sched.tickled == set()  # equal keys: the running unit keeps the pCPU
-    sched._replq_remove(sr)
-    sr.cur_deadline, sr.period = host.now, 20_000_000  # its next deadline is later
-    sched._replq_insert(sr)
+    sr.period = 20_000_000  # its next deadline is later
+    _due_now(sched, host.now, sr)
     sched._repl_timer_handler()
     assert sched.tickled == {0}  # the queued head now outranks it: preempt
 
@@ -456,16 +465,10 @@ def test_removing_the_head_of_the_replenishment_queue_rearms_the_timer() -> None
 
 def test_replenishing_a_queued_unit_that_was_not_depleted_tickles_no_one() -> None:
     host = _host(1, dom0_vcpus=1)
-    a = host.create("a", workload="cpu")
-    b = host.create("b", workload="cpu")
-    host.run(ms=1)
+    sr, sw = _running_and_waiting(host)
     sched = host.hv.pools[0].sched
-    run, wait = (a, b) if a.vcpus[0].is_running else (b, a)
-    sr, sw = run.vcpus[0].sched_priv, wait.vcpus[0].sched_priv
     sr.priority_level = 1  # the running unit is in its extra time: sw will outrank it
-    sched._replq_remove(sw)
-    sw.cur_deadline = host.now
-    sched._replq_insert(sw)
+    _due_now(sched, host.now, sw)
     sched.tickled.clear()
     sched._repl_timer_handler()
     # repl_timer_handler tickles for a replenished unit that is not running only if
@@ -505,22 +508,19 @@ def test_an_rtds_pool_made_of_credit_pcpus_gives_each_vcpu_its_budget() -> None:
 
 def test_inserting_a_runnable_unit_queues_it_and_its_replenishment() -> None:
     host = _host(1, dom0_vcpus=1)
-    a = host.create("a", workload="cpu").vcpus[0]
-    b = host.create("b", workload="cpu").vcpus[0]
-    host.run(ms=1)
+    run, wait = _running_and_waiting(host)
     sched = host.hv.pools[0].sched
-    run, wait = (a, b) if a.is_running else (b, a)
-    for v in (run, wait):
-        sched.remove(v)  # rt_unit_remove: off the run queue and the replenishment queue
-        assert not v.sched_priv.on_q and not v.sched_priv.on_replq
+    for svc in (run, wait):
+        sched.remove(svc.vcpu)  # rt_unit_remove: off the run and replenishment queues
+        assert not svc.on_q and not svc.on_replq
     assert sched.runq == [] and sched.replq == [] and not sched.repl_timer.active
     host.run(ms=9)  # at 10 ms both deadlines are due
-    for v in (run, wait):
-        assert v.sched_priv.cur_deadline == host.now
-        sched.insert(v)  # rt_unit_insert: a new period from now, queued for it
-        assert v.sched_priv.cur_deadline == host.now + 10_000_000 and v.sched_priv.on_replq
+    for svc in (run, wait):
+        assert svc.cur_deadline == host.now
+        sched.insert(svc.vcpu)  # rt_unit_insert: a new period from now, queued for it
+        assert svc.cur_deadline == host.now + 10_000_000 and svc.on_replq
     # the running unit is not put on the run queue; the other one is
-    assert sched.runq == [wait.sched_priv] and run.sched_priv in sched.replq
+    assert sched.runq == [wait] and run in sched.replq
     assert sched.repl_timer.expires == host.now + 10_000_000
 
 
@@ -616,10 +616,7 @@ def test_a_replenished_running_unit_tied_with_the_queue_head_tickles_no_one() ->
     run0, run1 = (host.hv.pcpus[c].sched_priv.curr for c in (0, 1))
     (wait,) = sched.runq
     run1.priority_level = 1  # pCPU 1 runs a unit in its extra time
-    for svc in (run0, wait):  # both due now: both get (level 0, now + 10 ms)
-        sched._replq_remove(svc)
-        svc.cur_deadline = host.now
-        sched._replq_insert(svc)
+    _due_now(sched, host.now, run0, wait)  # both get (level 0, now + 10 ms)
     sched.tickled.clear()
     sched._repl_timer_handler()
     # repl_timer_handler tickles for the running run0 only if the queue head strictly
