@@ -85,3 +85,75 @@ def test_pinning_a_running_vcpu_away_moves_it_and_keeps_the_other_mask() -> None
     migrations = [r for r in host.hv.trace.records if r.event == "migrate"]
     assert (away, host.domain("d").domid, 0) in {(r.cpu, r.domid, r.vcpu) for r in migrations}
     assert_trace_well_formed(host)
+
+
+def _wakes(host: Host, v) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for r in host.hv.trace.records
+               if r.event == "wake" and (r.domid, r.vcpu) == (v.domain.domid, v.vcpu_id))
+
+
+def test_unblocking_a_vcpu_that_is_not_blocked_wakes_nothing() -> None:
+    # vcpu_unblock and the emulator's notification wake only a vCPU whose blocked bit
+    # they clear (test_and_clear_bit): no TRC_SCHED_WAKE, no call to the policy.
+    host = _running_host(trace=True)
+    core, v = host.hv.core, host.domain("d").vcpus[0]
+    wakes = _wakes(host, v)
+    core.vcpu_unblock(v)
+    core.vcpu_unblock_in_xen(v)
+    assert _wakes(host, v) == wakes and v.is_running
+    core.vcpu_block(v)
+    host.run(ms=1)
+    core.vcpu_unblock_in_xen(v)  # not the bit it is blocked on
+    assert _wakes(host, v) == wakes and v.runstate == RunState.BLOCKED
+    core.vcpu_unblock(v)
+    assert _wakes(host, v) == wakes + 1
+
+
+def test_pinning_a_blocked_vcpu_moves_it_and_keeps_it_blocked() -> None:
+    # vcpu_migrate_start sets _VPF_migrating beside the other pause flags: the blocked
+    # vCPU is re-homed but stays blocked until its event arrives.
+    host = _running_host()
+    core, v = host.hv.core, host.domain("d").vcpus[0]
+    core.vcpu_block(v)
+    host.run(ms=1)
+    away = next(c for c in (0, 1, 2) if c != v.processor.cpu_id)
+    core.set_affinity(v, frozenset({away}), None)
+    host.run(ms=2)
+    assert not v.is_running and v.runstate == RunState.BLOCKED
+    assert v.processor.cpu_id == away and v.pause_flags == PauseFlag.BLOCKED
+    core.vcpu_unblock(v)
+    host.run(ms=1)
+    assert v.is_running and v.processor.cpu_id == away
+
+
+def test_a_vcpu_blocking_in_xen_while_being_moved_still_moves() -> None:
+    # Pinned away while running (MIGRATING pending until it is switched out), then
+    # blocked in Xen before that switch: both bits hold, so the switch re-homes it.
+    host = _running_host()
+    core, v = host.hv.core, host.domain("d").vcpus[0]
+    away = next(c for c in (0, 1, 2) if c != v.processor.cpu_id)
+    core.set_affinity(v, frozenset({away}), None)
+    core.vcpu_block_in_xen(v)
+    host.run(ms=1)
+    assert not v.is_running and v.processor.cpu_id == away
+    assert v.pause_flags == PauseFlag.BLOCKED_IN_XEN
+    core.vcpu_unblock_in_xen(v)
+    host.run(ms=1)
+    assert v.is_running and v.processor.cpu_id == away
+
+
+def test_a_pcpu_leaving_its_pool_moves_each_of_its_vcpus_once() -> None:
+    # cpupool_unassign_cpu: the vCPU running there is re-homed when it is switched out
+    # (vcpu_migrate_finish from the context switch); the second call for it finds the
+    # MIGRATING bit already cleared and does nothing.
+    host = _running_host(trace=True)
+    d = host.domain("d")
+    pcpu = d.vcpus[0].processor
+    leaving = [v for v in d.vcpus if v.processor is pcpu]
+    t0 = host.now
+    host.hv.cpupool_unassign_cpu(pcpu)
+    host.run(ms=1)
+    for v in leaving:
+        moves = [r for r in host.hv.trace.records if r.event == "migrate" and r.t >= t0
+                 and (r.domid, r.vcpu) == (d.domid, v.vcpu_id)]
+        assert len(moves) == 1 and v.processor is not pcpu and v.is_running

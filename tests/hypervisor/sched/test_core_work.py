@@ -1,0 +1,138 @@
+"""The scheduling core's guest work: it progresses only while its vCPU holds a pCPU,
+after the context switch's cost, and is accounted by kind to the nanosecond.
+
+Mirrors the time a vCPU spends in a guest between two calls of Xen's ``schedule()``
+(xen/common/sched/core.c): what runs between two decisions is the vCPU the last one
+picked; a switch to a different guest pays ``__context_switch`` (the lazy switch through
+the idle vCPU and back to the same guest pays nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xensim.host import Host
+from xensim.hypervisor.vcpu import VCPU
+
+
+def _one_pcpu(*names: str, trace: bool = False) -> tuple[Host, list[VCPU]]:
+    """A one-pCPU host whose guests (cpu hogs, one vCPU each) have started running."""
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1, trace=trace)
+    vcpus = [host.create(n, workload="cpu", vcpus=1).vcpus[0] for n in names]
+    host.run(ms=5)
+    return host, vcpus
+
+
+def _probe(host: Host, v: VCPU, ns: int, kind: str = "probe") -> list[int]:
+    """Give *v* *ns* of work of *kind* (setting its own aside); returns the list its
+    completion time is appended to."""
+    host.hv.core.interrupt_work(v)
+    done: list[int] = []
+    host.hv.core.set_work(v, ns, lambda: done.append(host.now), kind=kind)
+    return done
+
+
+def _switch_in_times(host: Host, v: VCPU) -> list[int]:
+    return [r.t for r in host.hv.trace.records
+            if r.event == "switch" and (r.domid, r.vcpu) == (v.domain.domid, v.vcpu_id)]
+
+
+def test_work_is_accounted_by_kind_to_the_nanosecond_at_each_schedule() -> None:
+    # schedule() accounts the running vCPU's progress since the last decision: 1 ns of
+    # progress is 1 ns of its kind, and a second decision adds to the first.
+    host, (v,) = _one_pcpu("a")
+    core, pcpu = host.hv.core, v.processor
+    assert pcpu.curr is v
+    done = _probe(host, v, 1000)
+    before = dict(v.kind_ns)
+    core.schedule(pcpu)  # at the same instant: no progress, and no empty "probe" entry
+    assert "probe" not in v.kind_ns and v.work_left == 1000
+    host.run(ns=1)
+    core.schedule(pcpu)
+    assert pcpu.curr is v and v.kind_ns["probe"] == 1 and v.work_left == 999
+    host.run(ns=2)
+    core.schedule(pcpu)
+    assert v.kind_ns["probe"] == 3 and v.work_left == 997
+    host.run(ns=1000)
+    assert done == [host.now - 3]  # the work's 1000 ns ended 1000 ns after it was given
+    assert v.kind_ns["probe"] == 1000 and v.work_left == 0
+    assert {k: n for k, n in v.kind_ns.items() if k != "probe"} == before
+
+
+def test_a_vcpu_running_out_of_work_accounts_no_more_than_it_had() -> None:
+    # A vCPU that keeps its pCPU after its work is done progresses by what was left,
+    # not by the time it held the pCPU.
+    host, (v,) = _one_pcpu("a")
+    core, pcpu = host.hv.core, v.processor
+    core.interrupt_work(v)
+    core.set_work(v, 200, None, kind="leftover")  # no continuation: no completion to arm
+    host.run(ms=1)
+    core.schedule(pcpu)
+    assert pcpu.curr is v and v.kind_ns["leftover"] == 200 and v.work_left == 0
+
+
+def test_work_given_while_switched_out_starts_after_the_switch_cost() -> None:
+    # Back on a pCPU whose last guest was another one, the vCPU pays the context switch
+    # (accounted as its "context_switch" time) before its work progresses.
+    host, (a, b) = _one_pcpu("a", "b", trace=True)
+    core, cost = host.hv.core, host.hv.core.switch_cost
+    assert cost > 0
+    waiting = b if a.is_running else a
+    done = _probe(host, waiting, 1000)
+    switch_ns = waiting.kind_ns.get("context_switch", 0)
+    host.run(ms=40)  # credit's 30 ms slice ends within this
+    t_in = [t for t in _switch_in_times(host, waiting) if t > host.now - 40_000_000]
+    assert t_in and done == [t_in[0] + cost + 1000]
+    assert waiting.kind_ns["context_switch"] == switch_ns + cost
+    assert core.nr_switches >= 1
+
+
+def test_the_lazy_switch_back_to_the_same_guest_costs_nothing() -> None:
+    # __context_switch is skipped when the idle vCPU ran in between and the same guest
+    # comes back: the work starts at once.
+    host, (v,) = _one_pcpu("a", trace=True)
+    core = host.hv.core
+    core.vcpu_pause(v)
+    host.run(ms=1)
+    assert not v.is_running and v.processor.last_guest is v
+    done = _probe(host, v, 1000)
+    switch_ns = v.kind_ns["context_switch"]
+    core.vcpu_unpause(v)
+    host.run(ms=1)
+    t_in = _switch_in_times(host, v)[-1]
+    assert done == [t_in + 1000]
+    assert v.kind_ns["context_switch"] == switch_ns
+
+
+def _count(host: Host, pred: Callable[[object], bool]) -> int:
+    return sum(1 for r in host.hv.trace.records if pred(r))
+
+
+def test_switch_counters_match_the_trace() -> None:
+    # The core counts each decision and each switch (xl's "schedules"/"context_switches"
+    # metrics); each vCPU counts its switches in and its moves to another pCPU.
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1, trace=True)
+    host.create("a", workload="cpu", vcpus=3)
+    decisions = 0
+    for pool in host.hv.pools.values():
+        real = pool.sched.do_schedule
+
+        def counted(pcpu, now, real=real):  # type: ignore[no-untyped-def]
+            nonlocal decisions
+            decisions += 1
+            return real(pcpu, now)
+
+        pool.sched.do_schedule = counted  # type: ignore[method-assign]
+    host.run(ms=100)
+    core = host.hv.core
+    switches = [r for r in host.hv.trace.records if r.event == "switch"]
+    assert core.nr_switches == len(switches) > 0
+    assert core.nr_schedules == decisions >= core.nr_switches
+    m = host.metrics()["sched"]
+    assert m == {"schedules": core.nr_schedules, "context_switches": core.nr_switches}
+    for d in host.hv.domains.values():
+        for v in d.vcpus:
+            ins = [r.cpu for r in switches if (r.domid, r.vcpu) == (d.domid, v.vcpu_id)]
+            assert v.nr_switches == len(ins)
+            assert v.nr_migrations == sum(1 for x, y in zip(ins, ins[1:]) if x != y)
+    assert any(v.nr_migrations for v in host.domain("a").vcpus)
