@@ -199,3 +199,88 @@ def test_a_negative_slice_stops_the_slice_timer() -> None:
     core.schedule(pcpu)
     host.run(ms=4)
     assert asked[:2] == [t, t] and t + 3_000_000 not in asked
+
+
+def test_unpausing_a_blocked_vcpu_leaves_it_blocked() -> None:
+    # vcpu_wake of a vCPU that still may not run (its blocked bit set) changes nothing.
+    host = _running_host()
+    core, v = host.hv.core, host.domain("d").vcpus[0]
+    core.vcpu_block(v)
+    host.run(ms=1)
+    core.vcpu_pause(v)
+    core.vcpu_unpause(v)
+    core.domain_pause(v.domain)
+    core.domain_unpause(v.domain)
+    host.run(ms=1)
+    assert v.runstate == RunState.BLOCKED and not v.is_running
+
+
+def test_an_event_for_a_paused_blocked_vcpu_makes_it_offline_until_unpaused() -> None:
+    # vcpu_wake of a vCPU whose blocked bit was cleared but that is paused: blocked ->
+    # offline (not runnable: no policy wake, no wake latency); the unpause runs it.
+    host = _running_host(trace=True)
+    core, v = host.hv.core, host.domain("d").vcpus[0]
+    core.vcpu_block(v)
+    host.run(ms=1)
+    core.vcpu_pause(v)
+    wakes, samples = _wakes(host, v), len(v.wake_latencies)
+    core.vcpu_unblock(v)
+    assert v.runstate == RunState.OFFLINE and _wakes(host, v) == wakes
+    host.run(ms=1)
+    core.vcpu_unpause(v)
+    host.run(ms=1)
+    assert v.is_running and _wakes(host, v) == wakes + 1
+    assert len(v.wake_latencies) == samples  # woken from offline: not an event wake-up
+
+
+def test_blocking_with_an_event_pending_returns_at_once() -> None:
+    # vcpu_block: the blocked bit is set, then cleared again at once if an event is
+    # pending (local_events_need_delivery): no trace record, the vCPU keeps running.
+    host = _running_host(trace=True)
+    core, v = host.hv.core, host.domain("d").vcpus[0]
+    v.upcall_pending = True
+    core.vcpu_block(v)
+    v.upcall_pending = False
+    assert v.pause_flags == 0 and v.is_running and v.runstate == RunState.RUNNING
+    host.run(ms=1)
+    assert v.is_running
+    blocks = [r for r in host.hv.trace.records if r.event == "block"]
+    assert not [r for r in blocks if (r.domid, r.vcpu) == (v.domain.domid, v.vcpu_id)]
+    core.vcpu_block(v)
+    blocks = [r for r in host.hv.trace.records if r.event == "block"]
+    assert (blocks[-1].t, blocks[-1].cpu, blocks[-1].domid, blocks[-1].vcpu) == \
+        (host.now, v.processor.cpu_id, v.domain.domid, v.vcpu_id)
+
+
+def test_wake_latency_runs_from_an_event_wake_to_the_switch_in() -> None:
+    # A vCPU woken from blocked records one sample: the time from its wake to when it
+    # runs; it is sampled once, however often it is switched in afterwards.
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1, trace=True)
+    a, b = (host.create(n, workload="cpu", vcpus=1).vcpus[0] for n in ("a", "b"))
+    host.run(ms=5)
+    core, v = host.hv.core, a if a.is_running else b
+    core.vcpu_block(v)  # only a running vCPU blocks (SCHEDOP_block)
+    host.run(ms=1)
+    before = len(v.wake_latencies)
+    t_wake = host.now
+    core.vcpu_unblock(v)
+    host.run(ms=100)  # credit's 30 ms slices: it runs, and is switched in again later
+    ins = [r.t for r in host.hv.trace.records if r.event == "switch"
+           and (r.domid, r.vcpu) == (v.domain.domid, v.vcpu_id) and r.t >= t_wake]
+    assert len(ins) >= 2
+    assert v.wake_latencies[before:] == [ins[0] - t_wake]
+
+
+def test_a_switch_record_names_the_vcpu_switched_out() -> None:
+    # TRC_SCHED_SWITCH carries the previous unit and the next one: each switch names
+    # the vCPU the pCPU's switch before it switched in (or its idle vCPU first).
+    host = _running_host(trace=True)
+    host.run(ms=60)
+    last: dict[int, tuple[int, int]] = {}
+    for r in host.hv.trace.records:
+        if r.event != "switch":
+            continue
+        if r.cpu in last:
+            assert r.data == last[r.cpu], r
+        last[r.cpu] = (r.domid, r.vcpu)
+    assert len(last) == 3

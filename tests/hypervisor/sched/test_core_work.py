@@ -9,8 +9,6 @@ the idle vCPU and back to the same guest pays nothing).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from xensim.host import Host
 from xensim.hypervisor.vcpu import VCPU
 
@@ -77,12 +75,13 @@ def test_work_given_while_switched_out_starts_after_the_switch_cost() -> None:
     host, (a, b) = _one_pcpu("a", "b", trace=True)
     core, cost = host.hv.core, host.hv.core.switch_cost
     assert cost > 0
-    waiting = b if a.is_running else a
-    done = _probe(host, waiting, 1000)
+    running, waiting = (a, b) if a.is_running else (b, a)
+    done_running = _probe(host, running, 10**10)
+    done = _probe(host, waiting, 1000)  # does not touch the running vCPU's work
     switch_ns = waiting.kind_ns.get("context_switch", 0)
     host.run(ms=40)  # credit's 30 ms slice ends within this
     t_in = [t for t in _switch_in_times(host, waiting) if t > host.now - 40_000_000]
-    assert t_in and done == [t_in[0] + cost + 1000]
+    assert t_in and done == [t_in[0] + cost + 1000] and not done_running
     assert waiting.kind_ns["context_switch"] == switch_ns + cost
     assert core.nr_switches >= 1
 
@@ -104,8 +103,48 @@ def test_the_lazy_switch_back_to_the_same_guest_costs_nothing() -> None:
     assert v.kind_ns["context_switch"] == switch_ns
 
 
-def _count(host: Host, pred: Callable[[object], bool]) -> int:
-    return sum(1 for r in host.hv.trace.records if pred(r))
+def test_interrupted_work_is_accounted_up_to_now_and_handed_back() -> None:
+    # An upcall takes the running vCPU's work away: what ran is accounted, the rest is
+    # returned to be resumed, and nothing completes or progresses meanwhile.
+    host, (v,) = _one_pcpu("a")
+    core, pcpu = host.hv.core, v.processor
+    done = _probe(host, v, 1000)
+    t = host.now
+    host.run(ns=1)
+    saved = core.interrupt_work(v)
+    assert (saved[0], saved[2]) == (999, "probe") and saved[1] is not None
+    assert v.kind_ns["probe"] == 1
+    assert v.work_left == 0 and v.work_done is None
+    host.run(ms=1)
+    core.schedule(pcpu)
+    assert not done and v.kind_ns["probe"] == 1 and v.work_left == 0
+    core.set_work(v, *saved)
+    host.run(ns=299)
+    again = core.interrupt_work(v)
+    assert again[0] == 700 and v.kind_ns["probe"] == 300
+    core.set_work(v, *again)
+    host.run(ms=1)
+    assert done == [t + 1 + 1_000_000 + 999] and v.kind_ns["probe"] == 1000
+    core.set_work(v, 100, None, kind="leftover")  # no continuation: runs past its end
+    host.run(ms=1)
+    assert core.interrupt_work(v) == (0, None, "leftover") and v.kind_ns["leftover"] == 100
+    core.set_work(v, 100, lambda: None, kind="fresh")
+    core.interrupt_work(v)  # at the same instant: nothing ran, no empty entry
+    assert "fresh" not in v.kind_ns
+
+
+def test_tiny_work_completes_on_time_and_is_accounted_exactly() -> None:
+    # 1 ns of work completes 1 ns later and counts 1 ns; zero work completes at once and
+    # adds no entry of its kind.
+    host, (v,) = _one_pcpu("a")
+    core = host.hv.core
+    done = _probe(host, v, 1, kind="one")
+    host.run(ns=5)
+    assert done == [host.now - 4] and v.kind_ns["one"] == 1 and v.work_left == 0
+    zero: list[int] = []
+    core.set_work(v, 0, lambda: zero.append(host.now), kind="zero")
+    host.run(ns=5)
+    assert zero == [host.now - 5] and "zero" not in v.kind_ns
 
 
 def test_switch_counters_match_the_trace() -> None:
