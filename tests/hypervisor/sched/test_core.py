@@ -3,6 +3,8 @@ blocking in Xen, affinity changes and migration."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.hypervisor.sched.helpers import assert_trace_well_formed
 from xensim.host import Host
 from xensim.hypervisor.vcpu import PauseFlag, RunState
@@ -126,18 +128,22 @@ def test_pinning_a_blocked_vcpu_moves_it_and_keeps_it_blocked() -> None:
     assert v.is_running and v.processor.cpu_id == away
 
 
-def test_a_vcpu_blocking_in_xen_while_being_moved_still_moves() -> None:
+@pytest.mark.parametrize("in_xen", [False, True])
+def test_a_vcpu_blocking_while_being_moved_still_moves(in_xen: bool) -> None:
     # Pinned away while running (MIGRATING pending until it is switched out), then
-    # blocked in Xen before that switch: both bits hold, so the switch re-homes it.
+    # blocked (SCHEDOP_block, or in Xen) before that switch: both bits hold (set_bit),
+    # so the switch re-homes it.
     host = _running_host()
     core, v = host.hv.core, host.domain("d").vcpus[0]
     away = next(c for c in (0, 1, 2) if c != v.processor.cpu_id)
     core.set_affinity(v, frozenset({away}), None)
-    core.vcpu_block_in_xen(v)
+    block, unblock, flag = ((core.vcpu_block_in_xen, core.vcpu_unblock_in_xen,
+                             PauseFlag.BLOCKED_IN_XEN) if in_xen else
+                            (core.vcpu_block, core.vcpu_unblock, PauseFlag.BLOCKED))
+    block(v)
     host.run(ms=1)
-    assert not v.is_running and v.processor.cpu_id == away
-    assert v.pause_flags == PauseFlag.BLOCKED_IN_XEN
-    core.vcpu_unblock_in_xen(v)
+    assert not v.is_running and v.processor.cpu_id == away and v.pause_flags == flag
+    unblock(v)
     host.run(ms=1)
     assert v.is_running and v.processor.cpu_id == away
 
@@ -284,3 +290,19 @@ def test_a_switch_record_names_the_vcpu_switched_out() -> None:
             assert r.data == last[r.cpu], r
         last[r.cpu] = (r.domid, r.vcpu)
     assert len(last) == 3
+
+
+def test_a_vcpu_woken_at_time_zero_still_samples_its_wake_latency() -> None:
+    # The wake time is a time stamp: 0 is a real one (the boot instant), -1 means none.
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
+    core, v = host.hv.core, host.dom0.vcpus[0]
+    while not v.is_running:
+        host.env.step()
+    assert host.now == 0
+    core.vcpu_block(v)
+    while v.is_running:
+        host.env.step()
+    core.vcpu_unblock(v)
+    while not v.is_running:
+        host.env.step()
+    assert host.now == 0 and v.wake_latencies == [0]

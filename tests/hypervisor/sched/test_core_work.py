@@ -73,12 +73,13 @@ def test_work_given_while_switched_out_starts_after_the_switch_cost() -> None:
     # Back on a pCPU whose last guest was another one, the vCPU pays the context switch
     # (accounted as its "context_switch" time) before its work progresses.
     host, (a, b) = _one_pcpu("a", "b", trace=True)
+    host.run(ms=30)  # both have run once (credit's 30 ms slice)
     core, cost = host.hv.core, host.hv.core.switch_cost
     assert cost > 0
     running, waiting = (a, b) if a.is_running else (b, a)
     done_running = _probe(host, running, 10**10)
     done = _probe(host, waiting, 1000)  # does not touch the running vCPU's work
-    switch_ns = waiting.kind_ns.get("context_switch", 0)
+    switch_ns = waiting.kind_ns["context_switch"]
     host.run(ms=40)  # credit's 30 ms slice ends within this
     t_in = [t for t in _switch_in_times(host, waiting) if t > host.now - 40_000_000]
     assert t_in and done == [t_in[0] + cost + 1000] and not done_running
@@ -141,10 +142,15 @@ def test_tiny_work_completes_on_time_and_is_accounted_exactly() -> None:
     done = _probe(host, v, 1, kind="one")
     host.run(ns=5)
     assert done == [host.now - 4] and v.kind_ns["one"] == 1 and v.work_left == 0
+    assert v.work_done is None and v.is_running  # done, and nothing more to complete
     zero: list[int] = []
     core.set_work(v, 0, lambda: zero.append(host.now), kind="zero")
     host.run(ns=5)
     assert zero == [host.now - 5] and "zero" not in v.kind_ns
+    guest = v.kind_ns.get("guest", 0)
+    core.set_work(v, 7, lambda: None)  # the default kind: guest code
+    host.run(ns=10)
+    assert v.kind_ns["guest"] == guest + 7
 
 
 def test_switch_counters_match_the_trace() -> None:
@@ -174,4 +180,17 @@ def test_switch_counters_match_the_trace() -> None:
             ins = [r.cpu for r in switches if (r.domid, r.vcpu) == (d.domid, v.vcpu_id)]
             assert v.nr_switches == len(ins)
             assert v.nr_migrations == sum(1 for x, y in zip(ins, ins[1:], strict=False) if x != y)
-    assert any(v.nr_migrations for v in host.domain("a").vcpus)
+
+
+def test_a_vcpu_counts_each_move_to_another_pcpu() -> None:
+    # nr_migrations counts a switch-in on another pCPU than the vCPU's last one.
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1)
+    v = host.create("a", workload="cpu", vcpus=1).vcpus[0]
+    host.run(ms=5)
+    core, moved = host.hv.core, v.nr_migrations
+    for _ in range(2):  # pinned away and back: two moves
+        away = 1 - v.processor.cpu_id
+        core.set_affinity(v, frozenset({away}), None)
+        host.run(ms=1)
+        assert v.is_running and v.processor.cpu_id == away
+    assert v.nr_migrations == moved + 2
