@@ -59,14 +59,32 @@ def test_work_is_accounted_by_kind_to_the_nanosecond_at_each_schedule() -> None:
 
 def test_a_vcpu_running_out_of_work_accounts_no_more_than_it_had() -> None:
     # A vCPU that keeps its pCPU after its work is done progresses by what was left,
-    # not by the time it held the pCPU.
+    # not by the time it held the pCPU.  Work without a continuation arms no completion:
+    # it is accounted at the next decision.
     host, (v,) = _one_pcpu("a")
     core, pcpu = host.hv.core, v.processor
     core.interrupt_work(v)
-    core.set_work(v, 200, None, kind="leftover")  # no continuation: no completion to arm
-    host.run(ms=1)
+    for kind in ("leftover", "kept"):
+        core.set_work(v, 200, None, kind=kind)
+        if kind == "kept":
+            core.schedule(pcpu)  # a decision that keeps the vCPU arms nothing either
+        host.run(ms=1)
+        assert kind not in v.kind_ns
+        core.schedule(pcpu)
+        assert pcpu.curr is v and v.kind_ns[kind] == 200 and v.work_left == 0
+
+
+def test_work_replaced_before_its_end_never_completes() -> None:
+    # set_work replaces the work: the old continuation is not called, and the new work
+    # (no continuation) is accounted to no more than its length.
+    host, (v,) = _one_pcpu("a")
+    core, pcpu = host.hv.core, v.processor
+    done = _probe(host, v, 1000)
+    core.set_work(v, 200, None, kind="leftover")
+    host.run(ns=2000)
     core.schedule(pcpu)
-    assert pcpu.curr is v and v.kind_ns["leftover"] == 200 and v.work_left == 0
+    assert not done and v.kind_ns["leftover"] == 200 and v.work_left == 0
+    assert "probe" not in v.kind_ns
 
 
 def test_work_given_while_switched_out_starts_after_the_switch_cost() -> None:
