@@ -212,3 +212,22 @@ def test_a_vcpu_counts_each_move_to_another_pcpu() -> None:
         host.run(ms=1)
         assert v.is_running and v.processor.cpu_id == away
     assert v.nr_migrations == moved + 2
+
+
+def test_a_switch_stops_the_completion_timer_of_the_vcpu_switched_out() -> None:
+    # The work timer belongs to the pCPU: switching away from a vCPU stops it, so the
+    # time its work would have ended completes nothing on the next vCPU (whose work,
+    # without a continuation, is accounted at the next decision), and the vCPU's own
+    # work resumes where it stopped when it runs again.
+    host, (a, b) = _one_pcpu("a", "b")
+    core = host.hv.core
+    running, waiting = (a, b) if a.is_running else (b, a)
+    done = _probe(host, running, 10_000)  # longer than the switch cost
+    core.interrupt_work(waiting)
+    core.set_work(waiting, 10**9, None, kind="nocont")
+    core.vcpu_pause(running)
+    host.run(ns=20_000)
+    assert waiting.is_running and "nocont" not in waiting.kind_ns and not done
+    core.vcpu_unpause(running)
+    host.run(ms=40)  # credit's 30 ms slice of the other one ends within this
+    assert done and running.kind_ns["probe"] == 10_000
