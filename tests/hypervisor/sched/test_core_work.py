@@ -10,7 +10,7 @@ the idle vCPU and back to the same guest pays nothing).
 from __future__ import annotations
 
 from xensim.host import Host
-from xensim.hypervisor.vcpu import VCPU
+from xensim.hypervisor.vcpu import VCPU, PauseFlag
 
 
 def _one_pcpu(*names: str, trace: bool = False) -> tuple[Host, list[VCPU]]:
@@ -231,3 +231,22 @@ def test_a_switch_stops_the_completion_timer_of_the_vcpu_switched_out() -> None:
     core.vcpu_unpause(running)
     host.run(ms=40)  # credit's 30 ms slice of the other one ends within this
     assert done and running.kind_ns["probe"] == 10_000
+
+
+def test_a_picked_vcpu_completes_its_work_on_time_while_a_move_is_pending() -> None:
+    # Xen runs the unit its policy picked until the pCPU's next decision, whatever its
+    # pause flags: credit2's migrate() flags a unit it has just picked _VPF_migrating
+    # and tickles the unit's old pCPU, and the flag takes effect at its switch-out.  The
+    # core completes such a vCPU's work on time (it already counted its progress).
+    host, (v,) = _one_pcpu("a")
+    core, pcpu = host.hv.core, v.processor
+    v.pause_flags |= PauseFlag.MIGRATING  # as credit2's migrate() of a picked unit
+    done = _probe(host, v, 1000)
+    host.run(ns=2000)
+    assert done == [host.now - 1000] and v.kind_ns["probe"] == 1000
+    sched = pcpu.pool.sched
+    sched.do_schedule = lambda p, now: (p.curr, 10_000_000)  # type: ignore[method-assign]
+    done = _probe(host, v, 1000, kind="kept")
+    core.schedule(pcpu)  # a decision that keeps it
+    host.run(ns=2000)
+    assert done == [host.now - 1000] and v.kind_ns["kept"] == 1000
