@@ -306,3 +306,22 @@ def test_a_vcpu_woken_at_time_zero_still_samples_its_wake_latency() -> None:
     while not v.is_running:
         host.env.step()
     assert host.now == 0 and v.wake_latencies == [0]
+
+
+def test_runstate_times_are_exact_to_the_nanosecond() -> None:
+    # vcpu_runstate_change accounts every nanosecond: a vCPU woken at t and switched in
+    # at t + 1 was runnable for 1 ns.
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
+    v = host.create("d", workload="cpu", vcpus=1).vcpus[0]
+    host.run(ms=5)
+    core, pcpu, sched = host.hv.core, v.processor, v.domain.pool.sched
+    core.vcpu_block(v)
+    host.run(ms=1)
+    runnable = v.runstate_time[RunState.RUNNABLE]
+    real = sched.do_schedule
+    sched.do_schedule = lambda p, now: (p.curr, -1)  # type: ignore[method-assign]
+    core.vcpu_unblock(v)  # runnable now, but this decision keeps the idle vCPU
+    host.run(ns=1)
+    sched.do_schedule = real  # type: ignore[method-assign]
+    core.schedule(pcpu)
+    assert pcpu.curr is v and v.runstate_time[RunState.RUNNABLE] == runnable + 1

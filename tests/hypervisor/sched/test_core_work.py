@@ -109,6 +109,7 @@ def test_the_lazy_switch_back_to_the_same_guest_costs_nothing() -> None:
     # comes back: the work starts at once.
     host, (v,) = _one_pcpu("a", trace=True)
     core = host.hv.core
+    assert v.nr_switches == 1 and v.kind_ns["context_switch"] == core.switch_cost
     core.vcpu_pause(v)
     host.run(ms=1)
     assert not v.is_running and v.processor.last_guest is v
