@@ -162,18 +162,21 @@ class SchedCore:
             now = self.env._now  # type: ignore[attr-defined]
             if v.run_start < now:
                 v.run_start = now
-            # NOTE: inlined for speed (see benchmarks/): v.runnable, _arm_work() and
-            # the work timer's set().
-            if done is not None and not (v.pause_flags or v.pause_count
-                                         or v.domain.pause_count):
+            # NOTE: inlined for speed (see benchmarks/): _arm_work() and the work
+            # timer's set().
+            if done is not None:
                 timer, when = v.processor.work_timer, v.run_start + ns
                 timer.expires, timer.active = when, True
                 if not 0 <= timer.queued_at <= when:
                     timer._queue(when)
 
     def _arm_work(self, pcpu: PCPU, v: VCPU, now: SimTime) -> None:
-        if v.work_done is not None and not (v.pause_flags or v.pause_count
-                                            or v.domain.pause_count):  # v.runnable
+        """Arm *pcpu*'s work timer for the completion of *v*'s work.
+
+        Whatever *v*'s pause flags: a vCPU its policy picked runs guest code until the
+        pCPU's next decision, as in Xen (credit2 flags a unit it has just picked
+        MIGRATING, and the flag takes effect when the unit is switched out)."""
+        if v.work_done is not None:
             start = v.run_start if v.run_start > now else now
             pcpu.work_timer.set(start + v.work_left)
 
