@@ -19,6 +19,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # the pure-Python package does without mypy_extensions
+    def mypyc_attr(*_args: object, **_attrs: object):  # type: ignore[misc,no-untyped-def]
+        """A no-op: mypyc reads the decorator when it compiles (``make fast``)."""
+        return lambda cls: cls
+
 if TYPE_CHECKING:
     from xensim.hypervisor.cpupool import Cpupool
     from xensim.hypervisor.domain import Domain
@@ -32,6 +39,7 @@ class SchedParamError(ValueError):
     """A scheduler parameter outside the range the policy accepts (xl gets -EINVAL)."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # policies in Python subclass it
 class Scheduler:
     """Base class of every policy; one instance per cpupool."""
 
