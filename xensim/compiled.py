@@ -6,12 +6,19 @@ decision's path (benchmarks/README.md has the profile), are C extensions
 built by mypyc from the same source.  Results are the same to the
 nanosecond either way: CI runs the tests and ``benchmarks/same_results.py``
 both ways.  ``setup.py`` reads :data:`MYPYC_MODULES` from this file, so it
-imports nothing but the standard library.
+imports nothing but the standard library (and ``mypy_extensions`` when present).
 """
 
 from __future__ import annotations
 
 import importlib
+
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # the pure-Python package does without mypy_extensions
+    def mypyc_attr(*_args: object, **_attrs: object):  # type: ignore[misc,no-untyped-def]
+        """A no-op: mypyc reads the decorator when it compiles (``make fast``)."""
+        return lambda cls: cls
 
 MYPYC_MODULES = (
     "xensim.hypervisor.timer",

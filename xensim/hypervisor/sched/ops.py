@@ -19,12 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-try:
-    from mypy_extensions import mypyc_attr
-except ImportError:  # the pure-Python package does without mypy_extensions
-    def mypyc_attr(*_args: object, **_attrs: object):  # type: ignore[misc,no-untyped-def]
-        """A no-op: mypyc reads the decorator when it compiles (``make fast``)."""
-        return lambda cls: cls
+from xensim.compiled import mypyc_attr
 
 if TYPE_CHECKING:
     from xensim.hypervisor.cpupool import Cpupool
