@@ -1,13 +1,15 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - create .venv, install xensim, run the demo scenario
 #   make test   - create .venv, install xensim with its test extras, run the tests
-# .ci/run calls `make test`.
+# .ci/run calls `make test`, then `make test-fast`.
+#   make fast       - optional: .venv-fast, the same package with its hot modules compiled
+#                     by mypyc (needs a C compiler and Python's headers); see README, Speed
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench fuzz fuzz-protocol mutation soak readme clean
+.PHONY: demo test fast test-fast bench bench-fast fuzz fuzz-protocol mutation soak readme clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +22,43 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
+
+# The compiled build: a second venv with a regular (not editable) install whose modules
+# listed in xensim/compiled.py are C extensions built by mypyc. It is rebuilt when any
+# source changes. mypyc type-checks against simpy and rich, so they come first.
+FAST_VENV ?= .venv-fast
+FAST_BIN := $(FAST_VENV)/bin
+MYPY_VERSION ?= 2.4.1
+XENSIM_SOURCES := $(shell find xensim -type f ! -path '*/__pycache__/*')
+
+$(FAST_VENV)/.installed: pyproject.toml setup.py $(XENSIM_SOURCES)
+	test -x $(FAST_BIN)/python || $(PYTHON) -m venv $(FAST_VENV)
+	$(FAST_BIN)/python -m pip install -q --upgrade pip
+	$(FAST_BIN)/python -m pip install -q 'mypy==$(MYPY_VERSION)' setuptools wheel pytest hypothesis \
+		$$($(FAST_BIN)/python -c "import tomllib; \
+		print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))")
+	XENSIM_MYPYC=1 $(FAST_BIN)/python -m pip install -q --no-build-isolation --no-deps \
+		--force-reinstall .
+	cd /tmp && $(CURDIR)/$(FAST_BIN)/python -c \
+		"from xensim.compiled import build_name; print('$(FAST_VENV):', build_name())"
+	touch $@
+
+fast: $(FAST_VENV)/.installed
+
+# The tests that exercise the compiled modules, run against the compiled build (-P and
+# --import-mode=append: the installed package, not the source tree, is imported), then
+# every case of same_results.py recorded pure and checked compiled: identical to the ns.
+FAST_TESTS ?= tests/hypervisor tests/domains tests/test_scenario.py tests/test_compiled.py
+test-fast: $(VENV)/.installed $(FAST_VENV)/.installed
+	XENSIM_BUILD=compiled $(FAST_BIN)/python -P -m pytest --import-mode=append \
+		-p no:cacheprovider $(FAST_TESTS)
+	rm -rf build/same-results
+	$(BIN)/python benchmarks/same_results.py record build/same-results
+	$(FAST_BIN)/python benchmarks/same_results.py check build/same-results
+
+# the reference host, pure and compiled in alternation, CPU time side by side
+bench-fast: $(VENV)/.installed $(FAST_VENV)/.installed
+	$(BIN)/python benchmarks/bench_host.py --vs $(FAST_BIN)/python
 
 # The parser fuzz tests (xl.cfg, scenarios, xl arguments) with 30 times their CI budget
 # and per-test counts; about five minutes on a quiet 2-core machine.
@@ -51,4 +90,4 @@ readme: $(VENV)/.installed
 	$(BIN)/python tools/readme_outputs.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info mutants
+	rm -rf $(VENV) $(FAST_VENV) build *.egg-info mutants .mypy_cache

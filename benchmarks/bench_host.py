@@ -7,16 +7,24 @@ measured in the same run, because machines here are noisy: compare ratios,
 not absolute numbers.  The CPU-time figures (process time, not wall time)
 are steadier when other jobs share the cores.
 
-    python benchmarks/bench_host.py [--sim-s 5] [--repeat 3]
+``--vs PYTHON`` also runs each repeat under another interpreter, in
+alternation, and compares CPU time: ``make bench-fast`` passes the compiled
+build's (``.venv-fast/bin/python``).
+
+    python benchmarks/bench_host.py [--sim-s 5] [--repeat 3] [--vs PYTHON]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
+import subprocess
 import time
 
 import simpy
 
+from xensim.compiled import build_name
 from xensim.host import Host
 from xensim.metrics import events_dispatched
 
@@ -58,16 +66,64 @@ def run_host(sim_s: float) -> tuple[float, float, int, float]:
     return wall, cpu, events_dispatched(host), host.metrics()["sched"]["schedules"] / sim_s
 
 
+def measure(sim_s: float) -> dict[str, float]:
+    """One repeat: bare SimPy's rates, then *sim_s* of the reference host."""
+    base, base_cpu = bare_simpy_rates()
+    wall, cpu, events, decisions = run_host(sim_s)
+    return {"base": base, "base_cpu": base_cpu, "wall": wall, "cpu": cpu,
+            "events": events, "decisions": decisions}
+
+
+def measure_with(python: str, sim_s: float) -> tuple[str, dict[str, float]]:
+    """One repeat under another interpreter (its own xensim build)."""
+    out = subprocess.run([python, __file__, "--sim-s", str(sim_s), "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    row = json.loads(out)
+    return row.pop("build"), row
+
+
+def compare(args: argparse.Namespace) -> None:
+    """This interpreter and ``--vs``'s in alternation; medians of CPU-time figures."""
+    mine: list[dict[str, float]] = []
+    theirs: list[dict[str, float]] = []
+    other = ""
+    for _ in range(args.repeat):
+        mine.append(measure(args.sim_s))
+        other, row = measure_with(args.vs, args.sim_s)
+        theirs.append(row)
+    print(f"reference host, {args.sim_s:g} simulated s x {args.repeat}, "
+          "medians per CPU second (shared machines):")
+    for name, rows in ((build_name(), mine), (other, theirs)):
+        speed = statistics.median(args.sim_s / r["cpu"] for r in rows)
+        ratio = statistics.median(r["events"] / r["cpu"] / r["base_cpu"] for r in rows)
+        print(f"  {name:36s}: {speed:6.1f} simulated s, ratio to bare SimPy {ratio:.2f}")
+    factor = statistics.median(a["cpu"] / b["cpu"] for a, b in zip(mine, theirs, strict=True))
+    print(f"CPU time, {build_name()} / {other}: {factor:.2f} (median of the pairs)")
+    assert all(a["events"] == b["events"] for a, b in zip(mine, theirs, strict=True)), \
+        "the two builds dispatched different numbers of events"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sim-s", type=float, default=5.0, help="simulated seconds per repeat")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--vs", metavar="PYTHON",
+                    help="also run under this interpreter, alternating; compare CPU time")
+    ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.json:
+        print(json.dumps({"build": build_name(), **measure(args.sim_s)}))
+        return
+    if args.vs:
+        compare(args)
+        return
+    print(f"xensim build: {build_name()}")
     best = None
     cpu_rows = []
     for _ in range(args.repeat):
-        base, base_cpu = bare_simpy_rates()
-        wall, cpu, events, decisions = run_host(args.sim_s)
+        m = measure(args.sim_s)
+        base, base_cpu, wall, cpu = m["base"], m["base_cpu"], m["wall"], m["cpu"]
+        events, decisions = m["events"], m["decisions"]
         row = (args.sim_s / wall, events / wall, base, decisions)
         cpu_rows.append((args.sim_s / cpu, events / cpu / base_cpu))
         if best is None or row[0] > best[0]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from xensim.hypervisor.time import SimTime
 
@@ -41,10 +41,10 @@ class PauseFlag:
     decision, and enum arithmetic costs several times more (see benchmarks/).
     """
 
-    BLOCKED = 1
-    DOWN = 2
-    MIGRATING = 4
-    BLOCKED_IN_XEN = 8
+    BLOCKED: Final = 1
+    DOWN: Final = 2
+    MIGRATING: Final = 4
+    BLOCKED_IN_XEN: Final = 8
     """Waiting inside Xen for a device model's answer (``_VPF_blocked_in_xen``)."""
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from functools import partial
 from heapq import heappush
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
 from simpy.events import NORMAL
 
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from xensim.hypervisor.time import SimTime
     from xensim.hypervisor.vcpu import VCPU
 
-_BLOCKED = PauseFlag.BLOCKED
-_MIGRATING = PauseFlag.MIGRATING
+_BLOCKED: Final = PauseFlag.BLOCKED
+_MIGRATING: Final = PauseFlag.MIGRATING
 
 
 class SchedCore:
@@ -37,7 +37,9 @@ class SchedCore:
 
     def __init__(self, hyp: Hypervisor) -> None:
         self.hyp = hyp
-        self.env = hyp.env
+        self.env: Any = hyp.env
+        """SimPy's environment; ``Any`` because SimPy types ``_now`` as int or float, and
+        xensim's clock is integer ns (compiled with mypyc, an ``int`` is checked)."""
         self.trace = hyp.trace
         self.switch_cost = hyp.costs["context_switch"]
         self.nr_schedules = 0

@@ -32,35 +32,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import compress, count
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from xensim.hypervisor.cmdline import XenCmdline
+from xensim.hypervisor.domain import Domain
 from xensim.hypervisor.sched.affinity import cpumask_cycle, cycle_order
 from xensim.hypervisor.sched.ops import SchedParamError, Scheduler, register_scheduler
 from xensim.hypervisor.time import MICROSECS, MILLISECS
-from xensim.hypervisor.vcpu import PauseFlag
+from xensim.hypervisor.timer import Timer
+from xensim.hypervisor.vcpu import VCPU, PauseFlag
 
 _pri_of = attrgetter("pri")
 
+# Domain, Timer and VCPU are imported above at run time, not only for type checking:
+# compiled by mypyc (make fast), the dataclasses below evaluate their field types.
 if TYPE_CHECKING:
     from xensim.hypervisor.cpupool import Cpupool
-    from xensim.hypervisor.domain import Domain
     from xensim.hypervisor.pcpu import PCPU
     from xensim.hypervisor.sched.core import SchedCore
     from xensim.hypervisor.time import SimTime
-    from xensim.hypervisor.timer import Timer
-    from xensim.hypervisor.vcpu import VCPU
 
-CSCHED_DEFAULT_WEIGHT = 256
-CSCHED_TICKS_PER_TSLICE = 3
-CSCHED_DEFAULT_TSLICE_MS = 30
-CSCHED_CREDITS_PER_MSEC = 10
-CSCHED_MIN_TIMER = MICROSECS(100)  # XEN_SYSCTL_SCHED_RATELIMIT_MIN
-CSCHED_MAX_LOAD_BALANCE_RATELIMIT_US = 1_000_000
-U32 = 0xFFFF_FFFF
+CSCHED_DEFAULT_WEIGHT: Final = 256
+CSCHED_TICKS_PER_TSLICE: Final = 3
+CSCHED_DEFAULT_TSLICE_MS: Final = 30
+CSCHED_CREDITS_PER_MSEC: Final = 10
+CSCHED_MIN_TIMER: Final = MICROSECS(100)  # XEN_SYSCTL_SCHED_RATELIMIT_MIN
+CSCHED_MAX_LOAD_BALANCE_RATELIMIT_US: Final = 1_000_000
+U32: Final = 0xFFFF_FFFF
 TSLICE_MIN_MS, TSLICE_MAX_MS = 1, 1000  # XEN_SYSCTL_CSCHED_TSLICE_{MIN,MAX}
 RATELIMIT_MIN_US, RATELIMIT_MAX_US = 100, 500_000  # XEN_SYSCTL_SCHED_RATELIMIT_{MIN,MAX}
-MGR_DLY_MAX_US = 100_000  # XEN_SYSCTL_CSCHED_MGR_DLY_MAX_US
+MGR_DLY_MAX_US: Final = 100_000  # XEN_SYSCTL_CSCHED_MGR_DLY_MAX_US
 WEIGHT_MIN, WEIGHT_MAX = 1, 65535
 
 
@@ -72,18 +73,18 @@ def _s32(x: int) -> int:
 
 
 # Priorities (higher runs first).
-PRI_TS_BOOST = 0
-PRI_TS_UNDER = -1
-PRI_TS_OVER = -2
-PRI_IDLE = -64
+PRI_TS_BOOST: Final = 0
+PRI_TS_UNDER: Final = -1
+PRI_TS_OVER: Final = -2
+PRI_IDLE: Final = -64
 PRI_NAMES = {PRI_TS_BOOST: "BOOST", PRI_TS_UNDER: "UNDER", PRI_TS_OVER: "OVER",
              PRI_IDLE: "IDLE"}
 
 # svc.flags
-FLAG_PARKED = 1
-FLAG_YIELD = 2
-FLAG_MIGRATING = 4
-FLAG_PINNED = 8
+FLAG_PARKED: Final = 1
+FLAG_YIELD: Final = 2
+FLAG_MIGRATING: Final = 4
+FLAG_PINNED: Final = 8
 
 
 @dataclass(slots=True, eq=False)
@@ -125,7 +126,6 @@ class CschedPcpu:
     """``this_cpu(last_tickle_cpu)``: where the last one-idler tickle from here went."""
 
 
-@register_scheduler
 class CreditScheduler(Scheduler):
     name = "credit"
     long_name = "SMP Credit Scheduler"
@@ -737,3 +737,7 @@ class CreditScheduler(Scheduler):
         if svc.sdom is not None:
             s += f" credit={svc.credit} [w={svc.sdom.weight},cap={svc.sdom.cap}]"
         return s
+
+
+# registered by a call, not a decorator: mypyc compiles only undecorated classes natively
+register_scheduler(CreditScheduler)

@@ -19,6 +19,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from xensim.compiled import mypyc_attr
+
 if TYPE_CHECKING:
     from xensim.hypervisor.cpupool import Cpupool
     from xensim.hypervisor.domain import Domain
@@ -32,6 +34,7 @@ class SchedParamError(ValueError):
     """A scheduler parameter outside the range the policy accepts (xl gets -EINVAL)."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # policies in Python subclass it
 class Scheduler:
     """Base class of every policy; one instance per cpupool."""
 
