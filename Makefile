@@ -1,7 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - create .venv, install xensim, run the demo scenario
-#   make test   - create .venv, install xensim with its test extras, run the tests
-# .ci/run calls `make test`, then `make test-fast`.
+#   make test   - create .venv, install xensim with its test extras, run the tests; then
+#                 the same package compiled by mypyc (.venv-fast, make test-fast)
+# .ci/run calls `make test`.
 #   make fast       - optional: .venv-fast, the same package with its hot modules compiled
 #                     by mypyc (needs a C compiler and Python's headers); see README, Speed
 
@@ -22,6 +23,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
+	$(MAKE) test-fast
 
 # The compiled build: a second venv with a regular (not editable) install whose modules
 # listed in xensim/compiled.py are C extensions built by mypyc. It is rebuilt when any
