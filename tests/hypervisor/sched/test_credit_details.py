@@ -13,6 +13,7 @@ from xensim.hypervisor.sched.credit import (
     PRI_TS_UNDER,
     CreditScheduler,
 )
+from xensim.hypervisor.sched.credit_runq import CreditRunq
 
 
 def _sched(host: Host, pool: int = 0) -> CreditScheduler:
@@ -121,15 +122,19 @@ def test_runq_sort_puts_under_vcpus_ahead_of_over_ones_once_per_accounting() -> 
     pcpu = host.hv.pcpus[0]
     spc = pcpu.sched_priv
     units = [host.domain(f"d{i}").vcpus[0].sched_priv for i in range(3)]
-    spc.runq[:] = []
+    spc.runq = CreditRunq()
+    for u in units:
+        u.pri = PRI_TS_UNDER
+        spc.runq.insert(u, False)
+    # The accounting pass changes queued priorities in place, as csched_acct does.
     for u, pri in zip(units, (PRI_TS_OVER, PRI_TS_UNDER, PRI_TS_OVER), strict=True):
         u.pri = pri
-        spc.runq.append(u)
+    spc.runq.priorities_changed()
     sched._runq_sort(pcpu)  # nothing new since the last accounting: unchanged
-    assert spc.runq == units
+    assert list(spc.runq) == units
     sched.runq_sort += 1
     sched._runq_sort(pcpu)
-    assert spc.runq == [units[1], units[0], units[2]]  # stable within each class
+    assert list(spc.runq) == [units[1], units[0], units[2]]  # stable within each class
     assert spc.runq_sort_last == sched.runq_sort
 
 
@@ -275,9 +280,8 @@ def test_an_idle_pcpu_steals_a_soft_affine_unit_before_a_merely_allowed_one() ->
     sched.nr_soft_affine = 2
     assert sched._runq_steal(host.hv.pcpus[1], 0, PRI_TS_OVER - 1, 0) is queued[1]
     queued[1].vcpu.processor = host.hv.pcpus[1]
-    host.hv.pcpus[1].sched_priv.runq.insert(1, queued[1])
-    queued[1].on_runq = True
-    host.hv.pcpus[1].sched_priv.nr_runnable += 1
+    sched._runq_insert(queued[1])  # back behind queued[0], its equal
+    assert list(host.hv.pcpus[1].sched_priv.runq) == queued
     got = sched._load_balance(pcpu0, pcpu0.idle.sched_priv)
     assert got is queued[1]  # second in the queue, but the only one preferring pCPU 0
 

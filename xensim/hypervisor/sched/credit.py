@@ -30,17 +30,20 @@ I/O-bound guests get low latency next to CPU hogs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import compress, count
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from xensim.hypervisor.cmdline import XenCmdline
 from xensim.hypervisor.sched.affinity import cpumask_cycle, cycle_order
+from xensim.hypervisor.sched.credit_runq import (
+    PRI_IDLE,
+    PRI_TS_BOOST,
+    PRI_TS_OVER,
+    PRI_TS_UNDER,
+    CreditRunq,
+)
 from xensim.hypervisor.sched.ops import SchedParamError, Scheduler, register_scheduler
 from xensim.hypervisor.time import MICROSECS, MILLISECS
 from xensim.hypervisor.vcpu import PauseFlag
-
-_pri_of = attrgetter("pri")
 
 if TYPE_CHECKING:
     from xensim.hypervisor.cpupool import Cpupool
@@ -71,11 +74,7 @@ def _s32(x: int) -> int:
     return x - (1 << 32) if x & 0x8000_0000 else x
 
 
-# Priorities (higher runs first).
-PRI_TS_BOOST = 0
-PRI_TS_UNDER = -1
-PRI_TS_OVER = -2
-PRI_IDLE = -64
+# Priorities (higher runs first): PRI_TS_BOOST > PRI_TS_UNDER > PRI_TS_OVER > PRI_IDLE.
 PRI_NAMES = {PRI_TS_BOOST: "BOOST", PRI_TS_UNDER: "UNDER", PRI_TS_OVER: "OVER",
              PRI_IDLE: "IDLE"}
 
@@ -116,7 +115,7 @@ class CschedUnit:
 @dataclass(slots=True, eq=False)
 class CschedPcpu:
     ticker: Timer
-    runq: list[CschedUnit] = field(default_factory=list)
+    runq: CreditRunq = field(default_factory=CreditRunq)
     runq_sort_last: int = 0
     nr_runnable: int = 0
     last_load_balance: SimTime = 0
@@ -281,17 +280,9 @@ class CreditScheduler(Scheduler):
     # --- run queues ----------------------------------------------------------------------
     def _runq_insert(self, svc: CschedUnit) -> None:
         spc: CschedPcpu = svc.vcpu.processor.sched_priv
-        runq = spc.runq
-        pri = svc.pri
-        n = len(runq)
-        # The first vCPU of lower priority, as Xen's list walk finds it; the walk runs in
-        # C (NOTE: for speed, see benchmarks/: thousands of domains woken at once queue
-        # on one pCPU before time starts).
-        i = next(compress(count(), map(pri.__gt__, map(_pri_of, runq))), n)
-        # A yielding vCPU goes behind one lower-priority (non-idle) vCPU if it can.
-        if svc.flags & FLAG_YIELD and i < n:
-            i += 1
-        runq.insert(i, svc)
+        # Before the first vCPU of lower priority; a yielding vCPU goes behind one
+        # lower-priority (non-idle) vCPU if it can.
+        spc.runq.insert(svc, bool(svc.flags & FLAG_YIELD))
         svc.on_runq = True
         spc.nr_runnable += 1
 
@@ -316,9 +307,7 @@ class CreditScheduler(Scheduler):
         if spc.runq_sort_last == self.runq_sort:
             return
         spc.runq_sort_last = self.runq_sort
-        under = [s for s in spc.runq if s.pri >= PRI_TS_UNDER]
-        over = [s for s in spc.runq if s.pri < PRI_TS_UNDER]
-        spc.runq[:] = under + over
+        spc.runq.sort()
 
     # --- credits -----------------------------------------------------------------------
     def _burn_credits(self, svc: CschedUnit, now: SimTime) -> None:
@@ -427,8 +416,12 @@ class CreditScheduler(Scheduler):
             credit_fair = ((credit_fair + n_active - 1) & U32) // n_active
             for svc in list(sdom.active_units):
                 svc.credit = credit = _s32(svc.credit + credit_fair)  # atomic_add on an int
+                pri = PRI_TS_OVER if credit < 0 else PRI_TS_UNDER
+                if svc.pri != pri:
+                    svc.pri = pri
+                    if svc.on_runq:  # it stays where it is in its queue, as in Xen
+                        svc.vcpu.processor.sched_priv.runq.priorities_changed()
                 if credit < 0:
-                    svc.pri = PRI_TS_OVER
                     if sdom.cap and credit < -credit_cap and not svc.flags & FLAG_PARKED:
                         svc.flags |= FLAG_PARKED
                         self.stats["park"] += 1
@@ -437,7 +430,6 @@ class CreditScheduler(Scheduler):
                     if credit < -cpt:
                         svc.credit = credit = -cpt
                 else:
-                    svc.pri = PRI_TS_UNDER
                     if svc.flags & FLAG_PARKED:
                         self.stats["unpark"] += 1
                         self._trace("unpark", svc)
@@ -677,7 +669,7 @@ class CreditScheduler(Scheduler):
 
         while True:
             if spc.runq:
-                snext = spc.runq[0]
+                snext = spc.runq.head()
             else:
                 snext = pcpu.idle.sched_priv
             # Balancing is rate-limited per pCPU (load-balance-ratelimit, Xen 4.18+).
