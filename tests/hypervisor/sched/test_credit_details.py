@@ -127,9 +127,9 @@ def test_runq_sort_puts_under_vcpus_ahead_of_over_ones_once_per_accounting() -> 
         u.pri = PRI_TS_UNDER
         spc.runq.insert(u, False)
     # The accounting pass changes queued priorities in place, as csched_acct does.
-    for u, pri in zip(units, (PRI_TS_OVER, PRI_TS_UNDER, PRI_TS_OVER), strict=True):
-        u.pri = pri
-    spc.runq.priorities_changed()
+    for u in (units[0], units[2]):
+        u.pri = PRI_TS_OVER
+        spc.runq.repriced(u, PRI_TS_UNDER)
     sched._runq_sort(pcpu)  # nothing new since the last accounting: unchanged
     assert list(spc.runq) == units
     sched.runq_sort += 1

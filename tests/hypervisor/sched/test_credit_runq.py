@@ -58,8 +58,9 @@ def test_every_operation_leaves_the_order_xens_list_walk_gives(seed: int) -> Non
             idle.append(u)
         elif model and op < 0.9:
             for u in rng.sample(model, rng.randint(1, len(model))):  # csched_acct
-                u.pri = rng.choice((PRI_TS_UNDER, PRI_TS_OVER))
-            runq.priorities_changed()
+                old, u.pri = u.pri, rng.choice((PRI_TS_UNDER, PRI_TS_OVER))
+                if u.pri != old:
+                    runq.repriced(u, old)
         else:
             runq.sort()
             walk_sort(model)
@@ -90,7 +91,7 @@ def test_sort_leaves_a_partitioned_queue_alone_and_reorders_after_accounting() -
     runq.sort()
     assert list(runq) == units
     units[0].pri = PRI_TS_OVER
-    runq.priorities_changed()
+    runq.repriced(units[0], PRI_TS_UNDER)
     runq.sort()
     assert list(runq) == [units[1], units[2], units[0]]
     boost = Unit(9, PRI_TS_BOOST)

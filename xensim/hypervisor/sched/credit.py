@@ -416,11 +416,9 @@ class CreditScheduler(Scheduler):
             credit_fair = ((credit_fair + n_active - 1) & U32) // n_active
             for svc in list(sdom.active_units):
                 svc.credit = credit = _s32(svc.credit + credit_fair)  # atomic_add on an int
-                pri = PRI_TS_OVER if credit < 0 else PRI_TS_UNDER
-                if svc.pri != pri:
-                    svc.pri = pri
-                    if svc.on_runq:  # it stays where it is in its queue, as in Xen
-                        svc.vcpu.processor.sched_priv.runq.priorities_changed()
+                old, svc.pri = svc.pri, PRI_TS_OVER if credit < 0 else PRI_TS_UNDER
+                if svc.on_runq and svc.pri != old:  # it keeps its place, as in Xen
+                    svc.vcpu.processor.sched_priv.runq.repriced(svc, old)
                 if credit < 0:
                     if sdom.cap and credit < -credit_cap and not svc.flags & FLAG_PARKED:
                         svc.flags |= FLAG_PARKED

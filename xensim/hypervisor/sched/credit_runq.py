@@ -17,16 +17,14 @@ of OVER vCPUs up to date on every insert and removal.  The list itself is
 Xen's, so every order the walk gives is kept, including the ones that are
 not sorted: a yielding vCPU goes behind one lower-priority vCPU, and the
 accounting pass (csched_acct) changes the priority of queued vCPUs without
-moving them.  After the latter the queue is marked stale and its next use
-recounts the positions in one pass (as Xen's runq sort walks the queue after
-each accounting pass).
+moving them (the queue is told, and looks for the vCPU only where it matters).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import compress, count
-from operator import attrgetter
+from itertools import compress, count, islice, repeat
+from operator import attrgetter, is_, not_
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,7 +42,7 @@ _pri_of = attrgetter("pri")
 class CreditRunq:
     """One pCPU's queue of runnable, not running, vCPUs in Xen's list order."""
 
-    __slots__ = ("_q", "_over", "_low", "_n_over", "_stale")
+    __slots__ = ("_q", "_over", "_low", "_n_over")
 
     def __init__(self) -> None:
         self._q: list[CschedUnit] = []
@@ -54,8 +52,6 @@ class CreditRunq:
         """Index of the first vCPU below BOOST, or the length."""
         self._n_over = 0
         """How many queued vCPUs are below UNDER."""
-        self._stale = False
-        """Queued vCPUs changed priority: the three figures above need a recount."""
 
     def __len__(self) -> int:
         return len(self._q)
@@ -66,23 +62,9 @@ class CreditRunq:
     def head(self) -> CschedUnit:
         return self._q[0]
 
-    def priorities_changed(self) -> None:
-        """Queued vCPUs' priorities were changed in place (the accounting pass)."""
-        self._stale = True
-
-    def _recount(self) -> None:
-        pris = list(map(_pri_of, self._q))
-        n = len(pris)
-        self._over = next(compress(count(), map(PRI_TS_UNDER.__gt__, pris)), n)
-        self._low = next(compress(count(), map(PRI_TS_BOOST.__gt__, pris)), n)
-        self._n_over = sum(map(PRI_TS_UNDER.__gt__, pris))
-        self._stale = False
-
     def insert(self, svc: CschedUnit, behind_one: bool) -> None:
         """__runq_insert: before the first vCPU of lower priority, or, for a yielding
         vCPU (*behind_one*), behind it."""
-        if self._stale:
-            self._recount()
         q = self._q
         n = len(q)
         pri = svc.pri
@@ -110,10 +92,7 @@ class CreditRunq:
     def remove(self, svc: CschedUnit) -> None:
         """__runq_remove."""
         q = self._q
-        if self._stale:
-            q.remove(svc)
-            return
-        j = q.index(svc)
+        j = self._find(svc, len(q))
         del q[j]
         if svc.pri < PRI_TS_UNDER:
             self._n_over -= 1
@@ -126,21 +105,47 @@ class CreditRunq:
         elif j == self._low:
             self._low = self._next_below(j, PRI_TS_BOOST)
 
+    def repriced(self, svc: CschedUnit, old: int) -> None:
+        """*svc*, queued, had priority *old* and has another now: csched_acct changes
+        it in place and the vCPU keeps its place in the list."""
+        new = svc.pri
+        if (new < PRI_TS_UNDER) != (old < PRI_TS_UNDER):
+            if new < PRI_TS_UNDER:
+                self._n_over += 1
+                self._over = self._find(svc, self._over)
+            else:
+                self._n_over -= 1
+                if self._over < len(self._q) and self._q[self._over] is svc:
+                    self._over = self._next_below(self._over, PRI_TS_UNDER)
+        if (new < PRI_TS_BOOST) != (old < PRI_TS_BOOST):
+            if new < PRI_TS_BOOST:
+                self._low = self._find(svc, self._low)
+            elif self._low < len(self._q) and self._q[self._low] is svc:
+                self._low = self._next_below(self._low, PRI_TS_BOOST)
+
+    def _find(self, svc: CschedUnit, stop: int) -> int:
+        """Where *svc* is among the first *stop* vCPUs, or *stop* (a walk by identity,
+        in C: the dataclasses compare by identity too, but slowly)."""
+        return next(compress(count(), map(is_, islice(self._q, stop), repeat(svc))), stop)
+
     def _next_below(self, j: int, pri: int) -> int:
-        """The first index from *j* on whose vCPU is below *pri* (at once in a sorted
-        queue: the removed vCPU's successor is of its class, or there is none)."""
+        """The first index from *j* on whose vCPU is below *pri*, or the length (at once
+        in a sorted queue; the walk runs in C otherwise)."""
         q = self._q
-        for k in range(j, len(q)):
-            if q[k].pri < pri:
-                return k
-        return len(q)
+        return next(compress(count(j), map(pri.__gt__, map(_pri_of, islice(q, j, None)))),
+                    len(q))
 
     def sort(self) -> None:
-        """csched_runq_sort: UNDER and BOOST vCPUs ahead of OVER ones, each in order."""
-        if self._stale:
-            self._recount()
+        """csched_runq_sort: UNDER and BOOST vCPUs ahead of OVER ones, each in order.
+        Everything before the first OVER vCPU stays; the rest is split in C."""
         q = self._q
-        if len(q) - self._over == self._n_over:
+        k = self._over
+        if len(q) - k == self._n_over:
             return  # no OVER vCPU is ahead of a better one: Xen's walk moves nothing
-        q[:] = [s for s in q if s.pri >= PRI_TS_UNDER] + [s for s in q if s.pri < PRI_TS_UNDER]
-        self._recount()
+        tail = q[k:]
+        below = list(map(PRI_TS_UNDER.__gt__, map(_pri_of, tail)))
+        better = list(compress(tail, map(not_, below)))
+        q[k:] = better + list(compress(tail, below))
+        self._over = k + len(better)
+        if self._low >= k:
+            self._low = self._next_below(k, PRI_TS_BOOST)
