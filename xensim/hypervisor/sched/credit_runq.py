@@ -17,7 +17,8 @@ of OVER vCPUs up to date on every insert and removal.  The list itself is
 Xen's, so every order the walk gives is kept, including the ones that are
 not sorted: a yielding vCPU goes behind one lower-priority vCPU, and the
 accounting pass (csched_acct) changes the priority of queued vCPUs without
-moving them (the queue is told, and looks for the vCPU only where it matters).
+moving them (the queue is told, and looks for the new first OVER vCPU once,
+when it next needs it).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class CreditRunq:
     def __init__(self) -> None:
         self._q: list[CschedUnit] = []
         self._over = 0
-        """Index of the first vCPU below UNDER (OVER), or the length."""
+        """Index of the first vCPU below UNDER (OVER), or the length; -1: unknown."""
         self._low = 0
         """Index of the first vCPU below BOOST, or the length."""
         self._n_over = 0
@@ -67,11 +68,12 @@ class CreditRunq:
         vCPU (*behind_one*), behind it."""
         q = self._q
         n = len(q)
+        over = self._first_over()
         pri = svc.pri
         if pri >= PRI_TS_BOOST:
             i = self._low
         elif pri >= PRI_TS_UNDER:
-            i = self._over
+            i = over
         else:
             i = n  # nothing queued is below OVER
         if behind_one and i < n:
@@ -79,10 +81,10 @@ class CreditRunq:
         q.insert(i, svc)
         if pri < PRI_TS_UNDER:
             self._n_over += 1
-            if i < self._over:
+            if i < over:
                 self._over = i
-        elif i <= self._over:
-            self._over += 1
+        elif i <= over:
+            self._over = over + 1
         if pri < PRI_TS_BOOST:
             if i < self._low:
                 self._low = i
@@ -107,21 +109,32 @@ class CreditRunq:
 
     def repriced(self, svc: CschedUnit, old: int) -> None:
         """*svc*, queued, had priority *old* and has another now: csched_acct changes
-        it in place and the vCPU keeps its place in the list."""
+        it in place and the vCPU keeps its place in the list.  A vCPU newly OVER may
+        be the first one now: that is looked for when next needed, once for all the
+        vCPUs one accounting pass changed (in a queue of thousands, a search each
+        cost more than the rest of the pass)."""
         new = svc.pri
         if (new < PRI_TS_UNDER) != (old < PRI_TS_UNDER):
             if new < PRI_TS_UNDER:
                 self._n_over += 1
-                self._over = self._find(svc, self._over)
+                if self._over:
+                    self._over = -1  # unknown
             else:
                 self._n_over -= 1
-                if self._over < len(self._q) and self._q[self._over] is svc:
+                if 0 <= self._over < len(self._q) and self._q[self._over] is svc:
                     self._over = self._next_below(self._over, PRI_TS_UNDER)
         if (new < PRI_TS_BOOST) != (old < PRI_TS_BOOST):
             if new < PRI_TS_BOOST:
                 self._low = self._find(svc, self._low)
             elif self._low < len(self._q) and self._q[self._low] is svc:
                 self._low = self._next_below(self._low, PRI_TS_BOOST)
+
+    def _first_over(self) -> int:
+        over = self._over
+        if over < 0:  # the first vCPU below UNDER, by a walk in C
+            over = self._over = next(
+                compress(count(), map(PRI_TS_UNDER.__gt__, map(_pri_of, self._q))), len(self._q))
+        return over
 
     def _find(self, svc: CschedUnit, stop: int) -> int:
         """Where *svc* is among the first *stop* vCPUs, or *stop* (a walk by identity,
@@ -130,16 +143,18 @@ class CreditRunq:
 
     def _next_below(self, j: int, pri: int) -> int:
         """The first index from *j* on whose vCPU is below *pri*, or the length (at once
-        in a sorted queue; the walk runs in C otherwise)."""
+        in a sorted queue: the vCPU that was there had that priority)."""
         q = self._q
-        return next(compress(count(j), map(pri.__gt__, map(_pri_of, islice(q, j, None)))),
-                    len(q))
+        for k in range(j, len(q)):
+            if q[k].pri < pri:
+                return k
+        return len(q)
 
     def sort(self) -> None:
         """csched_runq_sort: UNDER and BOOST vCPUs ahead of OVER ones, each in order.
         Everything before the first OVER vCPU stays; the rest is split in C."""
         q = self._q
-        k = self._over
+        k = self._first_over()
         if len(q) - k == self._n_over:
             return  # no OVER vCPU is ahead of a better one: Xen's walk moves nothing
         tail = q[k:]
