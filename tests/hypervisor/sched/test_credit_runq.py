@@ -64,10 +64,9 @@ def test_every_operation_leaves_the_order_xens_list_walk_gives(seed: int) -> Non
         else:
             runq.sort()
             walk_sort(model)
-        assert list(runq) == model
-        assert len(runq) == len(model)
+        assert runq.vcpus == model
         if model:
-            assert runq.head() is model[0]
+            assert runq.vcpus[0] is model[0]
 
 
 def test_a_yielding_vcpu_goes_behind_one_of_lower_priority() -> None:
@@ -77,10 +76,10 @@ def test_a_yielding_vcpu_goes_behind_one_of_lower_priority() -> None:
         runq.insert(u, False)
     y = Unit(3, PRI_TS_UNDER)
     runq.insert(y, True)
-    assert list(runq) == [a, b, y, c]
+    assert runq.vcpus == [a, b, y, c]
     late = Unit(4, PRI_TS_UNDER)  # the queue is out of order now: still the first OVER
     runq.insert(late, False)
-    assert list(runq) == [a, late, b, y, c]
+    assert runq.vcpus == [a, late, b, y, c]
 
 
 def test_sort_leaves_a_partitioned_queue_alone_and_reorders_after_accounting() -> None:
@@ -89,11 +88,11 @@ def test_sort_leaves_a_partitioned_queue_alone_and_reorders_after_accounting() -
     for u in units:
         runq.insert(u, False)
     runq.sort()
-    assert list(runq) == units
+    assert runq.vcpus == units
     units[0].pri = PRI_TS_OVER
     runq.repriced(units[0], PRI_TS_UNDER)
     runq.sort()
-    assert list(runq) == [units[1], units[2], units[0]]
+    assert runq.vcpus == [units[1], units[2], units[0]]
     boost = Unit(9, PRI_TS_BOOST)
     runq.insert(boost, False)
-    assert runq.head() is boost
+    assert runq.vcpus[0] is boost

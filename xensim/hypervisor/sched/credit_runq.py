@@ -23,7 +23,6 @@ when it next needs it).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import compress, count, islice, repeat
 from operator import attrgetter, is_, not_
 from typing import TYPE_CHECKING
@@ -43,10 +42,11 @@ _pri_of = attrgetter("pri")
 class CreditRunq:
     """One pCPU's queue of runnable, not running, vCPUs in Xen's list order."""
 
-    __slots__ = ("_q", "_over", "_low", "_n_over")
+    __slots__ = ("vcpus", "_over", "_low", "_n_over")
 
     def __init__(self) -> None:
-        self._q: list[CschedUnit] = []
+        self.vcpus: list[CschedUnit] = []
+        """The queue, head first: read it, change it only through the methods below."""
         self._over = 0
         """Index of the first vCPU below UNDER (OVER), or the length; -1: unknown."""
         self._low = 0
@@ -54,19 +54,10 @@ class CreditRunq:
         self._n_over = 0
         """How many queued vCPUs are below UNDER."""
 
-    def __len__(self) -> int:
-        return len(self._q)
-
-    def __iter__(self) -> Iterator[CschedUnit]:
-        return iter(self._q)
-
-    def head(self) -> CschedUnit:
-        return self._q[0]
-
     def insert(self, svc: CschedUnit, behind_one: bool) -> None:
         """__runq_insert: before the first vCPU of lower priority, or, for a yielding
         vCPU (*behind_one*), behind it."""
-        q = self._q
+        q = self.vcpus
         n = len(q)
         over = self._first_over()
         pri = svc.pri
@@ -93,7 +84,7 @@ class CreditRunq:
 
     def remove(self, svc: CschedUnit) -> None:
         """__runq_remove."""
-        q = self._q
+        q = self.vcpus
         j = self._find(svc, len(q))
         del q[j]
         if svc.pri < PRI_TS_UNDER:
@@ -121,30 +112,30 @@ class CreditRunq:
                     self._over = -1  # unknown
             else:
                 self._n_over -= 1
-                if 0 <= self._over < len(self._q) and self._q[self._over] is svc:
+                if 0 <= self._over < len(self.vcpus) and self.vcpus[self._over] is svc:
                     self._over = self._next_below(self._over, PRI_TS_UNDER)
         if (new < PRI_TS_BOOST) != (old < PRI_TS_BOOST):
             if new < PRI_TS_BOOST:
                 self._low = self._find(svc, self._low)
-            elif self._low < len(self._q) and self._q[self._low] is svc:
+            elif self._low < len(self.vcpus) and self.vcpus[self._low] is svc:
                 self._low = self._next_below(self._low, PRI_TS_BOOST)
 
     def _first_over(self) -> int:
         over = self._over
         if over < 0:  # the first vCPU below UNDER, by a walk in C
             over = self._over = next(
-                compress(count(), map(PRI_TS_UNDER.__gt__, map(_pri_of, self._q))), len(self._q))
+                compress(count(), map(PRI_TS_UNDER.__gt__, map(_pri_of, self.vcpus))), len(self.vcpus))
         return over
 
     def _find(self, svc: CschedUnit, stop: int) -> int:
         """Where *svc* is among the first *stop* vCPUs, or *stop* (a walk by identity,
         in C: the dataclasses compare by identity too, but slowly)."""
-        return next(compress(count(), map(is_, islice(self._q, stop), repeat(svc))), stop)
+        return next(compress(count(), map(is_, islice(self.vcpus, stop), repeat(svc))), stop)
 
     def _next_below(self, j: int, pri: int) -> int:
         """The first index from *j* on whose vCPU is below *pri*, or the length (at once
         in a sorted queue: the vCPU that was there had that priority)."""
-        q = self._q
+        q = self.vcpus
         for k in range(j, len(q)):
             if q[k].pri < pri:
                 return k
@@ -153,7 +144,7 @@ class CreditRunq:
     def sort(self) -> None:
         """csched_runq_sort: UNDER and BOOST vCPUs ahead of OVER ones, each in order.
         Everything before the first OVER vCPU stays; the rest is split in C."""
-        q = self._q
+        q = self.vcpus
         k = self._first_over()
         if len(q) - k == self._n_over:
             return  # no OVER vCPU is ahead of a better one: Xen's walk moves nothing
