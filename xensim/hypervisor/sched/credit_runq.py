@@ -123,8 +123,9 @@ class CreditRunq:
     def _first_over(self) -> int:
         over = self._over
         if over < 0:  # the first vCPU below UNDER, by a walk in C
+            q = self.vcpus
             over = self._over = next(
-                compress(count(), map(PRI_TS_UNDER.__gt__, map(_pri_of, self.vcpus))), len(self.vcpus))
+                compress(count(), map(PRI_TS_UNDER.__gt__, map(_pri_of, q))), len(q))
         return over
 
     def _find(self, svc: CschedUnit, stop: int) -> int:
