@@ -5,9 +5,10 @@ Sweeps the number of domains (at a fixed pCPU count) and the number of pCPUs
 ``cpu`` and half ``duty:busy_ms=4,idle_ms=12``, under credit (issue #12).
 For each point it prints the wall and CPU time to create every domain, and
 the CPU time per SimPy event over a measured window after a warm-up, next to
-the CPU cost of one bare SimPy event measured just before (the machines here
-are shared and noisy: CPU time, unlike wall time, does not count the time
-other jobs held the core, and the ratio is the figure to compare).
+the CPU cost of one bare SimPy event (the machines here are shared and noisy:
+CPU time, unlike wall time, does not count the time other jobs held the core;
+the window is cut into rounds that visit every point of a sweep in turn, and
+the ratio is the figure to compare).
 
     python benchmarks/bench_scale.py                       # both sweeps
     python benchmarks/bench_scale.py --domains 64,1000 --pcpus 16
@@ -49,24 +50,34 @@ def build(domains: int, pcpus: int) -> tuple[Host, float, float]:
     return host, time.perf_counter() - t0, time.process_time() - c0
 
 
-def measure(domains: int, pcpus: int, warm_ms: float, ms: float, repeats: int = 5) -> str:
-    """One sweep point.  The window is cut into *repeats* pieces and the cheapest is
-    kept, as is the cheapest of *repeats* bare-SimPy loops: on a shared machine the
-    neighbours only ever add to a measurement (caches, the other hyperthread)."""
-    base_us = min(1e6 / bare_simpy_rates(100_000)[1] for _ in range(repeats))
-    host, create_s, create_cpu = build(domains, pcpus)
-    host.run(ms=warm_ms)
-    events, per_event = 0, float("inf")
+def sweep(points: list[tuple[int, int]], warm_ms: float, ms: float, repeats: int = 5) -> None:
+    """Print one line per (domains, pCPUs) point.  Every host is built first, then
+    the measured window is cut into *repeats* rounds that visit each host in turn,
+    beside a bare-SimPy loop, and each keeps its cheapest round: on a shared machine
+    the neighbours only ever add to a measurement, and they come and go over the
+    minutes a sweep takes, so points measured minutes apart would not compare."""
+    built = []
+    for domains, pcpus in points:
+        host, create_s, create_cpu = build(domains, pcpus)
+        host.run(ms=warm_ms)
+        built.append((domains, pcpus, host, create_s, create_cpu))
+    base_us = float("inf")
+    best = [float("inf")] * len(built)
+    events = [0] * len(built)
     for _ in range(repeats):
-        e0, c0 = events_dispatched(host), time.process_time()
-        host.run(ms=ms / repeats)
-        cpu = time.process_time() - c0
-        n = events_dispatched(host) - e0
-        events += n
-        per_event = min(per_event, cpu / n * 1e6)
-    return (f"{domains:>7,} {pcpus:>6} {create_s:9.2f} {create_cpu:9.2f} "
-            f"{create_cpu / domains * 1e3:9.2f} {events:>9,} {per_event:9.2f} {base_us:9.3f} "
-            f"{per_event / base_us:7.1f}")
+        base_us = min(base_us, 1e6 / bare_simpy_rates(100_000)[1])
+        for k, (_d, _p, host, _s, _c) in enumerate(built):
+            e0, c0 = events_dispatched(host), time.process_time()
+            host.run(ms=ms / repeats)
+            cpu = time.process_time() - c0
+            n = events_dispatched(host) - e0
+            events[k] += n
+            best[k] = min(best[k], cpu / n * 1e6)
+    print(HEADER)
+    for k, (domains, pcpus, _host, create_s, create_cpu) in enumerate(built):
+        print(f"{domains:>7,} {pcpus:>6} {create_s:9.2f} {create_cpu:9.2f} "
+              f"{create_cpu / domains * 1e3:9.2f} {events[k]:>9,} {best[k]:9.2f} "
+              f"{base_us:9.3f} {best[k] / base_us:7.1f}", flush=True)
 
 
 HEADER = (f"{'domains':>7} {'pcpus':>6} {'create s':>9} {'cpu s':>9} {'cpu ms/d':>9} "
@@ -157,14 +168,14 @@ def main() -> None:
     if args.target:
         target(10_000, 256, args.seconds, args.cli)
         return
-    print(f"domain sweep on {args.sweep_pcpus} pCPUs (half cpu, half {DUTY}, credit)")
-    print(HEADER)
-    for n in (int(x) for x in args.domains.split(",") if x):
-        print(measure(n, args.sweep_pcpus, args.warm_ms, args.ms), flush=True)
-    print(f"pCPU sweep with {args.sweep_domains:,} domains")
-    print(HEADER)
-    for p in (int(x) for x in args.pcpus.split(",") if x):
-        print(measure(args.sweep_domains, p, args.warm_ms, args.ms), flush=True)
+    domains = [int(x) for x in args.domains.split(",") if x]
+    if domains:
+        print(f"domain sweep on {args.sweep_pcpus} pCPUs (half cpu, half {DUTY}, credit)")
+        sweep([(n, args.sweep_pcpus) for n in domains], args.warm_ms, args.ms)
+    pcpus = [int(x) for x in args.pcpus.split(",") if x]
+    if pcpus:
+        print(f"pCPU sweep with {args.sweep_domains:,} domains")
+        sweep([(args.sweep_domains, p) for p in pcpus], args.warm_ms, args.ms)
 
 
 if __name__ == "__main__":

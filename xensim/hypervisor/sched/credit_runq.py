@@ -85,7 +85,7 @@ class CreditRunq:
     def remove(self, svc: CschedUnit) -> None:
         """__runq_remove."""
         q = self.vcpus
-        j = self._find(svc, len(q))
+        j = 0 if q[0] is svc else self._find(svc, len(q))  # mostly the head: it runs next
         del q[j]
         if svc.pri < PRI_TS_UNDER:
             self._n_over -= 1
