@@ -30,3 +30,26 @@ def test_free_memory_follows_create_balloon_and_destroy():
     assert hv.free_memory_kib == 3072 * 1024
     assert hv.free_memory_kib == hv.total_memory_kib - sum(
         x.memory_kib for x in hv.domains.values())
+
+
+def test_the_uuids_in_use_follow_create_restore_and_destroy():
+    host = Host(pcpus=1, seed=1)
+    hv = host.hv
+    a = host.create("a", workload="idle")
+    b = host.create("b", workload="idle")
+
+    def live() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for d in hv.domains.values():
+            counts[d.handle] = counts.get(d.handle, 0) + 1
+        return counts
+
+    assert hv.memory.handles == live() and a.handle in hv.memory.handles
+    old = a.handle
+    a.handle = b.handle  # what a restore from a save file does (two may share one)
+    assert hv.memory.handles == live() and hv.memory.handles[b.handle] == 2
+    assert old not in hv.memory.handles
+    host.xl("destroy b")
+    assert hv.memory.handles == live() and hv.memory.handles[a.handle] == 1
+    host.xl("destroy a")
+    assert a.handle not in hv.memory.handles

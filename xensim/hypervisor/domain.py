@@ -36,20 +36,32 @@ class ShutdownReason(IntEnum):
 
 
 class MemoryAccount:
-    """The host's memory in use by its domains, kept up to date as each domain's
-    reservation changes, so free memory is known without summing over every
-    domain (NOTE: for speed at thousands of domains, see benchmarks/)."""
+    """The host's memory in use by its domains, and how many of them carry each UUID,
+    kept up to date as each domain's reservation or handle changes, so free memory
+    and the UUIDs in use are known without a walk over every domain (NOTE: for speed
+    at thousands of domains, see benchmarks/)."""
 
-    __slots__ = ("used_kib",)
+    __slots__ = ("used_kib", "handles")
 
     def __init__(self) -> None:
         self.used_kib = 0
+        self.handles: dict[str, int] = {}
+
+    def add_handle(self, handle: str) -> None:
+        self.handles[handle] = self.handles.get(handle, 0) + 1
+
+    def drop_handle(self, handle: str) -> None:
+        left = self.handles[handle] - 1
+        if left:
+            self.handles[handle] = left
+        else:
+            del self.handles[handle]
 
 
 class Domain:
     __slots__ = ("domid", "name", "vcpus", "pause_count", "is_privileged", "is_dying",
                  "is_shutdown", "shutdown_code", "sched_priv", "pool", "_memory_kib",
-                 "account", "max_memory_kib", "create_time", "handle", "evtchn", "grant_table",
+                 "account", "max_memory_kib", "create_time", "_handle", "evtchn", "grant_table",
                  "hypercall_counts", "vmexit_counts", "denied", "guest_type", "hvm", "info",
                  "__weakref__")
 
@@ -71,8 +83,7 @@ class Domain:
         """The host's memory account while the domain is in its table."""
         self.max_memory_kib = memory_kib
         self.create_time = 0
-        self.handle = ""
-        """The domain's UUID (xl prints it in ``list -v``)."""
+        self._handle = ""
         self.evtchn: Any = None
         self.grant_table: Any = None
         self.hypercall_counts: dict[str, int] = {}
@@ -95,6 +106,18 @@ class Domain:
         if self.account is not None:
             self.account.used_kib += kib - self._memory_kib
         self._memory_kib = kib
+
+    @property
+    def handle(self) -> str:
+        """The domain's UUID (xl prints it in ``list -v``)."""
+        return self._handle
+
+    @handle.setter
+    def handle(self, handle: str) -> None:
+        if self.account is not None:
+            self.account.drop_handle(self._handle)
+            self.account.add_handle(handle)
+        self._handle = handle
 
     @property
     def max_vcpus(self) -> int:

@@ -307,6 +307,7 @@ class Hypervisor:
         self._by_name.setdefault(name, []).append(d)
         d.account = self.memory
         self.memory.used_kib += d.memory_kib
+        self.memory.add_handle(d.handle)
         for v in d.vcpus:
             v.sched_priv = pool.sched.alloc_vdata(v)
             pool.sched.insert(v)
@@ -335,6 +336,7 @@ class Hypervisor:
         del self.domains[d.domid]
         self._unindex_name(d)
         self.memory.used_kib -= d.memory_kib
+        self.memory.drop_handle(d.handle)
         d.account = None
         self.consoles.pop(d.domid, None)
         self.console_dropped.pop(d.domid, None)

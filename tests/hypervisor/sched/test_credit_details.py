@@ -13,6 +13,7 @@ from xensim.hypervisor.sched.credit import (
     PRI_TS_UNDER,
     CreditScheduler,
 )
+from xensim.hypervisor.sched.credit_runq import CreditRunq
 
 
 def _sched(host: Host, pool: int = 0) -> CreditScheduler:
@@ -121,15 +122,19 @@ def test_runq_sort_puts_under_vcpus_ahead_of_over_ones_once_per_accounting() -> 
     pcpu = host.hv.pcpus[0]
     spc = pcpu.sched_priv
     units = [host.domain(f"d{i}").vcpus[0].sched_priv for i in range(3)]
-    spc.runq[:] = []
-    for u, pri in zip(units, (PRI_TS_OVER, PRI_TS_UNDER, PRI_TS_OVER), strict=True):
-        u.pri = pri
-        spc.runq.append(u)
+    spc.runq = CreditRunq()
+    for u in units:
+        u.pri = PRI_TS_UNDER
+        spc.runq.insert(u, False)
+    # The accounting pass changes queued priorities in place, as csched_acct does.
+    for u in (units[0], units[2]):
+        u.pri = PRI_TS_OVER
+        spc.runq.repriced(u, PRI_TS_UNDER)
     sched._runq_sort(pcpu)  # nothing new since the last accounting: unchanged
-    assert spc.runq == units
+    assert spc.runq.vcpus == units
     sched.runq_sort += 1
     sched._runq_sort(pcpu)
-    assert spc.runq == [units[1], units[0], units[2]]  # stable within each class
+    assert spc.runq.vcpus == [units[1], units[0], units[2]]  # stable within each class
     assert spc.runq_sort_last == sched.runq_sort
 
 
@@ -181,7 +186,7 @@ def test_steal_takes_only_strictly_better_work_and_passes_over_yielders() -> Non
     host.run(ms=5)
     sched = _sched(host)
     peer = host.hv.pcpus[1]
-    queued = [s for s in peer.sched_priv.runq]
+    queued = [s for s in peer.sched_priv.runq.vcpus]
     assert len(queued) == 2 and not any(d.vcpus[0].sched_priv in queued and
                                          d.vcpus[0].is_running for d in doms)
     for svc in queued:
@@ -217,7 +222,7 @@ def test_destroying_parked_and_soft_affine_domains_undoes_their_state() -> None:
     host.xl("destroy hog")
     assert sched.nr_soft_affine == 0  # only a soft-affine unit was counted
     assert all(not s.vcpu.domain.name == "hog" for p in host.hv.pcpus
-               for s in p.sched_priv.runq)
+               for s in p.sched_priv.runq.vcpus)
 
 
 def test_removing_a_pcpu_gives_back_its_credit_and_hands_over_the_master() -> None:
@@ -248,8 +253,8 @@ def test_runnable_counts_follow_the_run_queues_through_wakes_blocks_and_steals()
     def check() -> str | None:
         for p in host.hv.pcpus:
             spc = p.sched_priv
-            if not len(spc.runq) <= spc.nr_runnable <= len(spc.runq) + 1:
-                return f"cpu{p.cpu_id}: nr_run={spc.nr_runnable} runq={len(spc.runq)}"
+            if not len(spc.runq.vcpus) <= spc.nr_runnable <= len(spc.runq.vcpus) + 1:
+                return f"cpu{p.cpu_id}: nr_run={spc.nr_runnable} runq={len(spc.runq.vcpus)}"
         return None
 
     problems = sampler(host, 250_000, check)
@@ -267,7 +272,7 @@ def test_an_idle_pcpu_steals_a_soft_affine_unit_before_a_merely_allowed_one() ->
     host.run(ms=5)
     sched = _sched(host)
     pcpu0 = host.hv.pcpus[0]
-    queued = list(host.hv.pcpus[1].sched_priv.runq)
+    queued = list(host.hv.pcpus[1].sched_priv.runq.vcpus)
     assert len(queued) == 2
     for svc in queued:
         svc.hard = frozenset({0, 1})
@@ -275,9 +280,8 @@ def test_an_idle_pcpu_steals_a_soft_affine_unit_before_a_merely_allowed_one() ->
     sched.nr_soft_affine = 2
     assert sched._runq_steal(host.hv.pcpus[1], 0, PRI_TS_OVER - 1, 0) is queued[1]
     queued[1].vcpu.processor = host.hv.pcpus[1]
-    host.hv.pcpus[1].sched_priv.runq.insert(1, queued[1])
-    queued[1].on_runq = True
-    host.hv.pcpus[1].sched_priv.nr_runnable += 1
+    sched._runq_insert(queued[1])  # back behind queued[0], its equal
+    assert list(host.hv.pcpus[1].sched_priv.runq.vcpus) == queued
     got = sched._load_balance(pcpu0, pcpu0.idle.sched_priv)
     assert got is queued[1]  # second in the queue, but the only one preferring pCPU 0
 
@@ -291,7 +295,7 @@ def test_load_balance_passes_over_a_peer_with_nothing_queued_to_the_next() -> No
     host.run(ms=5)
     sched = _sched(host)
     assert host.hv.pcpus[1].sched_priv.nr_runnable == 1
-    queued = list(host.hv.pcpus[2].sched_priv.runq)
+    queued = list(host.hv.pcpus[2].sched_priv.runq.vcpus)
     for svc in queued:
         svc.hard = frozenset({0, 1, 2})
     pcpu0 = host.hv.pcpus[0]
@@ -414,7 +418,7 @@ def test_load_balance_starts_after_the_peer_it_last_stole_from() -> None:
     host.run(ms=5)
     sched = _sched(host)
     for cpu in (1, 2, 3):
-        for svc in host.hv.pcpus[cpu].sched_priv.runq:
+        for svc in host.hv.pcpus[cpu].sched_priv.runq.vcpus:
             svc.hard = frozenset({0, 1, 2, 3})
     pcpu0 = host.hv.pcpus[0]
     sched.balance_bias[0] = 1

@@ -30,19 +30,22 @@ I/O-bound guests get low latency next to CPU hogs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import compress, count
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final
 
 from xensim.hypervisor.cmdline import XenCmdline
 from xensim.hypervisor.domain import Domain
 from xensim.hypervisor.sched.affinity import cpumask_cycle, cycle_order
+from xensim.hypervisor.sched.credit_runq import (
+    PRI_IDLE,
+    PRI_TS_BOOST,
+    PRI_TS_OVER,
+    PRI_TS_UNDER,
+    CreditRunq,
+)
 from xensim.hypervisor.sched.ops import SchedParamError, Scheduler, register_scheduler
 from xensim.hypervisor.time import MICROSECS, MILLISECS
 from xensim.hypervisor.timer import Timer
 from xensim.hypervisor.vcpu import VCPU, PauseFlag
-
-_pri_of = attrgetter("pri")
 
 # Domain, Timer and VCPU are imported above at run time, not only for type checking:
 # compiled by mypyc (make fast), the dataclasses below evaluate their field types.
@@ -72,11 +75,7 @@ def _s32(x: int) -> int:
     return x - (1 << 32) if x & 0x8000_0000 else x
 
 
-# Priorities (higher runs first).
-PRI_TS_BOOST: Final = 0
-PRI_TS_UNDER: Final = -1
-PRI_TS_OVER: Final = -2
-PRI_IDLE: Final = -64
+# Priorities (higher runs first): PRI_TS_BOOST > PRI_TS_UNDER > PRI_TS_OVER > PRI_IDLE.
 PRI_NAMES = {PRI_TS_BOOST: "BOOST", PRI_TS_UNDER: "UNDER", PRI_TS_OVER: "OVER",
              PRI_IDLE: "IDLE"}
 
@@ -117,7 +116,7 @@ class CschedUnit:
 @dataclass(slots=True, eq=False)
 class CschedPcpu:
     ticker: Timer
-    runq: list[CschedUnit] = field(default_factory=list)
+    runq: CreditRunq = field(default_factory=CreditRunq)
     runq_sort_last: int = 0
     nr_runnable: int = 0
     last_load_balance: SimTime = 0
@@ -281,17 +280,9 @@ class CreditScheduler(Scheduler):
     # --- run queues ----------------------------------------------------------------------
     def _runq_insert(self, svc: CschedUnit) -> None:
         spc: CschedPcpu = svc.vcpu.processor.sched_priv
-        runq = spc.runq
-        pri = svc.pri
-        n = len(runq)
-        # The first vCPU of lower priority, as Xen's list walk finds it; the walk runs in
-        # C (NOTE: for speed, see benchmarks/: thousands of domains woken at once queue
-        # on one pCPU before time starts).
-        i = next(compress(count(), map(pri.__gt__, map(_pri_of, runq))), n)
-        # A yielding vCPU goes behind one lower-priority (non-idle) vCPU if it can.
-        if svc.flags & FLAG_YIELD and i < n:
-            i += 1
-        runq.insert(i, svc)
+        # Before the first vCPU of lower priority; a yielding vCPU goes behind one
+        # lower-priority (non-idle) vCPU if it can.
+        spc.runq.insert(svc, bool(svc.flags & FLAG_YIELD))
         svc.on_runq = True
         spc.nr_runnable += 1
 
@@ -316,9 +307,7 @@ class CreditScheduler(Scheduler):
         if spc.runq_sort_last == self.runq_sort:
             return
         spc.runq_sort_last = self.runq_sort
-        under = [s for s in spc.runq if s.pri >= PRI_TS_UNDER]
-        over = [s for s in spc.runq if s.pri < PRI_TS_UNDER]
-        spc.runq[:] = under + over
+        spc.runq.sort()
 
     # --- credits -----------------------------------------------------------------------
     def _burn_credits(self, svc: CschedUnit, now: SimTime) -> None:
@@ -427,8 +416,10 @@ class CreditScheduler(Scheduler):
             credit_fair = ((credit_fair + n_active - 1) & U32) // n_active
             for svc in list(sdom.active_units):
                 svc.credit = credit = _s32(svc.credit + credit_fair)  # atomic_add on an int
+                old, svc.pri = svc.pri, PRI_TS_OVER if credit < 0 else PRI_TS_UNDER
+                if svc.on_runq and svc.pri != old:  # it keeps its place, as in Xen
+                    svc.vcpu.processor.sched_priv.runq.repriced(svc, old)
                 if credit < 0:
-                    svc.pri = PRI_TS_OVER
                     if sdom.cap and credit < -credit_cap and not svc.flags & FLAG_PARKED:
                         svc.flags |= FLAG_PARKED
                         self.stats["park"] += 1
@@ -437,7 +428,6 @@ class CreditScheduler(Scheduler):
                     if credit < -cpt:
                         svc.credit = credit = -cpt
                 else:
-                    svc.pri = PRI_TS_UNDER
                     if svc.flags & FLAG_PARKED:
                         self.stats["unpark"] += 1
                         self._trace("unpark", svc)
@@ -480,7 +470,7 @@ class CreditScheduler(Scheduler):
             idlers = set(self.idlers)
             here = v.processor.sched_priv if v.processor.pool is self.pool else None
             if cur == cpu and here is not None and not any(
-                    not s.vcpu.is_idle for s in here.runq):
+                    not s.vcpu.is_idle for s in here.runq.vcpus):
                 idlers.add(cpu)
             cpus = idlers & mask
             if cpu not in cpus and cpus:
@@ -594,11 +584,13 @@ class CreditScheduler(Scheduler):
 
     # --- the decision -------------------------------------------------------------------------
     def _runq_steal(self, peer: PCPU, cpu: int, pri: int, step: int) -> CschedUnit | None:
-        if peer.curr.is_idle:
+        queued = peer.sched_priv.runq.vcpus
+        # Nothing better than *pri* at the head, nothing anywhere: the walk would stop
+        # at once (NOTE: for speed: balancing on 256 pCPUs asks every busy peer).
+        if peer.curr.is_idle or not queued or queued[0].pri <= pri:
             return None
         now = self.core.now
-        spc: CschedPcpu = peer.sched_priv
-        for speer in spc.runq:
+        for speer in queued:
             if speer.pri <= pri:
                 break
             if speer.flags & FLAG_YIELD:
@@ -620,6 +612,7 @@ class CreditScheduler(Scheduler):
         topo = self.topology
         busy = self.pool.cpu_ids - self.idlers - {cpu}
         if busy:
+            pcpus, pri = self.core.hyp.pcpus, snext.pri
             node = topo.node(cpu)
             nodes = cycle_order(node, set(range(topo.nr_nodes)))
             for step in (0, 1) if self.nr_soft_affine else (1,):
@@ -629,10 +622,10 @@ class CreditScheduler(Scheduler):
                         continue
                     first = cpumask_cycle(self.balance_bias.get(peer_node, 0), workers)
                     for peer_cpu in cycle_order(first, workers):
-                        peer = self.core.hyp.pcpus[peer_cpu]
+                        peer = pcpus[peer_cpu]
                         if peer.sched_priv.nr_runnable <= 1:
                             continue
-                        speer = self._runq_steal(peer, cpu, snext.pri, step)
+                        speer = self._runq_steal(peer, cpu, pri, step)
                         if speer is not None:
                             self.balance_bias[peer_node] = peer_cpu
                             self.stats["steal"] += 1
@@ -676,8 +669,8 @@ class CreditScheduler(Scheduler):
                 spc.nr_runnable -= 1
 
         while True:
-            if spc.runq:
-                snext = spc.runq[0]
+            if spc.runq.vcpus:
+                snext = spc.runq.vcpus[0]
             else:
                 snext = pcpu.idle.sched_priv
             # Balancing is rate-limited per pCPU (load-balance-ratelimit, Xen 4.18+).
@@ -725,7 +718,7 @@ class CreditScheduler(Scheduler):
                          f"sort={spc.runq_sort_last}")
             if not pcpu.curr.is_idle:
                 lines.append("\trun: " + self._dump_unit(pcpu.curr.sched_priv))
-            for i, svc in enumerate(spc.runq, 1):
+            for i, svc in enumerate(spc.runq.vcpus, 1):
                 lines.append(f"\t{i:3d}: " + self._dump_unit(svc))
         return "\n".join(lines) + "\n"
 
