@@ -27,7 +27,8 @@ test: $(VENV)/.installed
 
 # The compiled build: a second venv with a regular (not editable) install whose modules
 # listed in xensim/compiled.py are C extensions built by mypyc. It is rebuilt when any
-# source changes. mypyc type-checks against simpy and rich, so they come first.
+# source changes, from a clean build/ (setuptools would otherwise pack the extensions
+# of an earlier build, of modules no longer listed, into the new wheel). mypyc type-checks against simpy and rich, so they come first.
 FAST_VENV ?= .venv-fast
 FAST_BIN := $(FAST_VENV)/bin
 MYPY_VERSION ?= 2.4.1
@@ -39,6 +40,7 @@ $(FAST_VENV)/.installed: pyproject.toml setup.py $(XENSIM_SOURCES)
 	$(FAST_BIN)/python -m pip install -q 'mypy==$(MYPY_VERSION)' setuptools wheel pytest hypothesis \
 		$$($(FAST_BIN)/python -c "import tomllib; \
 		print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))")
+	rm -rf build/lib.* build/temp.* build/bdist.* build/__native* build/ops.txt
 	XENSIM_MYPYC=1 $(FAST_BIN)/python -m pip install -q --no-build-isolation --no-deps \
 		--force-reinstall .
 	cd /tmp && $(CURDIR)/$(FAST_BIN)/python -c \

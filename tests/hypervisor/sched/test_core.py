@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hypervisor.sched.helpers import assert_trace_well_formed
+from tests.hypervisor.sched.helpers import assert_trace_well_formed, spies_on_credit
 from xensim.host import Host
 from xensim.hypervisor.vcpu import PauseFlag, RunState
 
@@ -180,6 +180,7 @@ def _scripted_slices(host: Host, slices: list[int]) -> list[int]:
     return asked
 
 
+@spies_on_credit
 def test_a_zero_slice_decides_again_at_once() -> None:
     # schedule(): the slice timer is armed whenever next_time >= 0, so a zero slice asks
     # for a new decision at the same instant.
@@ -193,6 +194,7 @@ def test_a_zero_slice_decides_again_at_once() -> None:
     assert asked == [t, t]
 
 
+@spies_on_credit
 def test_a_negative_slice_stops_the_slice_timer() -> None:
     # A negative slice means no time limit (next_time < 0: stop_timer): the slice armed
     # by the decision before it never fires.
@@ -308,6 +310,7 @@ def test_a_vcpu_woken_at_time_zero_still_samples_its_wake_latency() -> None:
     assert host.now == 0 and v.wake_latencies == [0]
 
 
+@spies_on_credit
 def test_runstate_times_are_exact_to_the_nanosecond() -> None:
     # vcpu_runstate_change accounts every nanosecond: a vCPU woken at t and switched in
     # at t + 1 was runnable for 1 ns.

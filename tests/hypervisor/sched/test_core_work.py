@@ -9,6 +9,7 @@ the idle vCPU and back to the same guest pays nothing).
 
 from __future__ import annotations
 
+from tests.hypervisor.sched.helpers import spies_on_credit
 from xensim.host import Host
 from xensim.hypervisor.vcpu import VCPU, PauseFlag
 
@@ -171,6 +172,7 @@ def test_tiny_work_completes_on_time_and_is_accounted_exactly() -> None:
     assert v.kind_ns["guest"] == guest + 7
 
 
+@spies_on_credit
 def test_switch_counters_match_the_trace() -> None:
     # The core counts each decision and each switch (the run's "sched" metrics); each
     # vCPU counts its switches in and its moves to another pCPU.
@@ -233,6 +235,7 @@ def test_a_switch_stops_the_completion_timer_of_the_vcpu_switched_out() -> None:
     assert done and running.kind_ns["probe"] == 10_000
 
 
+@spies_on_credit
 def test_a_picked_vcpu_completes_its_work_on_time_while_a_move_is_pending() -> None:
     # Xen runs the unit its policy picked until the pCPU's next decision, whatever its
     # pause flags: credit2's migrate() flags a unit it has just picked _VPF_migrating

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shares
-from xensim.compiled import compiled_modules
+from tests.hypervisor.sched.helpers import spies_on_credit
 from xensim.host import Host
 from xensim.hypervisor.sched.credit import (
     FLAG_YIELD,
@@ -19,10 +19,6 @@ from xensim.hypervisor.sched.credit import (
     CschedUnit,
 )
 from xensim.hypervisor.vcpu import RunState
-
-spies_on_credit = pytest.mark.skipif(
-    "xensim.hypervisor.sched.credit" in compiled_modules(),
-    reason="replaces a CreditScheduler method, which a class compiled by mypyc does not allow")
 
 
 def _sched(host: Host) -> CreditScheduler:
