@@ -1,0 +1,182 @@
+"""credit2.c decision details, each checked against Xen 4.19's source.
+
+Small, exact checks of what burn_credits, tickle_score/runq_tickle, the yield flag,
+park_unit and balance_load's unit_is_migrateable decide, in controlled states (paused
+guests, credits set by hand) so that each test tells the behaviour from its absence.
+"""
+
+from __future__ import annotations
+
+from xensim.host import Host
+from xensim.hypervisor.sched.credit2 import (
+    CSCHED2_CREDIT_INIT,
+    LOADAVG_GRANULARITY_SHIFT,
+    Credit2Scheduler,
+    Csched2Unit,
+)
+
+
+def _host(pcpus: int, **kw) -> Host:  # type: ignore[no-untyped-def]
+    return Host(pcpus=pcpus, scheduler="credit2", seed=1, dom0_vcpus=1, **kw)
+
+
+def _sched(host: Host) -> Credit2Scheduler:
+    sched = host.hv.pools[0].sched
+    assert isinstance(sched, Credit2Scheduler)
+    return sched
+
+
+def _running(host: Host, cpu: int) -> Csched2Unit:
+    cur = host.hv.pcpus[cpu].sched_priv.curr
+    assert cur is not None
+    return cur
+
+
+def test_short_burns_carry_the_remainder_and_add_up_to_one_long_burn() -> None:
+    # t2c_update: val = time * max_weight + residual; residual = val % weight;
+    # credit -= val / weight.  Three 1 ns burns at weight 3 (max_weight 256) burn
+    # 85, 85 and 86 credits: exactly 3 * 256 / 3, as one 3 ns burn does.
+    host = _host(1)
+    d = host.create("d", workload="cpu", cpu_weight=3, paused=True)
+    sched = _sched(host)
+    svc = d.vcpus[0].sched_priv
+    assert svc.rqd.max_weight == 256 and svc.weight == 3
+    t = svc.start_time = host.now
+    start = svc.credit
+    burnt = []
+    for _ in range(3):
+        before = svc.credit
+        t += 1
+        sched._burn_credits(svc, t)
+        burnt.append((before - svc.credit, svc.residual))
+    assert burnt == [(85, 1), (85, 2), (86, 0)]
+    assert start - svc.credit == 256
+
+
+def test_a_queued_unit_parked_leaves_the_queue_and_its_load_by_one() -> None:
+    # park_unit of a queued unit: list_del_init(runq_elem) and update_load(-1).
+    host = _host(1)
+    capped = host.create("capped", workload="cpu", cap=50)
+    host.create("hog", workload="cpu")
+    sched = _sched(host)
+    rqd = sched.rqds[0]
+    svc = capped.vcpus[0].sched_priv
+    while not svc.on_runq:
+        host.run(ms=1)
+    load = rqd.load
+    sched._park(svc)
+    assert svc.parked and not svc.on_runq and svc not in rqd.runq
+    assert rqd.load == load - 1
+
+
+def test_a_waking_unit_does_not_tickle_a_pcpu_still_within_its_rate_limit() -> None:
+    # tickle_score returns -1 (never a candidate) for a pCPU whose unit has run less
+    # than the rate limit minus CSCHED2_RATELIMIT_TICKLE_TOLERANCE (is_preemptable),
+    # whatever the credits; past it, the same wake-up tickles that pCPU.
+    host = _host(1)
+    host.create("hog", workload="cpu")
+    w = host.create("w", workload="cpu", paused=True)
+    host.run(ms=5)
+    sched = _sched(host)
+    rqd = sched.rqds[0]
+    cur = _running(host, 0)
+    new = w.vcpus[0].sched_priv
+    new.credit = CSCHED2_CREDIT_INIT + 500_000
+    cur.credit = 0
+    cur.start_time = host.now
+    rqd.tickled.clear()
+    within = cur.vcpu.state_entry_time + sched.ratelimit - 50_000  # at the tolerance
+    assert sched._tickle_score(new, 0, within) == -1
+    sched._tickle(new, within)
+    assert rqd.tickled == set() and new.tickled_cpu == -1
+    past = within + 1
+    assert sched._tickle_score(new, 0, past) > 0
+    sched._tickle(new, past)
+    assert rqd.tickled == {0} and new.tickled_cpu == 0
+
+
+def test_the_migration_resistance_counts_against_other_pcpus_not_the_units_own() -> None:
+    # tickle_score: score = new.credit - cur.credit, minus CSCHED2_MIGRATE_RESIST when the
+    # pCPU is not new's own; a positive score gets CREDIT_INIT for new's soft affinity
+    # (no soft affinity: every pCPU) and none for cur's.  runq_tickle then prefers the
+    # unit's own pCPU: a 300 us lead preempts there but nowhere else.
+    host = _host(2)
+    host.create("h0", workload="cpu", cpus="0")
+    host.create("h1", workload="cpu", cpus="1")
+    w = host.create("w", workload="cpu", paused=True)
+    host.run(ms=5)
+    sched = _sched(host)
+    rqd = sched.rqds[0]
+    new = w.vcpus[0].sched_priv
+    new.vcpu.processor = host.hv.pcpus[1]
+    now = host.now + sched.ratelimit  # both hogs are preemptable
+    for cpu in (0, 1):
+        cur = _running(host, cpu)
+        cur.credit, cur.start_time = 1_000_000, now
+    new.credit = 1_300_000
+    assert sched._tickle_score(new, 1, now) == 300_000 + CSCHED2_CREDIT_INIT
+    assert sched._tickle_score(new, 0, now) == 300_000 - sched.migrate_resist  # < 0
+    rqd.tickled.clear()
+    sched._tickle(new, now)
+    assert rqd.tickled == {1} and new.tickled_cpu == 1
+    new.credit = 1_600_000  # past the resistance, the other pCPU scores too
+    assert sched._tickle_score(new, 0, now) == 100_000 + CSCHED2_CREDIT_INIT
+
+
+def test_a_yielding_unit_lets_a_queued_one_with_far_less_credit_run_at_once() -> None:
+    # runq_candidate: a yield (CSFLAG_unit_yield, cleared when read) skips the rate limit
+    # and takes the first runnable queued unit whatever its credit.  Without the yield
+    # the same reschedule keeps the running unit (within its rate limit, and with more
+    # credit anyway).
+    def setup(yield_: bool) -> tuple[Host, Csched2Unit, Csched2Unit]:
+        host = _host(1)
+        a = host.create("a", workload="cpu", paused=True)
+        b = host.create("b", workload="cpu", paused=True)
+        host.run(ms=1)
+        host.xl("unpause a")
+        host.run(ms=5)
+        sa, sb = a.vcpus[0].sched_priv, b.vcpus[0].sched_priv
+        sb.credit = -5_000_000  # too little to preempt a when it wakes
+        host.xl("unpause b")
+        host.run(ns=1)
+        assert a.vcpus[0].is_running and sb.on_runq
+        sched = _sched(host)
+        sched._burn_credits(sa, host.now)
+        sb.credit = sa.credit - 3_000_000  # far less credit than the running unit
+        sa.vcpu.state_entry_time = host.now  # and well within the rate limit
+        if yield_:
+            host.hv.core.vcpu_yield(sa.vcpu)
+        else:
+            host.hv.core.raise_softirq(host.hv.pcpus[0])
+        host.run(ns=1)
+        return host, sa, sb
+
+    _, sa, sb = setup(yield_=False)
+    assert sa.vcpu.is_running and sb.on_runq
+    _, sa, sb = setup(yield_=True)
+    assert sb.vcpu.is_running and sa.on_runq and not sa.yielding
+
+
+def test_balance_load_moves_only_units_allowed_on_the_other_queue() -> None:
+    # balance_load considers a unit only if unit_is_migrateable: its hard affinity meets
+    # the other queue's pCPUs.  Three units pinned to pCPU 0 carry a full load each and
+    # one free unit a quarter: the gap (3.25 vs 0) would narrow most by moving a pinned
+    # one, but only the free one may go.
+    host = _host(2, xen_cmdline="sched=credit2 credit2_runqueue=cpu")
+    doms = [host.create(f"d{i}", workload="cpu", cpus="0", paused=True) for i in range(4)]
+    sched = _sched(host)
+    rq0, rq1 = sched.rqds
+    p = sched.load_precision_shift
+    now = host.now + 1_000_000
+    free = doms[3].vcpus[0]
+    free.hard_affinity = frozenset({0, 1})
+    for rqd in sched.rqds:
+        sched._update_runq_load(rqd, 0, now)
+    units = [d.vcpus[0].sched_priv for d in doms]
+    assert all(s.rqd is rq0 for s in units)
+    for s in rq0.svc + rq1.svc:  # Domain-0's unit carries no load: moving it gains nothing
+        s.avgload = 0 if s not in units else (1 << p) // 4 if s.vcpu is free else 1 << p
+        s.load_last_update = now >> LOADAVG_GRANULARITY_SHIFT
+    rq0.b_avgload, rq1.b_avgload = (13 << p) // 4, 0
+    sched._balance_load(rq0, 0, now)
+    assert [s.rqd for s in units] == [rq0, rq0, rq0, rq1]
