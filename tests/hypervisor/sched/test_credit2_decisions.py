@@ -157,26 +157,139 @@ def test_a_yielding_unit_lets_a_queued_one_with_far_less_credit_run_at_once() ->
     assert sb.vcpu.is_running and sa.on_runq and not sa.yielding
 
 
-def test_balance_load_moves_only_units_allowed_on_the_other_queue() -> None:
+def _two_loaded_queues(n: int) -> tuple[Host, Credit2Scheduler, list[Csched2Unit], int]:
+    """Two one-pCPU run queues; *n* paused single-vCPU guests, all on pCPU 0's queue, and
+    the load averages brought up to a common instant (returned) so that a test can set
+    them by hand."""
+    host = _host(2, xen_cmdline="sched=credit2 credit2_runqueue=cpu")
+    doms = [host.create(f"d{i}", workload="cpu", cpus="0", paused=True) for i in range(n)]
+    sched = _sched(host)
+    now = host.now + 1_000_000
+    for rqd in sched.rqds:
+        sched._update_runq_load(rqd, 0, now)
+    units = [d.vcpus[0].sched_priv for d in doms]
+    assert all(s.rqd is sched.rqds[0] for s in units)
+    return host, sched, units, now
+
+
+def _set_loads(sched: Credit2Scheduler, loads: dict[Csched2Unit, float], now: int) -> None:
+    """Each unit's average load (others, i.e. Domain-0's, none), as of *now*."""
+    p = sched.load_precision_shift
+    for rqd in sched.rqds:
+        for s in rqd.svc:
+            s.avgload = int(loads.get(s, 0) * (1 << p))
+            s.load_last_update = now >> LOADAVG_GRANULARITY_SHIFT
+
+
+def test_balance_load_pushes_only_units_allowed_on_the_other_queue() -> None:
     # balance_load considers a unit only if unit_is_migrateable: its hard affinity meets
     # the other queue's pCPUs.  Three units pinned to pCPU 0 carry a full load each and
     # one free unit a quarter: the gap (3.25 vs 0) would narrow most by moving a pinned
     # one, but only the free one may go.
-    host = _host(2, xen_cmdline="sched=credit2 credit2_runqueue=cpu")
-    doms = [host.create(f"d{i}", workload="cpu", cpus="0", paused=True) for i in range(4)]
-    sched = _sched(host)
+    host, sched, units, now = _two_loaded_queues(4)
     rq0, rq1 = sched.rqds
+    units[3].vcpu.hard_affinity = frozenset({0, 1})
+    _set_loads(sched, {units[0]: 1, units[1]: 1, units[2]: 1, units[3]: 0.25}, now)
     p = sched.load_precision_shift
-    now = host.now + 1_000_000
-    free = doms[3].vcpus[0]
-    free.hard_affinity = frozenset({0, 1})
-    for rqd in sched.rqds:
-        sched._update_runq_load(rqd, 0, now)
-    units = [d.vcpus[0].sched_priv for d in doms]
-    assert all(s.rqd is rq0 for s in units)
-    for s in rq0.svc + rq1.svc:  # Domain-0's unit carries no load: moving it gains nothing
-        s.avgload = 0 if s not in units else (1 << p) // 4 if s.vcpu is free else 1 << p
-        s.load_last_update = now >> LOADAVG_GRANULARITY_SHIFT
     rq0.b_avgload, rq1.b_avgload = (13 << p) // 4, 0
+    moves = sched.stats["balance"]
     sched._balance_load(rq0, 0, now)
     assert [s.rqd for s in units] == [rq0, rq0, rq0, rq1]
+    assert sched.stats["balance"] == moves + 1
+
+
+def test_balance_load_pulls_from_the_busier_queue_when_ours_has_nothing_to_push() -> None:
+    # balance_load from a queue with no units: only "pull" moves are considered
+    # (consider(st, NULL, pull)); the unit whose move narrows the gap most comes over.
+    host, sched, units, now = _two_loaded_queues(3)
+    rq0, rq1 = sched.rqds
+    for s in units:
+        s.vcpu.hard_affinity = frozenset({0, 1})
+    for s in rq1.svc:  # Domain-0's unit, if it sits on pCPU 1's queue: never pushed
+        s.vcpu.hard_affinity = frozenset({1})
+    _set_loads(sched, {units[0]: 0.25, units[1]: 1, units[2]: 1}, now)
+    p = sched.load_precision_shift
+    rq0.b_avgload, rq1.b_avgload = (9 << p) // 4, 0
+    moves = sched.stats["balance"]
+    sched._balance_load(rq1, 1, now)
+    assert [s.rqd for s in units] == [rq0, rq1, rq0]  # 2.25 vs 0 -> 1.25 vs 1
+    assert units[1].vcpu.processor.cpu_id == 1
+    assert sched.stats["balance"] == moves + 1
+
+
+def test_a_units_balancing_load_leaves_its_queue_floored_at_zero() -> None:
+    # runq_deassign: b_avgload -= svc->avgload, never below 0 (max_t(..., 0)).
+    host, sched, units, now = _two_loaded_queues(1)
+    rq0 = sched.rqds[0]
+    svc = units[0]
+    rq0.b_avgload = svc.avgload - 5
+    sched._runq_deassign(svc)
+    assert rq0.b_avgload == 0
+    sched._runq_assign(svc, rq0)
+    rq0.b_avgload = svc.avgload + 5
+    sched._runq_deassign(svc)
+    assert rq0.b_avgload == 5
+
+
+def test_budget_is_granted_down_to_the_last_nanosecond_and_returned_only_if_positive() -> None:
+    # unit_grab_budget: any domain budget above 0 is handed out (here 1 ns); at 0 the unit
+    # is parked.  unit_return_budget unparks the domain's parked units only if the
+    # domain's budget is then above 0.  replenish_domain_budget unparks them only if
+    # its budget is above 0 once the period's budget is added.
+    host = _host(1)
+    d = host.create("d", workload="cpu", vcpus=2, cap=50, paused=True)
+    sched = _sched(host)
+    a, b = (v.sched_priv for v in d.vcpus)
+    sdom = a.sdom
+    a.budget, sdom.budget = 0, 1
+    assert sched._grab_budget(a) and a.budget == 1 and sdom.budget == 0
+    sdom.parked, b.parked = [b], True
+    a.budget, sdom.budget = 0, 0
+    assert sched._return_budget(a) == [] and sdom.parked == [b]  # 0 left: no unpark
+    a.budget, sdom.budget = 1, 0
+    assert sched._return_budget(a) == [b] and sdom.budget == 1
+    sdom.parked = [b]
+    sdom.budget, sdom.next_repl = 1 - sdom.tot_budget, host.now
+    sched._replenish(sdom)  # 1 ns above 0 after the period's budget: unparked
+    assert sdom.budget == 1 and sdom.parked == [] and not b.parked
+
+
+def test_parking_nests_with_other_pauses_of_the_vcpu() -> None:
+    # park_unit sets _VPF_parked, a pause of its own: a vCPU already paused stays paused
+    # when unparked (xensim counts it in pause_count).
+    host = _host(1)
+    d = host.create("d", workload="cpu", cap=50, paused=True)
+    sched = _sched(host)
+    svc = d.vcpus[0].sched_priv
+    svc.vcpu.pause_count = 1  # paused for another reason (vcpu_pause)
+    sched._park(svc)
+    assert svc.vcpu.pause_count == 2
+    sched._unpark([svc])
+    assert svc.vcpu.pause_count == 1 and not svc.parked
+
+
+def test_a_running_capped_unit_with_its_budget_exactly_used_is_parked_at_the_reschedule() -> None:
+    # csched2_schedule: "if ( unlikely(scurr->budget <= 0) ) unit_grab_budget(scurr)": at
+    # exactly 0, with the domain's budget used up too, the unit is parked and switched out.
+    host = _host(1)
+    d = host.create("d", workload="cpu", cap=50)
+    host.run(ms=2)
+    sched = _sched(host)
+    svc = d.vcpus[0].sched_priv
+    assert svc.vcpu.is_running
+    sched._burn_credits(svc, host.now)
+    svc.budget, svc.sdom.budget = 0, 0
+    host.hv.core.raise_softirq(host.hv.pcpus[0])
+    host.run(ns=1)
+    assert svc.parked and not svc.vcpu.is_running
+
+
+def test_destroying_a_capped_domain_stops_its_replenishment_timer() -> None:
+    # csched2_free_domdata: kill_timer(sdom->repl_timer).
+    host = _host(1)
+    d = host.create("d", workload="cpu", cap=20)
+    host.run(ms=15)
+    timer = d.sched_priv.repl_timer
+    assert timer is not None and timer.active
+    host.xl("destroy d")
+    assert not timer.active

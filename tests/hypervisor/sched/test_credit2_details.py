@@ -62,7 +62,9 @@ def test_a_pcpu_leaving_removes_its_run_queue_when_it_was_the_last() -> None:
     assert [(r.id, sorted(r.active)) for r in sched.rqds] == [(0, [0]), (1, [1]), (2, [2]),
                                                               (3, [3])]
     _, out, _ = host.xl("dmesg")
-    assert "Removing cpu 2 from runqueue 2\n" in out and " No cpus left on runqueue" in out
+    lines = [ln.split("] ", 1)[1] for ln in out.splitlines()]  # past "(XEN) [time] "
+    assert "Removing cpu 2 from runqueue 2" in lines
+    assert " No cpus left on runqueue, disabling" in lines
 
 
 def test_trace_has_tickles_and_credit_resets() -> None:
@@ -75,6 +77,7 @@ def test_trace_has_tickles_and_credit_resets() -> None:
     tickles = [r for r in recs if r.event == "tickle"]
     assert resets and all(r.data == (0,) and r.cpu == 0 for r in resets)
     assert tickles and {r.domid for r in tickles} >= {2}
+    assert _sched(host).stats["reset"] == len(resets)  # one record per reset_credit
     assert_trace_well_formed(host)
 
 
@@ -206,6 +209,7 @@ def test_migrating_a_queued_unit_moves_it_and_its_load_to_the_other_queue_at_onc
     for s in src.svc:
         s.vcpu.hard_affinity = frozenset({0, 1})
     src_load, dst_load = src.load, dst.load
+    moves = sched.stats["balance"]
     sched._migrate(queued, dst, host.now)
     assert queued.rqd is dst and queued in dst.svc and queued not in src.svc
     assert queued in dst.runq and queued not in src.runq
@@ -216,6 +220,7 @@ def test_migrating_a_queued_unit_moves_it_and_its_load_to_the_other_queue_at_onc
     sched._migrate(running, dst, host.now)
     assert running.migrate_rqd is dst and running.rqd is src
     assert running.vcpu.pause_flags & PauseFlag.MIGRATING and 0 in src.tickled
+    assert sched.stats["balance"] == moves + 2  # each migrate() counted once
 
 
 def test_global_parameters_are_checked_with_xens_bounds_and_clear_messages() -> None:
@@ -228,6 +233,10 @@ def test_global_parameters_are_checked_with_xens_bounds_and_clear_messages() -> 
     assert sg(pool, {"ratelimit_us": 100})["ratelimit_us"] == 100
     assert sg(pool, {"ratelimit_us": 500_000})["ratelimit_us"] == 500_000
     assert sg(pool, {"ratelimit_us": 0})["ratelimit_us"] == 0
+    sg(pool, {"ratelimit_us": 1_500})
+    got = sg(pool)
+    assert got == {"ratelimit_us": 1_500, "credit2_runqueue": "socket"}
+    assert type(got["ratelimit_us"]) is int  # microseconds, as xl prints them
     with pytest.raises(LibxlError, match=r"ratelimit_us must be 0 or in 100\.\.500000, got 99$"):
         sg(pool, {"ratelimit_us": 99})
     with pytest.raises(LibxlError, match=r"known: ratelimit_us, credit2_runqueue$"):
@@ -303,6 +312,8 @@ def test_dump_shows_loads_as_percentages_numbers_units_and_skips_other_pools() -
     rqd = sched.rqds[0]
     pct = (rqd.avgload * 100) >> sched.load_precision_shift
     assert 0 < rqd.avgload and f"\taveload            = {rqd.avgload} (~{pct}%)" in lines
+    rqd.avgload = 3 << sched.load_precision_shift  # three runnable units on average
+    assert f"\taveload            = {rqd.avgload} (~300%)" in sched.dump().splitlines()
     assert "Domain info:" in lines
     assert not any(ln.startswith(f"\tDomain: {host.domain('elsewhere').domid} ")
                    for ln in lines)
