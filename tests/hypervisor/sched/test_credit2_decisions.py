@@ -293,3 +293,21 @@ def test_destroying_a_capped_domain_stops_its_replenishment_timer() -> None:
     assert timer is not None and timer.active
     host.xl("destroy d")
     assert not timer.active
+
+
+def test_capping_a_domain_makes_each_unit_grab_a_quota_before_it_runs() -> None:
+    # csched2_dom_cntl, cap going from 0 to N: the domain gets tot_budget, each unit's
+    # budget is set to 0 so that it takes its quota (unit_grab_budget) the first time
+    # it is picked to run.
+    host = _host(1)
+    d = host.create("d", workload="cpu", vcpus=2, paused=True)
+    host.toolstack.sched_params(d, {"cap": 50})
+    a, b = (v.sched_priv for v in d.vcpus)
+    sdom = a.sdom
+    assert (a.budget, b.budget) == (0, 0) and sdom.budget == sdom.tot_budget
+    quota = a.budget_quota
+    assert quota == sdom.tot_budget // 2
+    host.xl("unpause d")
+    while not (a.vcpu.is_running or b.vcpu.is_running):
+        host.run(ns=10_000)
+    assert sdom.budget == sdom.tot_budget - quota  # the first to run took its quota
