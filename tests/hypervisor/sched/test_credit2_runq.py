@@ -28,7 +28,7 @@ def test_the_load_average_moves_halfway_to_the_count_in_half_a_window() -> None:
     # avg' = avg + delta * (load << P) / 2^W - delta * avg / 2^W: from 1.0 towards 3,
     # half a window later it is 2.0 exactly.
     assert decay(1 << P, 3, 0, 1 << (W - 1), W, P) == 2 << P
-    assert decay(1 << P, 3, 7, 7, W, P) == 1 << P  # no time passed: unchanged
+    assert decay(5 << 30, 0, 7, 7, W, P) == 5 << 30  # no time passed: unchanged
 
 
 def test_the_load_average_truncates_each_term_as_xen_shifts_it() -> None:
@@ -46,7 +46,7 @@ def test_the_load_average_restarts_at_the_count_after_a_whole_window() -> None:
 
 def test_the_load_average_ignores_time_going_backwards() -> None:
     # update_runq_load: "Time went backwards?": delta is taken as 0.
-    assert decay(3 << P, 0, 100, 50, W, P) == 3 << P
+    assert decay(5 << 30, 0, 100, 50, W, P) == 5 << 30
 
 
 @pytest.mark.parametrize("used, expected", [
@@ -92,7 +92,19 @@ def test_the_least_full_matching_queue_is_chosen_the_first_on_a_tie() -> None:
     assert pick_runqueue(full, 4, topo, "all", 4, 8, warn.append) is None
     assert pick_runqueue([_Rq(0, {0, 1, 2}, 0)], 4, topo, "all", 4, 8, warn.append) \
         is not None
+    # nr_cpus / min_rqs in integers: 7 pCPUs, at most 3 a queue -> 3 queues of at most 2
+    assert pick_runqueue([_Rq(0, {0, 1}, 0)], 2, topo, "all", 3, 7, warn.append) is None
     assert warn == []
+
+
+def test_credit2_runqueue_all_fills_a_queue_without_keeping_room_for_whole_cores() -> None:
+    # cpu_add_to_runqueue: "... || opt_runqueue == OPT_RUNQUEUE_ALL": with pCPUs 0 and 2
+    # (two cores' worth) in a queue of at most 4, "socket" wants a new queue for pCPU 4,
+    # "all" takes it.
+    topo = Topology.parse("1x4x2")
+    rq = _Rq(0, {0, 2}, 0)
+    assert pick_runqueue([rq], 4, topo, "socket", 5, 8, lambda _m: None) is None
+    assert pick_runqueue([rq], 4, topo, "all", 5, 8, lambda _m: None) is rq
 
 
 def test_siblings_stay_together_even_past_the_limit_with_xens_warning() -> None:
