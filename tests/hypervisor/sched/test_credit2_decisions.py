@@ -7,6 +7,8 @@ guests, credits set by hand) so that each test tells the behaviour from its abse
 
 from __future__ import annotations
 
+import pytest
+
 from xensim.host import Host
 from xensim.hypervisor.sched.credit2 import (
     CSCHED2_CREDIT_INIT,
@@ -64,9 +66,11 @@ def test_a_queued_unit_parked_leaves_the_queue_and_its_load_by_one() -> None:
     while not svc.on_runq:
         host.run(ms=1)
     load = rqd.load
+    svc.load_last_update = 0
     sched._park(svc)
     assert svc.parked and not svc.on_runq and svc not in rqd.runq
     assert rqd.load == load - 1
+    assert svc.load_last_update == host.now >> LOADAVG_GRANULARITY_SHIFT  # its own, too
 
 
 def test_a_waking_unit_does_not_tickle_a_pcpu_still_within_its_rate_limit() -> None:
@@ -311,3 +315,287 @@ def test_capping_a_domain_makes_each_unit_grab_a_quota_before_it_runs() -> None:
     while not (a.vcpu.is_running or b.vcpu.is_running):
         host.run(ns=10_000)
     assert sdom.budget == sdom.tot_budget - quota  # the first to run took its quota
+
+
+def _three_queues(loads: tuple[float, float, float]) -> tuple[Credit2Scheduler, list, int]:
+    """Three one-pCPU run queues with the given balancing loads (b_avgload, in vCPUs);
+    one paused unit with a full load on queue 0, free to go anywhere."""
+    host = _host(3, xen_cmdline="sched=credit2 credit2_runqueue=cpu")
+    d = host.create("d", workload="cpu", cpus="0", paused=True)
+    sched = _sched(host)
+    now = host.now + 1_000_000
+    for rqd in sched.rqds:
+        sched._update_runq_load(rqd, 0, now)
+    svc = d.vcpus[0].sched_priv
+    svc.vcpu.hard_affinity = frozenset({0, 1, 2})
+    _set_loads(sched, {svc: 1}, now)
+    for s in sched.rqds[0].svc:  # Domain-0's unit stays where it is
+        if s is not svc:
+            s.vcpu.hard_affinity = frozenset({0})
+    p = sched.load_precision_shift
+    for rqd, load in zip(sched.rqds, loads, strict=True):
+        rqd.b_avgload = int(load * (1 << p))
+    return sched, [svc, *sched.rqds], now
+
+
+def test_balance_load_pushes_to_the_first_of_two_equally_distant_queues() -> None:
+    # balance_load keeps the first queue whose gap is strictly the largest.
+    sched, (svc, rq0, rq1, rq2), now = _three_queues((3, 0, 0))
+    sched._balance_load(rq0, 0, now)
+    assert svc.rqd is rq1
+
+
+def test_balance_load_takes_its_tolerance_from_the_last_queue_of_the_list() -> None:
+    # Xen 4.19 compares load_max/cpus_max with st.orqd, the *last* queue of the list
+    # after the loop, not the one with the largest gap.  Our 0.9 against queue 1's 0 is
+    # the largest gap, under capacity (tolerance: 1 whole vCPU, not met) if judged with
+    # queue 1, but queue 2's 1.2 makes it "over capacity" (tolerance 1/8): it moves.
+    sched, (svc, rq0, rq1, rq2), now = _three_queues((0.9, 0, 1.2))
+    svc.avgload = (1 << sched.load_precision_shift) // 2
+    sched._balance_load(rq0, 0, now)
+    assert svc.rqd is rq1
+
+
+def _two_cpu_queues(l0: float, l1: float) -> tuple[Credit2Scheduler, Csched2Unit, int]:
+    """Two run queues of two pCPUs (credit2_runqueue=core on 1x2x2) with balancing loads
+    l0 and l1; one paused unit with a quarter load on queue 0, free to go anywhere."""
+    host = Host(topology="1x2x2", xen_cmdline="sched=credit2 credit2_runqueue=core",
+                dom0_vcpus=1, seed=1)
+    d = host.create("d", workload="cpu", cpus="0", paused=True)
+    sched = _sched(host)
+    now = host.now + 1_000_000
+    for rqd in sched.rqds:
+        sched._update_runq_load(rqd, 0, now)
+    svc = d.vcpus[0].sched_priv
+    svc.vcpu.hard_affinity = frozenset(range(4))
+    _set_loads(sched, {svc: 0.25}, now)
+    for s in sched.rqds[0].svc:  # Domain-0's unit stays where it is
+        if s is not svc:
+            s.vcpu.hard_affinity = frozenset({0, 1})
+    p = sched.load_precision_shift
+    sched.rqds[0].b_avgload, sched.rqds[1].b_avgload = int(l0 * (1 << p)), int(l1 * (1 << p))
+    return sched, svc, now
+
+
+@pytest.mark.parametrize("l0, l1, moves", [
+    (1.0, 0.5, False),  # under capacity (< 2 vCPUs on 2 pCPUs): a gap of 0.5 < 1 is kept
+    (1.5, 0.5, True),   # under capacity, a gap of exactly 1: balanced
+    (2.0, 1.5, True),   # at capacity (2 on 2 pCPUs): "over", a gap of 0.5 >= 1/8 moves
+    (2.0, 1.9, False),  # over, but a gap of 0.1 < 1/8 is kept
+])
+def test_balance_load_tolerates_a_gap_of_one_vcpu_under_capacity_and_an_eighth_over(
+        l0: float, l1: float, moves: bool) -> None:
+    # balance_load: "If we're under 100% capacity, only shift if load difference is > 1.
+    # otherwise, shift if under 12.5%" (credit2_balance_under = 0, _over = -3: the gap
+    # must reach 1 << (precision + tolerance)).
+    sched, svc, now = _two_cpu_queues(l0, l1)
+    rq0, rq1 = sched.rqds
+    sched._balance_load(rq0, 0, now)
+    assert (svc.rqd is rq1) == moves
+
+
+def test_balance_load_brings_each_candidates_own_load_average_up_to_date() -> None:
+    # balance_load calls update_svc_load(push, 0) for each unit of ours and, once, for
+    # each unit of the other queue: a runnable unit's average moves from 0 towards a
+    # full load (1 << precision) by the time since its last update over the window.
+    host, sched, units, now = _two_loaded_queues(2)
+    rq0, rq1 = sched.rqds
+    push, pull = units
+    push.vcpu.hard_affinity = pull.vcpu.hard_affinity = frozenset({0, 1})
+    sched._migrate(pull, rq1, now)
+    for s in rq0.svc + rq1.svc:
+        if s not in units:  # Domain-0's unit: neither pushed nor pulled
+            s.vcpu.hard_affinity = frozenset({s.vcpu.processor.cpu_id})
+    for s in units:
+        s.vcpu.pause_count = s.vcpu.domain.pause_count = 0  # runnable, not queued
+        s.avgload, s.load_last_update = 0, 0
+    p = sched.load_precision_shift
+    rq0.b_avgload, rq1.b_avgload = 3 << p, 0
+    sched._balance_load(rq0, 0, now)
+    t = now >> LOADAVG_GRANULARITY_SHIFT
+    expected = (t << p) >> sched.load_window_shift
+    assert expected > 0 and (push.avgload, pull.avgload) == (expected, expected)
+    assert push.load_last_update == pull.load_last_update == t
+
+
+def test_a_units_own_load_average_is_updated_when_it_sleeps_parks_blocks_or_runs_on() -> None:
+    # update_load(ops, rqd, svc, ...) also calls update_svc_load for the unit: when a
+    # queued unit is put to sleep (csched2_unit_sleep), when a running one keeps its pCPU
+    # (csched2_schedule), and when a running one stops being runnable (context_saved).
+    host = _host(1)
+    a = host.create("a", workload="cpu")
+    b = host.create("b", workload="cpu")
+    host.run(ms=5)
+    sa, sb = a.vcpus[0].sched_priv, b.vcpus[0].sched_priv
+    if sa.on_runq:
+        sa, sb = sb, sa
+        a, b = b, a
+    assert sa.vcpu.is_running and sb.on_runq
+
+    def now() -> int:
+        return host.now >> LOADAVG_GRANULARITY_SHIFT
+
+    sb.load_last_update = 0
+    host.xl(f"pause {b.name}")  # queued: taken off the queue
+    assert sb.load_last_update == now()
+    sa.load_last_update = 0
+    host.hv.core.raise_softirq(host.hv.pcpus[0])
+    host.run(ns=1)  # a runs on, alone
+    assert sa.vcpu.is_running and sa.load_last_update == now()
+    sa.load_last_update = 0
+    host.xl(f"pause {a.name}")  # running: switched out, not runnable
+    assert not sa.vcpu.is_running and sa.load_last_update == now()
+
+
+def test_a_capped_unit_switched_out_gives_back_even_one_nanosecond_of_budget() -> None:
+    # csched2_context_saved: "if ( has_cap(svc) && svc->budget > 0 )
+    # unit_return_budget(svc)".
+    host = _host(1)
+    d = host.create("d", workload="cpu", cap=50, paused=True)
+    sched = _sched(host)
+    svc = d.vcpus[0].sched_priv
+    sched._update_load(svc.rqd, svc, 1, host.now)  # as if it had been running
+    svc.budget, svc.sdom.budget = 1, 0
+    sched._context_saved(svc, host.now)
+    assert svc.budget == 0 and svc.sdom.budget == 1
+
+
+def test_a_unit_with_budget_left_does_not_grab_more() -> None:
+    # unit_grab_budget: "if ( svc->budget > 0 ) return true": 1 ns left is enough.
+    host = _host(1)
+    d = host.create("d", workload="cpu", cap=50, paused=True)
+    sched = _sched(host)
+    svc = d.vcpus[0].sched_priv
+    svc.budget, svc.sdom.budget = 1, 1_000_000
+    assert sched._grab_budget(svc) and svc.budget == 1 and svc.sdom.budget == 1_000_000
+
+
+def test_a_reset_reschedules_a_running_capped_unit_whose_budget_is_used_up() -> None:
+    # reset_credit: a running unit is charged (burn_credits) and, "if ( svc->budget <= 0 )",
+    # its pCPU is tickled; with budget left it is not.
+    host = _host(1)
+    d = host.create("d", workload="cpu", cap=50)
+    host.run(ms=2)
+    sched = _sched(host)
+    rqd = sched.rqds[0]
+    svc = d.vcpus[0].sched_priv
+    assert svc.vcpu.is_running
+    sched._burn_credits(svc, host.now)
+    for budget, tickled in ((1, set()), (0, {0})):
+        rqd.tickled.clear()
+        svc.budget = budget
+        sched._reset_credit(rqd, host.now, svc)
+        assert rqd.tickled == tickled
+
+
+def test_a_running_capped_unit_with_budget_left_keeps_it_at_the_reschedule() -> None:
+    # csched2_schedule grabs budget only "if ( unlikely(scurr->budget <= 0) )".
+    host = _host(1)
+    d = host.create("d", workload="cpu", cap=50)
+    host.run(ms=2)
+    sched = _sched(host)
+    svc = d.vcpus[0].sched_priv
+    sched._burn_credits(svc, host.now)
+    svc.budget, svc.sdom.budget = 1, 1_000_000
+    host.hv.core.raise_softirq(host.hv.pcpus[0])
+    host.run(ns=1)
+    assert svc.vcpu.is_running and svc.sdom.budget == 1_000_000
+
+
+def test_soft_affinity_bonuses_in_the_tickle_score() -> None:
+    # tickle_score: a positive score gets CREDIT_INIT if the pCPU is in new's soft
+    # affinity and CREDIT_INIT if it is not in cur's: 2 x CREDIT_INIT at best, none
+    # when the pCPU is only in cur's soft affinity.  A lead of exactly 1 is positive.
+    host = _host(2)
+    host.create("h0", workload="cpu", cpus="0")
+    host.create("h1", workload="cpu", cpus="1")
+    w = host.create("w", workload="cpu", paused=True)
+    host.run(ms=5)
+    sched = _sched(host)
+    new = w.vcpus[0].sched_priv
+    now = host.now + sched.ratelimit
+    cur0, cur1 = _running(host, 0), _running(host, 1)
+    for cur in (cur0, cur1):
+        cur.credit, cur.start_time = 1_000_000, now
+    new.vcpu.processor = host.hv.pcpus[1]
+    new.vcpu.soft_affinity = frozenset({1})
+    cur0.vcpu.soft_affinity = frozenset({0})
+    cur1.vcpu.soft_affinity = frozenset({0})
+    new.credit = 1_000_001
+    assert sched._tickle_score(new, 1, now) == 1 + 2 * CSCHED2_CREDIT_INIT
+    new.credit = 1_600_000
+    assert sched._tickle_score(new, 0, now) == 100_000  # only in cur's: no bonus
+    cur1.vcpu.soft_affinity = frozenset({1})
+    assert sched._tickle_score(new, 1, now) == 600_000 + CSCHED2_CREDIT_INIT
+
+
+def test_without_a_rate_limit_a_just_started_unit_is_preemptable() -> None:
+    # is_preemptable: "if ( ratelimit <= CSCHED2_RATELIMIT_TICKLE_TOLERANCE ) return true".
+    host = _host(1)
+    host.create("hog", workload="cpu")
+    w = host.create("w", workload="cpu", paused=True)
+    host.run(ms=5)
+    sched = _sched(host)
+    cur = _running(host, 0)
+    new = w.vcpus[0].sched_priv
+    sched.ratelimit = 0
+    cur.credit, cur.start_time = 0, cur.vcpu.state_entry_time
+    new.credit = 1_000_000
+    assert sched._tickle_score(new, 0, cur.vcpu.state_entry_time) > 0
+
+
+def _reschedule_with_a_pinned_head(own: int, head: int) -> tuple[int, Csched2Unit]:
+    """pCPU 0 runs a (credit *own*); the head of the shared queue (credit *head*) is pinned
+    to pCPU 1, so pCPU 0's csched2_schedule keeps a.  Returns the number of credit
+    resets that decision made, and a."""
+    host = _host(2)
+    a = host.create("a", workload="cpu", cpus="0")
+    for name in ("b", "c"):
+        host.create(name, workload="cpu", cpus="1")
+    host.run(ms=5)
+    sched = _sched(host)
+    rqd = sched.rqds[0]
+    sa = a.vcpus[0].sched_priv
+    queued = [s for s in rqd.runq if s.vcpu.domain.name in ("b", "c")]
+    assert sa.vcpu.is_running and len(queued) == 1
+    queued[0].credit = head
+    sa.credit, sa.start_time, sa.tickled_cpu = own, host.now, 1
+    resets = sched.stats["reset"]
+    assert sched.do_schedule(host.hv.pcpus[0], host.now)[0] is sa.vcpu
+    return sched.stats["reset"] - resets, sa
+
+
+@pytest.mark.parametrize("own, head, resets", [
+    (-100, 5_000_000, False),  # the queue's head still has credit: no new epoch
+    (0, -50, True),            # top credit exactly CSCHED2_CREDIT_RESET (0): reset
+])
+def test_an_epoch_ends_only_when_the_top_credit_of_the_queue_is_used_up(
+        own: int, head: int, resets: bool) -> None:
+    # csched2_schedule: top_credit = max(snext->credit, head of the runq's credit);
+    # "if ( top_credit <= CSCHED2_CREDIT_RESET )" reset_credit.  The chosen unit's
+    # tickled_cpu is cleared (-1) either way.
+    n, sa = _reschedule_with_a_pinned_head(own, head)
+    assert n == (1 if resets else 0)
+    assert sa.tickled_cpu == -1
+
+
+def test_a_unit_pulled_from_another_pcpu_gets_the_migration_compensation() -> None:
+    # csched2_schedule: "if ( sched_unit_master(snext->unit) != sched_cpu )":
+    # credit += CSCHED2_MIGRATE_COMPENSATION (50 us) and the unit moves; one picked
+    # on its own pCPU gets nothing.
+    host = _host(2)
+    a = host.create("a", workload="cpu", paused=True)
+    sched = _sched(host)
+    rqd = sched.rqds[0]
+    host.run(ms=1)
+    svc = a.vcpus[0].sched_priv
+    for cpu, bonus in ((0, 0), (1, 50_000)):
+        svc.vcpu.processor = host.hv.pcpus[0]
+        svc.vcpu.pause_count = svc.vcpu.domain.pause_count = 0
+        rqd.tickled.clear()
+        if not svc.on_runq:
+            sched._runq_insert(svc)
+        svc.credit = 5_000_000
+        assert sched.do_schedule(host.hv.pcpus[cpu], host.now)[0] is svc.vcpu
+        assert svc.credit == 5_000_000 + bonus and svc.vcpu.processor.cpu_id == cpu
+        host.hv.pcpus[cpu].sched_priv.curr = None  # forget that decision

@@ -220,6 +220,7 @@ def test_global_parameters_are_checked_with_xens_bounds_and_clear_messages() -> 
     got = sg(pool)
     assert got == {"ratelimit_us": 1_500, "credit2_runqueue": "socket"}
     assert type(got["ratelimit_us"]) is int  # microseconds, as xl prints them
+    assert sg(pool, {"credit2_runqueue": "socket"})["ratelimit_us"] == 1_500  # kept
     with pytest.raises(LibxlError, match=r"ratelimit_us must be 0 or in 100\.\.500000, got 99$"):
         sg(pool, {"ratelimit_us": 99})
     with pytest.raises(LibxlError, match=r"known: ratelimit_us, credit2_runqueue$"):
