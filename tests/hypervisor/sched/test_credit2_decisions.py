@@ -63,6 +63,7 @@ def test_a_queued_unit_parked_leaves_the_queue_and_its_load_by_one() -> None:
     sched = _sched(host)
     rqd = sched.rqds[0]
     svc = capped.vcpus[0].sched_priv
+    host.run(ms=5)
     while not svc.on_runq:
         host.run(ms=1)
     load = rqd.load
