@@ -600,3 +600,93 @@ def test_a_unit_pulled_from_another_pcpu_gets_the_migration_compensation() -> No
         assert sched.do_schedule(host.hv.pcpus[cpu], host.now)[0] is svc.vcpu
         assert svc.credit == 5_000_000 + bonus and svc.vcpu.processor.cpu_id == cpu
         host.hv.pcpus[cpu].sched_priv.curr = None  # forget that decision
+
+
+def test_pick_cpu_moves_a_unit_to_the_least_loaded_queue_and_counts_it() -> None:
+    # csched2_res_pick: the queue with the least b_avgload; the move (runq_deassign +
+    # runq_assign) is counted once per unit.  A queue left empty weighs 1 (max_weight's
+    # floor in update_max_weight).
+    host, sched, units, now = _two_loaded_queues(2)
+    rq0, rq1 = sched.rqds
+    p = sched.load_precision_shift
+    moves = sched.stats["migrate"]
+    for s in units:
+        s.vcpu.hard_affinity = frozenset({0, 1})
+        rq0.b_avgload, rq1.b_avgload = 5 << p, 0
+        assert sched.pick_cpu(s.vcpu).cpu_id == 1 and s.rqd is rq1
+    assert sched.stats["migrate"] == moves + 2
+    for s in units:
+        sched._runq_deassign(s)
+    assert rq1.max_weight == 1
+
+
+def _queued_pair() -> tuple[Host, Credit2Scheduler, Csched2Unit, Csched2Unit]:
+    """Two paused guests' units made runnable and queued (x ahead of y) on a 2-pCPU host
+    with one run queue; pCPU 0 idle, nothing tickled."""
+    host = _host(2)
+    x = host.create("x", workload="cpu", paused=True).vcpus[0].sched_priv
+    y = host.create("y", workload="cpu", paused=True).vcpus[0].sched_priv
+    sched = _sched(host)
+    rqd = sched.rqds[0]
+    for q in list(rqd.runq):
+        sched._runq_remove(q)
+    for s, credit in ((x, 5_000_000), (y, 4_000_000)):
+        s.vcpu.pause_count = s.vcpu.domain.pause_count = 0
+        s.vcpu.processor = host.hv.pcpus[0]
+        s.credit = credit
+        sched._runq_insert(s)
+    rqd.tickled.clear()
+    return host, sched, x, y
+
+
+def test_runq_candidate_passes_over_a_unit_left_for_the_pcpu_tickled_for_it() -> None:
+    # runq_candidate: a unit tickled for another pCPU that has not rescheduled yet is
+    # skipped (continue), and the scan goes on to the next.
+    host, sched, x, y = _queued_pair()
+    rqd = sched.rqds[0]
+    x.tickled_cpu = 1
+    rqd.tickled.add(1)
+    assert sched._runq_candidate(rqd, host.hv.pcpus[0].idle, 0, host.now) is y
+    rqd.tickled.discard(1)  # pCPU 1 has rescheduled: x is anyone's
+    assert sched._runq_candidate(rqd, host.hv.pcpus[0].idle, 0, host.now) is x
+
+
+def test_runq_candidate_passes_over_a_unit_resisting_migration_and_takes_the_next() -> None:
+    # runq_candidate: a unit from another pCPU that does not beat snext by
+    # CSCHED2_MIGRATE_RESIST is skipped (continue); one on this pCPU is taken.
+    host, sched, x, y = _queued_pair()
+    rqd = sched.rqds[0]
+    x.vcpu.processor = host.hv.pcpus[1]
+    idle = host.hv.pcpus[0].idle
+    x.credit, y.credit = -CSCHED2_CREDIT_INIT + 400_000, -CSCHED2_CREDIT_INIT + 300_000
+    assert sched._runq_candidate(rqd, idle, 0, host.now) is y
+
+
+def test_the_slice_ends_where_the_credit_meets_the_next_in_line_to_the_nanosecond() -> None:
+    # csched2_runtime: rt_credit = snext->credit - head->credit when the head has credit
+    # (> 0); for a unit already running, the rate limit counts from when it started.
+    host, sched, x, y = _queued_pair()
+    rqd = sched.rqds[0]
+    sched._runq_remove(x)
+    x.credit, y.credit = 3_000_000, 1
+    assert sched._runtime(rqd, x, host.now) == 2_999_999
+    x.vcpu.is_running = True
+    x.vcpu.state_entry_time = host.now - 200_000  # 0.2 ms into its 1 ms rate limit
+    y.credit = 2_900_000  # a gap of 0.1 ms: the rest of the rate limit, 0.8 ms
+    assert sched._runtime(rqd, x, host.now) == 800_000
+    x.vcpu.is_running = False
+
+
+def test_a_waking_units_own_load_average_decays_for_the_time_it_was_not_runnable() -> None:
+    # update_svc_load(change = +1): the unit was not runnable until now (load 0): half a
+    # window later its average has halved.
+    host = _host(1)
+    d = host.create("d", workload="cpu", paused=True)
+    host.run(ms=600)
+    sched = _sched(host)
+    svc = d.vcpus[0].sched_priv
+    p, w = sched.load_precision_shift, sched.load_window_shift
+    svc.avgload = 1 << p
+    svc.load_last_update = (host.now >> LOADAVG_GRANULARITY_SHIFT) - (1 << (w - 1))
+    host.xl("unpause d")
+    assert svc.avgload == 1 << (p - 1)
