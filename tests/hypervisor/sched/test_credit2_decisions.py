@@ -690,3 +690,80 @@ def test_a_waking_units_own_load_average_decays_for_the_time_it_was_not_runnable
     svc.load_last_update = (host.now >> LOADAVG_GRANULARITY_SHIFT) - (1 << (w - 1))
     host.xl("unpause d")
     assert svc.avgload == 1 << (p - 1)
+
+
+def _tickle_host(busy0: bool) -> tuple[Host, Credit2Scheduler, Csched2Unit, int]:
+    """pCPU 1 runs a hog (and pCPU 0 another if *busy0*, else it idles); a paused guest's
+    unit, last on pCPU 1, about to be woken; both hogs preemptable, credits at 1 ms."""
+    host = _host(2)
+    if busy0:
+        host.create("h0", workload="cpu", cpus="0")
+    host.create("h1", workload="cpu", cpus="1")
+    w = host.create("w", workload="cpu", paused=True)
+    host.run(ms=5)
+    sched = _sched(host)
+    new = w.vcpus[0].sched_priv
+    new.vcpu.processor = host.hv.pcpus[1]
+    now = host.now + sched.ratelimit
+    for cpu in (0, 1) if busy0 else (1,):
+        cur = _running(host, cpu)
+        cur.credit, cur.start_time = 1_000_000, now
+    sched.rqds[0].tickled.clear()
+    return host, sched, new, now
+
+
+def test_runq_tickle_prefers_an_idle_pcpu_to_preempting_a_busy_one() -> None:
+    # runq_tickle: an idle, untickled pCPU (here pCPU 0, not the unit's own) is tickled
+    # and no busy pCPU is scored.
+    host, sched, new, now = _tickle_host(busy0=False)
+    assert 0 in sched.rqds[0].idle
+    new.credit = 5_000_000  # would preempt pCPU 1's hog too
+    sched._tickle(new, now)
+    assert sched.rqds[0].tickled == {0} and new.tickled_cpu == 0
+
+
+def test_runq_tickle_needs_a_positive_score_to_preempt() -> None:
+    # runq_tickle: "if ( score > max )" with max starting at 0: equal credits (score 0)
+    # preempt nothing; a lead of exactly 1 with no soft-affinity bonus (pCPU 1 outside
+    # new's soft affinity, inside cur's) does.
+    host, sched, new, now = _tickle_host(busy0=True)
+    rqd = sched.rqds[0]
+    new.credit = 1_000_000
+    sched._tickle(new, now)
+    assert rqd.tickled == set()
+    new.vcpu.soft_affinity = frozenset({0})
+    _running(host, 1).vcpu.soft_affinity = frozenset({1})
+    new.credit = 1_000_001
+    assert sched._tickle_score(new, 1, now) == 1
+    sched._tickle(new, now)
+    assert rqd.tickled == {1}
+
+
+def test_runq_tickle_takes_its_own_pcpu_at_once_when_it_is_in_its_soft_affinity() -> None:
+    # runq_tickle scores the unit's own pCPU first and, if that is in new's soft affinity,
+    # tickles it without looking at the others, even if another would score higher.
+    host, sched, new, now = _tickle_host(busy0=True)
+    rqd = sched.rqds[0]
+    new.vcpu.soft_affinity = frozenset({0, 1})
+    _running(host, 0).credit = 0  # pCPU 0 would score 1 ms higher
+    new.credit = 2_000_000
+    assert sched._tickle_score(new, 0, now) > sched._tickle_score(new, 1, now) > 0
+    sched._tickle(new, now)
+    assert rqd.tickled == {1}
+
+
+def test_waking_a_running_or_queued_unit_changes_nothing() -> None:
+    # csched2_unit_wake: "if ( unlikely(curr_on_cpu(cpu) == unit) ) goto out" and
+    # "if ( unlikely(unit_on_runq(svc)) ) goto out".
+    host = _host(1)
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    host.run(ms=5)
+    sched = _sched(host)
+    rqd = sched.rqds[0]
+    cur = _running(host, 0)
+    queued = rqd.runq[0]
+    load, runq = rqd.load, list(rqd.runq)
+    sched.wake(cur.vcpu)
+    sched.wake(queued.vcpu)
+    assert rqd.load == load and rqd.runq == runq and not cur.on_runq
