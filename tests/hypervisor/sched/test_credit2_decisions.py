@@ -77,7 +77,8 @@ def test_a_queued_unit_parked_leaves_the_queue_and_its_load_by_one() -> None:
 def test_a_waking_unit_does_not_tickle_a_pcpu_still_within_its_rate_limit() -> None:
     # tickle_score returns -1 (never a candidate) for a pCPU whose unit has run less
     # than the rate limit minus CSCHED2_RATELIMIT_TICKLE_TOLERANCE (is_preemptable),
-    # whatever the credits; past it, the same wake-up tickles that pCPU.
+    # whatever the credits; past it, the same wake-up tickles that pCPU.  With no rate
+    # limit ("ratelimit <= CSCHED2_RATELIMIT_TICKLE_TOLERANCE") it is preemptable at once.
     host = _host(1)
     host.create("hog", workload="cpu")
     w = host.create("w", workload="cpu", paused=True)
@@ -98,6 +99,28 @@ def test_a_waking_unit_does_not_tickle_a_pcpu_still_within_its_rate_limit() -> N
     assert sched._tickle_score(new, 0, past) > 0
     sched._tickle(new, past)
     assert rqd.tickled == {0} and new.tickled_cpu == 0
+    sched.ratelimit = 0
+    assert sched._tickle_score(new, 0, cur.vcpu.state_entry_time) > 0
+
+
+def _tickle_host(busy0: bool) -> tuple[Host, Credit2Scheduler, Csched2Unit, int]:
+    """pCPU 1 runs a hog (and pCPU 0 another if *busy0*, else it idles); a paused guest's
+    unit, last on pCPU 1, about to be woken; both hogs preemptable, credits at 1 ms."""
+    host = _host(2)
+    if busy0:
+        host.create("h0", workload="cpu", cpus="0")
+    host.create("h1", workload="cpu", cpus="1")
+    w = host.create("w", workload="cpu", paused=True)
+    host.run(ms=5)
+    sched = _sched(host)
+    new = w.vcpus[0].sched_priv
+    new.vcpu.processor = host.hv.pcpus[1]
+    now = host.now + sched.ratelimit
+    for cpu in (0, 1) if busy0 else (1,):
+        cur = _running(host, cpu)
+        cur.credit, cur.start_time = 1_000_000, now
+    sched.rqds[0].tickled.clear()
+    return host, sched, new, now
 
 
 def test_the_migration_resistance_counts_against_other_pcpus_not_the_units_own() -> None:
@@ -105,19 +128,8 @@ def test_the_migration_resistance_counts_against_other_pcpus_not_the_units_own()
     # pCPU is not new's own; a positive score gets CREDIT_INIT for new's soft affinity
     # (no soft affinity: every pCPU) and none for cur's.  runq_tickle then prefers the
     # unit's own pCPU: a 300 us lead preempts there but nowhere else.
-    host = _host(2)
-    host.create("h0", workload="cpu", cpus="0")
-    host.create("h1", workload="cpu", cpus="1")
-    w = host.create("w", workload="cpu", paused=True)
-    host.run(ms=5)
-    sched = _sched(host)
+    host, sched, new, now = _tickle_host(busy0=True)
     rqd = sched.rqds[0]
-    new = w.vcpus[0].sched_priv
-    new.vcpu.processor = host.hv.pcpus[1]
-    now = host.now + sched.ratelimit  # both hogs are preemptable
-    for cpu in (0, 1):
-        cur = _running(host, cpu)
-        cur.credit, cur.start_time = 1_000_000, now
     new.credit = 1_300_000
     assert sched._tickle_score(new, 1, now) == 300_000 + CSCHED2_CREDIT_INIT
     assert sched._tickle_score(new, 0, now) == 300_000 - sched.migrate_resist  # < 0
@@ -273,9 +285,8 @@ def test_parking_nests_with_other_pauses_of_the_vcpu() -> None:
     assert svc.vcpu.pause_count == 1 and not svc.parked
 
 
-def test_a_running_capped_unit_with_its_budget_exactly_used_is_parked_at_the_reschedule() -> None:
-    # csched2_schedule: "if ( unlikely(scurr->budget <= 0) ) unit_grab_budget(scurr)": at
-    # exactly 0, with the domain's budget used up too, the unit is parked and switched out.
+def _running_capped() -> tuple[Host, Credit2Scheduler, Csched2Unit]:
+    """A 1-pCPU host whose only guest (capped at 50%) runs, charged up to now."""
     host = _host(1)
     d = host.create("d", workload="cpu", cap=50)
     host.run(ms=2)
@@ -283,6 +294,13 @@ def test_a_running_capped_unit_with_its_budget_exactly_used_is_parked_at_the_res
     svc = d.vcpus[0].sched_priv
     assert svc.vcpu.is_running
     sched._burn_credits(svc, host.now)
+    return host, sched, svc
+
+
+def test_a_running_capped_unit_with_its_budget_exactly_used_is_parked_at_the_reschedule() -> None:
+    # csched2_schedule: "if ( unlikely(scurr->budget <= 0) ) unit_grab_budget(scurr)": at
+    # exactly 0, with the domain's budget used up too, the unit is parked and switched out.
+    host, sched, svc = _running_capped()
     svc.budget, svc.sdom.budget = 0, 0
     host.hv.core.raise_softirq(host.hv.pcpus[0])
     host.run(ns=1)
@@ -318,24 +336,35 @@ def test_capping_a_domain_makes_each_unit_grab_a_quota_before_it_runs() -> None:
     assert sdom.budget == sdom.tot_budget - quota  # the first to run took its quota
 
 
-def _three_queues(loads: tuple[float, float, float]) -> tuple[Credit2Scheduler, list, int]:
-    """Three one-pCPU run queues with the given balancing loads (b_avgload, in vCPUs);
-    one paused unit with a full load on queue 0, free to go anywhere."""
-    host = _host(3, xen_cmdline="sched=credit2 credit2_runqueue=cpu")
+def _free_unit_on_queue0(host: Host, load: float,
+                         loads: tuple[float, ...]) -> tuple[Credit2Scheduler, Csched2Unit, int]:
+    """A paused unit placed on queue 0 (pinned to pCPU 0 at creation), then free to go
+    anywhere, with an average load of *load* vCPUs; Domain-0's unit kept on queue 0's
+    pCPUs; the queues' balancing loads (b_avgload) set to *loads*, all as of the
+    returned instant."""
     d = host.create("d", workload="cpu", cpus="0", paused=True)
     sched = _sched(host)
     now = host.now + 1_000_000
     for rqd in sched.rqds:
         sched._update_runq_load(rqd, 0, now)
     svc = d.vcpus[0].sched_priv
-    svc.vcpu.hard_affinity = frozenset({0, 1, 2})
-    _set_loads(sched, {svc: 1}, now)
-    for s in sched.rqds[0].svc:  # Domain-0's unit stays where it is
+    svc.vcpu.hard_affinity = host.hv.pools[0].cpu_ids
+    _set_loads(sched, {svc: load}, now)
+    rq0 = sched.rqds[0]
+    for s in rq0.svc:
         if s is not svc:
-            s.vcpu.hard_affinity = frozenset({0})
+            s.vcpu.hard_affinity = frozenset(rq0.active)
     p = sched.load_precision_shift
-    for rqd, load in zip(sched.rqds, loads, strict=True):
-        rqd.b_avgload = int(load * (1 << p))
+    for rqd, rq_load in zip(sched.rqds, loads, strict=True):
+        rqd.b_avgload = int(rq_load * (1 << p))
+    return sched, svc, now
+
+
+def _three_queues(loads: tuple[float, float, float]) -> tuple[Credit2Scheduler, list, int]:
+    """Three one-pCPU run queues with the given balancing loads; a unit with a full load
+    on queue 0, free to go anywhere."""
+    host = _host(3, xen_cmdline="sched=credit2 credit2_runqueue=cpu")
+    sched, svc, now = _free_unit_on_queue0(host, 1, loads)
     return sched, [svc, *sched.rqds], now
 
 
@@ -359,23 +388,10 @@ def test_balance_load_takes_its_tolerance_from_the_last_queue_of_the_list() -> N
 
 def _two_cpu_queues(l0: float, l1: float) -> tuple[Credit2Scheduler, Csched2Unit, int]:
     """Two run queues of two pCPUs (credit2_runqueue=core on 1x2x2) with balancing loads
-    l0 and l1; one paused unit with a quarter load on queue 0, free to go anywhere."""
+    l0 and l1; a unit with a quarter load on queue 0, free to go anywhere."""
     host = Host(topology="1x2x2", xen_cmdline="sched=credit2 credit2_runqueue=core",
                 dom0_vcpus=1, seed=1)
-    d = host.create("d", workload="cpu", cpus="0", paused=True)
-    sched = _sched(host)
-    now = host.now + 1_000_000
-    for rqd in sched.rqds:
-        sched._update_runq_load(rqd, 0, now)
-    svc = d.vcpus[0].sched_priv
-    svc.vcpu.hard_affinity = frozenset(range(4))
-    _set_loads(sched, {svc: 0.25}, now)
-    for s in sched.rqds[0].svc:  # Domain-0's unit stays where it is
-        if s is not svc:
-            s.vcpu.hard_affinity = frozenset({0, 1})
-    p = sched.load_precision_shift
-    sched.rqds[0].b_avgload, sched.rqds[1].b_avgload = int(l0 * (1 << p)), int(l1 * (1 << p))
-    return sched, svc, now
+    return _free_unit_on_queue0(host, 0.25, (l0, l1))
 
 
 @pytest.mark.parametrize("l0, l1, moves", [
@@ -474,14 +490,8 @@ def test_a_unit_with_budget_left_does_not_grab_more() -> None:
 def test_a_reset_reschedules_a_running_capped_unit_whose_budget_is_used_up() -> None:
     # reset_credit: a running unit is charged (burn_credits) and, "if ( svc->budget <= 0 )",
     # its pCPU is tickled; with budget left it is not.
-    host = _host(1)
-    d = host.create("d", workload="cpu", cap=50)
-    host.run(ms=2)
-    sched = _sched(host)
+    host, sched, svc = _running_capped()
     rqd = sched.rqds[0]
-    svc = d.vcpus[0].sched_priv
-    assert svc.vcpu.is_running
-    sched._burn_credits(svc, host.now)
     for budget, tickled in ((1, set()), (0, {0})):
         rqd.tickled.clear()
         svc.budget = budget
@@ -491,12 +501,7 @@ def test_a_reset_reschedules_a_running_capped_unit_whose_budget_is_used_up() -> 
 
 def test_a_running_capped_unit_with_budget_left_keeps_it_at_the_reschedule() -> None:
     # csched2_schedule grabs budget only "if ( unlikely(scurr->budget <= 0) )".
-    host = _host(1)
-    d = host.create("d", workload="cpu", cap=50)
-    host.run(ms=2)
-    sched = _sched(host)
-    svc = d.vcpus[0].sched_priv
-    sched._burn_credits(svc, host.now)
+    host, sched, svc = _running_capped()
     svc.budget, svc.sdom.budget = 1, 1_000_000
     host.hv.core.raise_softirq(host.hv.pcpus[0])
     host.run(ns=1)
@@ -507,18 +512,8 @@ def test_soft_affinity_bonuses_in_the_tickle_score() -> None:
     # tickle_score: a positive score gets CREDIT_INIT if the pCPU is in new's soft
     # affinity and CREDIT_INIT if it is not in cur's: 2 x CREDIT_INIT at best, none
     # when the pCPU is only in cur's soft affinity.  A lead of exactly 1 is positive.
-    host = _host(2)
-    host.create("h0", workload="cpu", cpus="0")
-    host.create("h1", workload="cpu", cpus="1")
-    w = host.create("w", workload="cpu", paused=True)
-    host.run(ms=5)
-    sched = _sched(host)
-    new = w.vcpus[0].sched_priv
-    now = host.now + sched.ratelimit
+    host, sched, new, now = _tickle_host(busy0=True)
     cur0, cur1 = _running(host, 0), _running(host, 1)
-    for cur in (cur0, cur1):
-        cur.credit, cur.start_time = 1_000_000, now
-    new.vcpu.processor = host.hv.pcpus[1]
     new.vcpu.soft_affinity = frozenset({1})
     cur0.vcpu.soft_affinity = frozenset({0})
     cur1.vcpu.soft_affinity = frozenset({0})
@@ -528,21 +523,6 @@ def test_soft_affinity_bonuses_in_the_tickle_score() -> None:
     assert sched._tickle_score(new, 0, now) == 100_000  # only in cur's: no bonus
     cur1.vcpu.soft_affinity = frozenset({1})
     assert sched._tickle_score(new, 1, now) == 600_000 + CSCHED2_CREDIT_INIT
-
-
-def test_without_a_rate_limit_a_just_started_unit_is_preemptable() -> None:
-    # is_preemptable: "if ( ratelimit <= CSCHED2_RATELIMIT_TICKLE_TOLERANCE ) return true".
-    host = _host(1)
-    host.create("hog", workload="cpu")
-    w = host.create("w", workload="cpu", paused=True)
-    host.run(ms=5)
-    sched = _sched(host)
-    cur = _running(host, 0)
-    new = w.vcpus[0].sched_priv
-    sched.ratelimit = 0
-    cur.credit, cur.start_time = 0, cur.vcpu.state_entry_time
-    new.credit = 1_000_000
-    assert sched._tickle_score(new, 0, cur.vcpu.state_entry_time) > 0
 
 
 def _reschedule_with_a_pinned_head(own: int, head: int) -> tuple[int, Csched2Unit]:
@@ -690,26 +670,6 @@ def test_a_waking_units_own_load_average_decays_for_the_time_it_was_not_runnable
     svc.load_last_update = (host.now >> LOADAVG_GRANULARITY_SHIFT) - (1 << (w - 1))
     host.xl("unpause d")
     assert svc.avgload == 1 << (p - 1)
-
-
-def _tickle_host(busy0: bool) -> tuple[Host, Credit2Scheduler, Csched2Unit, int]:
-    """pCPU 1 runs a hog (and pCPU 0 another if *busy0*, else it idles); a paused guest's
-    unit, last on pCPU 1, about to be woken; both hogs preemptable, credits at 1 ms."""
-    host = _host(2)
-    if busy0:
-        host.create("h0", workload="cpu", cpus="0")
-    host.create("h1", workload="cpu", cpus="1")
-    w = host.create("w", workload="cpu", paused=True)
-    host.run(ms=5)
-    sched = _sched(host)
-    new = w.vcpus[0].sched_priv
-    new.vcpu.processor = host.hv.pcpus[1]
-    now = host.now + sched.ratelimit
-    for cpu in (0, 1) if busy0 else (1,):
-        cur = _running(host, cpu)
-        cur.credit, cur.start_time = 1_000_000, now
-    sched.rqds[0].tickled.clear()
-    return host, sched, new, now
 
 
 def test_runq_tickle_prefers_an_idle_pcpu_to_preempting_a_busy_one() -> None:
