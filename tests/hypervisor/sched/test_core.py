@@ -165,6 +165,13 @@ def test_a_pcpu_leaving_its_pool_moves_each_of_its_vcpus_once() -> None:
         assert len(moves) == 1 and v.processor is not pcpu and v.is_running
 
 
+def _one_hog_on_one_pcpu() -> Host:
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
+    host.create("d", workload="cpu", vcpus=1)
+    host.run(ms=5)
+    return host
+
+
 def _scripted_slices(host: Host, slices: list[int]) -> list[int]:
     """Make the pool's policy return *slices* (in turn) as its next decisions' slice;
     returns the list of the times it is asked to decide."""
@@ -184,9 +191,7 @@ def _scripted_slices(host: Host, slices: list[int]) -> list[int]:
 def test_a_zero_slice_decides_again_at_once() -> None:
     # schedule(): the slice timer is armed whenever next_time >= 0, so a zero slice asks
     # for a new decision at the same instant.
-    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
-    host.create("d", workload="cpu", vcpus=1)
-    host.run(ms=5)
+    host = _one_hog_on_one_pcpu()
     asked = _scripted_slices(host, [0, -1])
     t = host.now
     host.hv.core.raise_softirq(host.hv.pcpus[0])
@@ -198,9 +203,7 @@ def test_a_zero_slice_decides_again_at_once() -> None:
 def test_a_negative_slice_stops_the_slice_timer() -> None:
     # A negative slice means no time limit (next_time < 0: stop_timer): the slice armed
     # by the decision before it never fires.
-    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
-    host.create("d", workload="cpu", vcpus=1)
-    host.run(ms=5)
+    host = _one_hog_on_one_pcpu()
     asked = _scripted_slices(host, [3_000_000, -1])
     core, pcpu, t = host.hv.core, host.hv.pcpus[0], host.now
     core.schedule(pcpu)
