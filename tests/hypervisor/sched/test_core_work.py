@@ -253,3 +253,25 @@ def test_a_picked_vcpu_completes_its_work_on_time_while_a_move_is_pending() -> N
     core.schedule(pcpu)  # a decision that keeps it
     host.run(ns=2000)
     assert done == [host.now - 1000] and v.kind_ns["kept"] == 1000
+
+
+def test_no_completion_is_armed_for_a_vcpu_whose_decision_is_due_at_this_instant() -> None:
+    # A blocked or paused vCPU is switched out at the instant its flag or pause is set
+    # (its decision is due), so the core arms no completion for it: only MIGRATING,
+    # which credit2 sets on a unit it has just picked, leaves the work running.
+    for flags, vcpu_pauses, domain_pauses, armed in ((PauseFlag.BLOCKED, 0, 0, False),
+                                                     (PauseFlag.DOWN, 0, 0, False),
+                                                     (0, 1, 0, False), (0, 0, 1, False),
+                                                     (PauseFlag.MIGRATING, 0, 0, True)):
+        host, (v,) = _one_pcpu("a")
+        core, timer = host.hv.core, v.processor.work_timer
+        core.interrupt_work(v)
+        timer.stop()
+        v.pause_flags |= flags
+        v.pause_count += vcpu_pauses
+        v.domain.pause_count += domain_pauses
+        core.set_work(v, 1000, lambda: None)  # set_work arms the completion itself
+        assert timer.active is armed, (flags, vcpu_pauses, domain_pauses)
+        timer.stop()
+        core._arm_work(v.processor, v, host.now)  # as a switch to v arms it
+        assert timer.active is armed, (flags, vcpu_pauses, domain_pauses)
