@@ -171,3 +171,34 @@ def test_a_capped_domains_surplus_is_handed_on_rounding_up() -> None:
     sched, units = _accounting(1, [("a", 1, 10), ("b", 6, 0)])
     sched._acct()
     assert [s.credit for s in units["a"]] == [30] and [s.credit for s in units["b"]] == [271]
+
+
+def test_the_sort_after_a_pass_moves_a_queued_unit_back_in_credit_ahead_of_over_ones() -> None:
+    # One pCPU: r runs, a, b, c are queued OVER in that order.  The pass (75 credits
+    # each: four units of equal weight share 300) brings b back to UNDER (-10 + 75) and
+    # r, which runs and is in no queue, down to OVER (-100 + 75).  csched_runq_sort then
+    # moves b ahead of a and c: r's new priority concerns no queue.
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
+    doms = {n: host.create(n, workload="cpu") for n in "rabc"}
+    host.run(ms=1)
+    pcpu, sched = host.hv.pcpus[0], host.hv.pools[0].sched
+    assert isinstance(sched, CreditScheduler)
+    r, a, b, c = (doms[n].vcpus[0].sched_priv for n in "rabc")
+    assert pcpu.curr is r.vcpu and pcpu.sched_priv.runq.vcpus == [a, b, c]
+    for svc in (a, b, c):
+        sched._runq_remove(svc)
+        svc.pri = PRI_TS_OVER
+        sched._runq_insert(svc)
+    for sdom in list(sched.active_sdom):
+        for svc in list(sdom.active_units):
+            sched._acct_stop(svc)
+    for svc, credit in ((r, -100), (a, -250), (b, -10), (c, -250)):
+        svc.credit = credit
+        sched._acct_start(svc)
+    r.pri = PRI_TS_UNDER
+    sched.credit_balance = 0
+    sched._acct()
+    assert (r.credit, a.credit, b.credit, c.credit) == (-25, -175, 65, -175)
+    assert r.pri == PRI_TS_OVER and b.pri == PRI_TS_UNDER
+    sched._runq_sort(pcpu)
+    assert pcpu.sched_priv.runq.vcpus == [b, a, c]
