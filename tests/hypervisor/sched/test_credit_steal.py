@@ -1,0 +1,190 @@
+"""csched_runq_steal, csched_load_balance, _csched_cpu_pick and __runq_tickle choices,
+each asked directly in a state set up by hand, and checked against Xen 4.19's credit.c."""
+
+from __future__ import annotations
+
+from xensim.host import Host
+from xensim.hypervisor.sched.credit import (
+    FLAG_PINNED,
+    FLAG_YIELD,
+    PRI_IDLE,
+    PRI_TS_OVER,
+    PRI_TS_UNDER,
+    CreditScheduler,
+    CschedUnit,
+)
+from xensim.hypervisor.vcpu import VCPU
+
+
+def _sched(host: Host) -> CreditScheduler:
+    sched = host.hv.pools[0].sched
+    assert isinstance(sched, CreditScheduler)
+    return sched
+
+
+def _queued_on_1(n: int) -> tuple[Host, CreditScheduler, list[CschedUnit]]:
+    """Two pCPUs; *n* + 1 hogs pinned to pCPU 1: one runs there, *n* wait in its queue
+    (returned in queue order, each made movable to pCPU 0); pCPU 0 is idle."""
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1)
+    for i in range(n + 1):
+        host.create(f"h{i}", workload="cpu", cpus="1")
+    host.run(ms=1)
+    sched = _sched(host)
+    queued = list(host.hv.pcpus[1].sched_priv.runq.vcpus)
+    assert len(queued) == n and not host.hv.pcpus[1].curr.is_idle
+    for svc in queued:
+        svc.hard = frozenset({0, 1})
+    return host, sched, queued
+
+
+def _requeue(sched: CreditScheduler, svc: CschedUnit, pri: int) -> None:
+    """Give a queued unit another priority the way the queue is told of it."""
+    sched._runq_remove(svc)
+    svc.pri = pri
+    sched._runq_insert(svc)
+
+
+def test_steal_stops_at_the_first_queued_unit_no_better_than_the_stealers() -> None:
+    # csched_runq_steal: "if ( speer->pri <= pri ) break;" -- an OVER unit behind a
+    # UNDER one that may not move is not taken by a pCPU whose own next is OVER, but is
+    # by an idle one.
+    host, sched, (x, y) = _queued_on_1(2)
+    x.hard = frozenset({1})
+    _requeue(sched, y, PRI_TS_OVER)
+    peer = host.hv.pcpus[1]
+    assert peer.sched_priv.runq.vcpus == [x, y] and x.pri == PRI_TS_UNDER
+    assert sched._runq_steal(peer, 0, PRI_TS_OVER, 1) is None
+    assert sched._runq_steal(peer, 0, PRI_IDLE, 1) is y
+    assert y.vcpu.processor is host.hv.pcpus[0] and not y.on_runq
+
+
+def test_steal_passes_over_a_yielding_unit_and_takes_the_next() -> None:
+    # "Don't steal a UNIT which has yielded": continue with the next one.
+    host, sched, (x, y) = _queued_on_1(2)
+    x.flags |= FLAG_YIELD
+    assert sched._runq_steal(host.hv.pcpus[1], 0, PRI_IDLE, 1) is y
+
+
+def test_a_unit_is_cache_hot_for_less_than_the_migration_delay_not_at_it() -> None:
+    # __csched_unit_is_cache_hot: hot while now - last_sched_time < vcpu_migration_delay.
+    host, sched, (x,) = _queued_on_1(1)
+    sched.unit_migr_delay = 1_000_000
+    peer = host.hv.pcpus[1]
+    x.last_sched_time = host.now - 1_000_000 + 1
+    assert sched._runq_steal(peer, 0, PRI_IDLE, 1) is None
+    x.last_sched_time = host.now - 1_000_000
+    assert sched._runq_steal(peer, 0, PRI_IDLE, 1) is x
+
+
+def test_nothing_is_stolen_from_a_peer_with_an_empty_queue_or_an_idle_peer() -> None:
+    # A busy peer with nothing queued has nothing to give; an idle peer's queue is left
+    # alone ("it's about to run it", csched_runq_steal).
+    host, sched, _ = _queued_on_1(0)
+    assert sched._runq_steal(host.hv.pcpus[1], 0, PRI_IDLE, 1) is None
+    d = host.create("w", workload="cpu", paused=True)
+    svc: CschedUnit = d.vcpus[0].sched_priv
+    svc.vcpu.processor = host.hv.pcpus[0]
+    sched._runq_insert(svc)
+    assert host.hv.pcpus[0].curr.is_idle and svc in host.hv.pcpus[0].sched_priv.runq.vcpus
+    assert sched._runq_steal(host.hv.pcpus[0], 1, PRI_IDLE, 1) is None
+
+
+def test_load_balance_looks_on_other_nodes_from_where_it_stole_last_there() -> None:
+    # Two sockets (two NUMA nodes) of two cores.  pCPU 0 runs h0 with an OVER unit o
+    # queued; pCPU 1 is idle, so its own node has no busy peer; pCPUs 2 and 3 each run a
+    # hog with another queued.  csched_load_balance goes on to node 1 and starts after
+    # balance_bias[1] (2): it steals from pCPU 3, counts the stolen unit as runnable
+    # on pCPU 0 (nr_runnable 2 -> 3) and remembers pCPU 3 for node 1.
+    host = Host(pcpus=4, topology="2x2x1", seed=1, dom0_vcpus=1)
+    host.create("h0", workload="cpu", cpus="0")
+    o = host.create("o", workload="cpu", cpus="0")
+    for cpu in (2, 3):
+        for i in range(2):
+            host.create(f"d{cpu}{i}", workload="cpu", cpus=str(cpu))
+    host.run(ms=1)
+    sched = _sched(host)
+    pcpu0 = host.hv.pcpus[0]
+    assert sched.idlers == {1}
+    snext: CschedUnit = o.vcpus[0].sched_priv
+    _requeue(sched, snext, PRI_TS_OVER)
+    assert pcpu0.sched_priv.runq.vcpus == [snext] and pcpu0.sched_priv.nr_runnable == 2
+    for cpu in (2, 3):
+        for svc in host.hv.pcpus[cpu].sched_priv.runq.vcpus:
+            svc.hard = frozenset(range(4))
+    sched.balance_bias[1] = 2
+    stolen = sched._load_balance(pcpu0, snext)
+    assert stolen.vcpu.domain.name.startswith("d3") and stolen.vcpu.processor is pcpu0
+    assert sched.balance_bias[1] == 3 and pcpu0.sched_priv.nr_runnable == 3
+
+
+def _smt_host(power_savings: int) -> tuple[Host, CreditScheduler, VCPU]:
+    """One socket of two cores of two threads ({0, 1}, {2, 3}); a paused guest's vCPU."""
+    host = Host(pcpus=4, topology="1x2x2", seed=1, dom0_vcpus=1,
+                xen_cmdline=f"sched_smt_power_savings={power_savings}")
+    v = host.create("v", workload="cpu", paused=True).vcpus[0]
+    return host, _sched(host), v
+
+
+def test_smt_power_savings_keeps_a_unit_on_a_half_busy_core() -> None:
+    # _csched_cpu_pick with sched_smt_power_savings: move only if this core has more
+    # idle threads than the other ("weight_cpu > weight_nxt").  Thread 0 runs a hog; a
+    # unit on idle thread 1 stays there (1 idler here, 2 on the other core) ...
+    host, sched, v = _smt_host(1)
+    host.create("hog", workload="cpu", cpus="0")
+    host.run(ms=1)
+    v.processor = host.hv.pcpus[1]
+    assert sched._cpu_pick(v).cpu_id == 1
+    # ... and with the whole host idle, a unit on thread 0 stays too (2 idlers each).
+    host, sched, v = _smt_host(1)
+    host.run(ms=1)
+    v.processor = host.hv.pcpus[0]
+    assert sched._cpu_pick(v).cpu_id == 0
+
+
+def test_without_smt_power_savings_a_unit_moves_to_the_idler_core() -> None:
+    # The default ("weight_cpu * migrate_factor < weight_nxt"): from idle thread 1 of
+    # a half-busy core to the fully idle core.
+    host, sched, v = _smt_host(0)
+    host.create("hog", workload="cpu", cpus="0")
+    host.run(ms=1)
+    v.processor = host.hv.pcpus[1]
+    assert sched._cpu_pick(v).cpu_id in {2, 3}
+
+
+def test_tickle_takes_an_idler_of_the_soft_affinity_without_looking_further() -> None:
+    # __runq_tickle: the soft step found an idle pCPU (1), so that one is tickled; the
+    # hard step, which would cycle on from last_tickle_cpu (1) to pCPU 2, is not reached.
+    host = Host(pcpus=3, seed=1, dom0_vcpus=1)
+    host.create("hog", workload="cpu", cpus="0")
+    w = host.create("w", workload="cpu", cpus_soft="1", paused=True)
+    host.run(ms=1)
+    sched = _sched(host)
+    pcpu0 = host.hv.pcpus[0]
+    svc: CschedUnit = w.vcpus[0].sched_priv
+    assert svc.soft == frozenset({1}) and sched.idlers == {1, 2}
+    svc.vcpu.processor = pcpu0
+    pcpu0.sched_priv.last_tickle_cpu = 1
+    sched._runq_tickle(svc)
+    assert sched.idlers == {2} and pcpu0.sched_priv.last_tickle_cpu == 1
+
+
+def test_a_pinned_unit_that_yields_stays_pinned() -> None:
+    # csched_unit_yield sets the YIELD bit only: the PINNED bit (one pCPU in the hard
+    # affinity), which __runq_tickle reads, stays.
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1)
+    v = host.create("p", workload="cpu", cpus="1", paused=True).vcpus[0]
+    sched = _sched(host)
+    assert v.sched_priv.flags & FLAG_PINNED
+    sched.yield_(v)
+    assert v.sched_priv.flags & (FLAG_PINNED | FLAG_YIELD) == FLAG_PINNED | FLAG_YIELD
+
+
+def test_a_pool_whose_last_pcpu_leaves_has_no_master_and_dumps_minus_one() -> None:
+    host = Host(pcpus=4, seed=1, dom0_vcpus=1)
+    host.toolstack.cpupool_cpu_remove(host.hv.pools[0], 3)
+    pool = host.toolstack.cpupool_create("p", "credit", "3")
+    sched = pool.sched
+    assert isinstance(sched, CreditScheduler) and sched.master is host.hv.pcpus[3]
+    host.toolstack.cpupool_cpu_remove(pool, 3)
+    assert sched.master is None and sched.credit == 0
+    assert "\tmaster             = -1\n" in sched.dump()
