@@ -65,6 +65,15 @@ def test_steal_passes_over_a_yielding_unit_and_takes_the_next() -> None:
     assert sched._runq_steal(host.hv.pcpus[1], 0, PRI_IDLE, 1) is y
 
 
+def test_the_soft_step_passes_over_a_unit_without_soft_affinity() -> None:
+    # Balance step 0 (soft affinity): a queued unit with no useful soft affinity is
+    # skipped ("continue"), and the next one, whose soft affinity holds the stealer, taken.
+    host, sched, (x, y) = _queued_on_1(2)
+    y.soft = frozenset({0})
+    assert x.soft is None
+    assert sched._runq_steal(host.hv.pcpus[1], 0, PRI_IDLE, 0) is y
+
+
 def test_a_unit_is_cache_hot_for_less_than_the_migration_delay_not_at_it() -> None:
     # __csched_unit_is_cache_hot: hot while now - last_sched_time < vcpu_migration_delay.
     host, sched, (x,) = _queued_on_1(1)
