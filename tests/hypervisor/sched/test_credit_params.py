@@ -44,8 +44,8 @@ def test_boot_tslice_sets_the_ticks_and_their_period_in_whole_microseconds(
 
 
 def test_a_boot_ratelimit_longer_than_the_slice_is_cut_to_the_slice() -> None:
-    # csched_global_init: "if ( MICROSECS(prv->unit_migr_delay...) )": a ratelimit of
-    # 40 ms with a 30 ms slice is the slice; 20 ms is kept.
+    # csched_init ("Setting ratelimit to tslice"): a ratelimit of 40 ms with a 30 ms
+    # slice is the slice; 20 ms is kept.
     assert _sched(Host(pcpus=1, seed=1, xen_cmdline="sched_ratelimit_us=40000")).ratelimit \
         == 30_000_000
     assert _sched(Host(pcpus=1, seed=1, xen_cmdline="sched_ratelimit_us=20000")).ratelimit \

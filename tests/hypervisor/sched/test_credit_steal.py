@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from xensim.host import Host
 from xensim.hypervisor.sched.credit import (
+    FLAG_MIGRATING,
     FLAG_PINNED,
     FLAG_YIELD,
     PRI_IDLE,
+    PRI_TS_BOOST,
     PRI_TS_OVER,
     PRI_TS_UNDER,
     CreditScheduler,
     CschedUnit,
 )
-from xensim.hypervisor.vcpu import VCPU
+from xensim.hypervisor.vcpu import VCPU, PauseFlag
 
 
 def _sched(host: Host) -> CreditScheduler:
@@ -197,3 +199,144 @@ def test_a_pool_whose_last_pcpu_leaves_has_no_master_and_dumps_minus_one() -> No
     host.toolstack.cpupool_cpu_remove(pool, 3)
     assert sched.master is None and sched.credit == 0
     assert "\tmaster             = -1\n" in sched.dump()
+
+
+def _tickle_host(pcpus: int, busy: tuple[int, ...]) -> tuple[Host, CreditScheduler, VCPU]:
+    """A hog pinned on each pCPU of *busy* (UNDER), the others idle; a paused guest's
+    vCPU, not queued, placed on pCPU 0 and ready to be tickled for."""
+    host = Host(pcpus=pcpus, seed=1, dom0_vcpus=1)
+    for cpu in busy:
+        host.create(f"hog{cpu}", workload="cpu", cpus=str(cpu))
+    v = host.create("w", workload="cpu", paused=True).vcpus[0]
+    host.run(ms=1)
+    sched = _sched(host)
+    for cpu in busy:
+        host.hv.pcpus[cpu].curr.sched_priv.pri = PRI_TS_UNDER
+    assert sched.idlers == set(range(pcpus)) - set(busy)
+    v.processor = host.hv.pcpus[0]
+    return host, sched, v
+
+
+def test_tickle_wakes_an_idler_rather_than_preempt_a_lower_priority_unit() -> None:
+    # __runq_tickle: with idlers around, a BOOST unit on a pCPU running an UNDER one
+    # tickles the idler (pCPU 1), and neither preempts nor kicks away the running unit.
+    host, sched, v = _tickle_host(2, (0,))
+    v.sched_priv.pri = PRI_TS_BOOST
+    sched._runq_tickle(v.sched_priv)
+    assert sched.idlers == set()
+    assert not host.hv.pcpus[0].curr.pause_flags & PauseFlag.MIGRATING
+
+
+def test_tickle_leaves_a_busy_pcpu_alone_for_a_unit_of_equal_priority() -> None:
+    # No idler and new.pri not above cur.pri: nobody is tickled.
+    host, sched, v = _tickle_host(1, (0,))
+    tickles = sched.stats["tickle"]
+    sched._runq_tickle(v.sched_priv)
+    assert sched.stats["tickle"] == tickles
+
+
+def test_tickle_for_a_pinned_unit_preempts_its_busy_pcpu_only_if_it_is_better() -> None:
+    # Pinned to busy pCPU 0 (PINNED, but its pCPU is not idle): no idler suits it; an
+    # UNDER one waits, a BOOST one tickles pCPU 0 (the idler on pCPU 1 is not for it,
+    # and the running unit is not flagged to move: new's hard affinity has no idler).
+    host, sched, v = _tickle_host(2, (0,))
+    v.hard_affinity = frozenset({0})
+    sched.adjust_affinity(v)
+    svc: CschedUnit = v.sched_priv
+    assert svc.flags & FLAG_PINNED
+    tickles = sched.stats["tickle"]
+    sched._runq_tickle(svc)
+    assert sched.stats["tickle"] == tickles and sched.idlers == {1}
+    svc.pri = PRI_TS_BOOST
+    sched._runq_tickle(svc)
+    assert sched.stats["tickle"] == tickles + 1 and sched.idlers == {1}
+    assert not host.hv.pcpus[0].curr.pause_flags & PauseFlag.MIGRATING
+
+
+def test_tickle_goes_on_to_the_hard_affinity_when_no_soft_idler_is_found() -> None:
+    # Soft affinity {1} (busy), pCPU 2 idle: the soft step finds nobody and "continue"s;
+    # the hard step tickles pCPU 2 rather than preempting pCPU 0.
+    host, sched, v = _tickle_host(3, (0, 1))
+    v.soft_affinity = frozenset({1})
+    sched.adjust_affinity(v)
+    svc: CschedUnit = v.sched_priv
+    svc.pri = PRI_TS_BOOST
+    tickles = sched.stats["tickle"]
+    sched._runq_tickle(svc)
+    assert sched.idlers == set() and sched.stats["tickle"] == tickles + 1
+
+
+def test_a_unit_running_alone_on_its_pcpu_is_kept_there() -> None:
+    # _csched_cpu_pick for a running unit (csched_unit_acct at the tick): its own pCPU,
+    # with nothing else queued, counts as idle, so it stays there though pCPU 1 is idle.
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1)
+    hog = host.create("hog", workload="cpu", cpus="0").vcpus[0]
+    host.run(ms=1)
+    sched = _sched(host)
+    hog.hard_affinity = frozenset({0, 1})
+    sched.adjust_affinity(hog)
+    assert hog.is_running and not host.hv.pcpus[0].sched_priv.runq.vcpus
+    assert sched.idlers == {1}
+    assert sched._cpu_pick(hog) is host.hv.pcpus[0]
+
+
+def test_pick_cpu_moves_to_the_idle_core_from_its_idle_bias_and_remembers_it() -> None:
+    # Three cores of two threads; thread 0 runs a hog.  From thread 1 a unit moves to
+    # the next core (2, 3), to its first thread after that core's idle_bias (3): 2, and
+    # not to core {4, 5}, which is no idler.  Only pick_cpu (commit) sets idle_bias to
+    # it; it also marks the unit MIGRATING, keeping its other flags.
+    host = Host(pcpus=6, topology="1x3x2", seed=1, dom0_vcpus=1)
+    host.create("hog", workload="cpu", cpus="0")
+    v = host.create("v", workload="cpu", paused=True).vcpus[0]
+    host.run(ms=1)
+    sched = _sched(host)
+    v.processor = host.hv.pcpus[1]
+    spc2 = host.hv.pcpus[2].sched_priv
+    spc2.idle_bias = 3
+    assert sched._cpu_pick(v) is host.hv.pcpus[2] and spc2.idle_bias == 3
+    svc: CschedUnit = v.sched_priv
+    svc.flags = FLAG_YIELD
+    assert sched.pick_cpu(v) is host.hv.pcpus[2] and spc2.idle_bias == 2
+    assert svc.flags == FLAG_YIELD | FLAG_MIGRATING
+
+
+def test_affinity_caches_a_useful_soft_mask_and_the_pinned_flag() -> None:
+    # csched_aff_cntl: soft affinity is useful only if it meets hard and does not cover
+    # it; PINNED means one pCPU in hard; other flags are left alone; the count of units
+    # with soft affinity follows each change once.
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1)
+    v = host.create("v", workload="cpu", paused=True).vcpus[0]
+    sched = _sched(host)
+    svc: CschedUnit = v.sched_priv
+    n = sched.nr_soft_affine
+    svc.flags |= FLAG_YIELD
+    v.soft_affinity = frozenset({1})
+    for _ in range(2):
+        sched.adjust_affinity(v)
+        assert svc.soft == frozenset({1}) and sched.nr_soft_affine == n + 1
+    v.soft_affinity = frozenset({0, 1})  # covers hard: not useful
+    sched.adjust_affinity(v)
+    assert svc.soft is None and sched.nr_soft_affine == n
+    v.hard_affinity, v.soft_affinity = frozenset({0}), frozenset({1})  # disjoint
+    sched.adjust_affinity(v)
+    assert svc.soft is None and svc.flags & (FLAG_PINNED | FLAG_YIELD) == FLAG_PINNED | FLAG_YIELD
+    v.hard_affinity = frozenset({0, 1})
+    sched.adjust_affinity(v)
+    assert svc.flags & (FLAG_PINNED | FLAG_YIELD) == FLAG_YIELD
+
+
+def test_waking_units_boosts_each_once_and_a_queued_one_is_left_alone() -> None:
+    # csched_unit_wake: an UNDER unit not woken by a migration is BOOSTed (counted) and
+    # queued; waking one already queued changes nothing.
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
+    d = host.create("d", workload="cpu", vcpus=2, paused=True)
+    sched = _sched(host)
+    boosts = sched.stats["boost"]
+    for v in d.vcpus:
+        v.sched_priv.flags &= ~FLAG_MIGRATING
+        sched.wake(v)
+        assert v.sched_priv.pri == PRI_TS_BOOST and v.sched_priv.on_runq
+    assert sched.stats["boost"] == boosts + 2
+    queue = list(host.hv.pcpus[0].sched_priv.runq.vcpus)
+    sched.wake(d.vcpus[0])
+    assert host.hv.pcpus[0].sched_priv.runq.vcpus == queue
