@@ -202,3 +202,42 @@ def test_the_sort_after_a_pass_moves_a_queued_unit_back_in_credit_ahead_of_over_
     assert r.pri == PRI_TS_OVER and b.pri == PRI_TS_UNDER
     sched._runq_sort(pcpu)
     assert pcpu.sched_priv.runq.vcpus == [b, a, c]
+
+
+def test_a_unit_at_exactly_a_slice_of_credit_stays_active_and_one_above_leaves_with_half() -> None:
+    # Two units of one domain on 2 pCPUs get 300 each.  "if ( credit > credits_per_tslice )":
+    # 0 + 300 = 300 is not above, so u0 stays active; 100 + 300 = 400 is, so u1 leaves the
+    # active list (its weight with it) with 400 / 2 = 200.  A starting unit goes to the
+    # head of its domain's list (list_add), so u1, started last, is first, and the pass
+    # is traced with the weight_total (256 for each active unit) and credit_total it shared.
+    host = Host(pcpus=2, seed=1, dom0_vcpus=1, trace=True)
+    d = host.create("a", workload="cpu", vcpus=2, paused=True)
+    sched = host.hv.pools[0].sched
+    assert isinstance(sched, CreditScheduler)
+    for sdom in list(sched.active_sdom):
+        for svc in list(sdom.active_units):
+            sched._acct_stop(svc)
+    u0, u1 = (v.sched_priv for v in d.vcpus)
+    for svc in (u0, u1):
+        sched._acct_start(svc)
+    assert d.sched_priv.active_units == [u1, u0] and sched.weight == 512
+    u0.credit, u1.credit = 0, 100
+    sched.credit_balance = 0
+    sched._acct()
+    assert (u0.credit, u1.credit) == (300, 200)
+    assert u0.active and not u1.active and d.sched_priv.active_units == [u0]
+    assert sched.weight == 256
+    rec = host.hv.trace.records[-1]
+    assert rec.event == "credit_acct" and rec.data == (512, 600)
+
+
+def test_credit_is_burnt_from_nanoseconds_carrying_the_remainder() -> None:
+    # burn_credits: 10 credits a millisecond, the remainder carried in residual; a
+    # single nanosecond that completes a credit burns it.
+    host = Host(pcpus=1, seed=1, dom0_vcpus=1)
+    svc: CschedUnit = host.create("a", workload="cpu", paused=True).vcpus[0].sched_priv
+    sched = host.hv.pools[0].sched
+    assert isinstance(sched, CreditScheduler)
+    svc.credit, svc.residual, svc.start_time = 0, 999_990, host.now - 1
+    sched._burn_credits(svc, host.now)
+    assert (svc.credit, svc.residual) == (-1, 0)
