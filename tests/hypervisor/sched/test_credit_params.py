@@ -94,3 +94,19 @@ def test_domain_parameters_take_their_bounds_and_name_what_is_wrong() -> None:
         sched.adjust(d, {"cap": 201})
     assert str(e.value) == "cap must be in 0..200 (100 per vCPU), got 201"
     assert sched.adjust(d) == {"weight": 65535, "cap": 200}  # nothing changed by an error
+
+
+def test_the_accounting_keeps_its_beat_when_the_master_pcpu_leaves() -> None:
+    # csched_deinit_pdata: the next pCPU becomes master and the master ticker is
+    # migrated to it (migrate_timer keeps its expiry): a pool built at time 0 and losing
+    # its master at 45 ms accounts at 60 ms, not at 75.
+    host = Host(pcpus=4, seed=1, dom0_vcpus=1)
+    for cpu in (2, 3):
+        host.toolstack.cpupool_cpu_remove(host.hv.pools[0], cpu)
+    pool = host.toolstack.cpupool_create("p", "credit", "2-3")
+    sched = pool.sched
+    assert isinstance(sched, CreditScheduler)
+    host.run(ms=45)
+    host.toolstack.cpupool_cpu_remove(pool, 2)
+    assert sched.master is host.hv.pcpus[3]
+    assert sched.master_ticker.active and sched.master_ticker.expires == 60_000_000
