@@ -340,3 +340,17 @@ def test_waking_units_boosts_each_once_and_a_queued_one_is_left_alone() -> None:
     queue = list(host.hv.pcpus[0].sched_priv.runq.vcpus)
     sched.wake(d.vcpus[0])
     assert host.hv.pcpus[0].sched_priv.runq.vcpus == queue
+
+
+def test_pick_falls_back_to_an_idler_of_the_hard_affinity_when_the_soft_one_has_none() -> None:
+    # _csched_cpu_pick's balance steps: the soft step (pCPU 1, busy with a unit queued)
+    # finds no idler, so the hard step picks one (pCPU 2 after 1, wrapping; 0 and 2 idle).
+    host = Host(pcpus=3, seed=1, dom0_vcpus=1)
+    for i in range(2):
+        host.create(f"hog{i}", workload="cpu", cpus="1")
+    v = host.create("v", workload="cpu", cpus_soft="1", paused=True).vcpus[0]
+    host.run(ms=1)
+    sched = _sched(host)
+    assert sched.idlers == {0, 2} and host.hv.pcpus[1].sched_priv.runq.vcpus
+    v.processor = host.hv.pcpus[1]
+    assert sched._cpu_pick(v) is host.hv.pcpus[2]
