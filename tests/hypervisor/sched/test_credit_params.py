@@ -71,6 +71,7 @@ def test_a_pcpu_joining_starts_its_tick_and_balancing_clock_and_sort_count_now()
     pool = host.toolstack.cpupool_create("p", "credit", "2")
     sched = pool.sched
     assert isinstance(sched, CreditScheduler)
+    assert sched.master_ticker.expires == 75_000_000  # a slice after the pool's birth
     sched.runq_sort = 5
     host.run(ms=1)
     host.toolstack.cpupool_cpu_add(pool, 3)

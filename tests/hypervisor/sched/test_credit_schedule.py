@@ -91,3 +91,11 @@ def test_an_idle_pcpu_with_nothing_to_run_stays_idle_with_no_slice() -> None:
     pcpu0 = host.hv.pcpus[0]
     assert pcpu0.curr.is_idle and sched.idlers == {0}
     assert sched.do_schedule(pcpu0, host.now) == (pcpu0.idle, -1)
+    # Units queued there without a tickle (so pCPU 0 is still an idler): picking one,
+    # the pCPU stops being one.
+    w = host.create("w", workload="cpu", cpus="0", paused=True).vcpus[0]
+    host.hv.core.domain_unpause(w.domain)
+    sched.idlers.add(0)
+    assert w.sched_priv.on_runq and w.runnable
+    nxt, _slice = sched.do_schedule(pcpu0, host.now)  # w, or Domain-0 woken to build it
+    assert not nxt.is_idle and sched.idlers == set()
