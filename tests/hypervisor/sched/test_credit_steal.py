@@ -198,6 +198,7 @@ def test_a_pool_whose_last_pcpu_leaves_has_no_master_and_dumps_minus_one() -> No
     assert isinstance(sched, CreditScheduler) and sched.master is host.hv.pcpus[3]
     host.toolstack.cpupool_cpu_remove(pool, 3)
     assert sched.master is None and sched.credit == 0
+    assert not sched.master_ticker.active  # kill_timer with the last pCPU
     assert "\tmaster             = -1\n" in sched.dump()
 
 
