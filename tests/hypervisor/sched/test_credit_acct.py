@@ -5,6 +5,7 @@ credit.c would hand out, with the sums worked in the comments (``ceil`` is credi
 
 from __future__ import annotations
 
+from tests.hypervisor.sched.helpers import credit_of
 from xensim.host import Host
 from xensim.hypervisor.sched.credit import (
     FLAG_PARKED,
@@ -23,8 +24,7 @@ def _accounting(pcpus: int, doms: list[tuple[str, int, int]], vcpus: int = 1,
     made = {name: host.create(name, workload="cpu", vcpus=vcpus, cpu_weight=weight, cap=cap,
                               paused=True)
             for name, weight, cap in doms}
-    sched = host.hv.pools[0].sched
-    assert isinstance(sched, CreditScheduler)
+    sched = credit_of(host)
     for sdom in list(sched.active_sdom):
         for svc in list(sdom.active_units):
             sched._acct_stop(svc)
@@ -181,8 +181,7 @@ def test_the_sort_after_a_pass_moves_a_queued_unit_back_in_credit_ahead_of_over_
     host = Host(pcpus=1, seed=1, dom0_vcpus=1)
     doms = {n: host.create(n, workload="cpu") for n in "rabc"}
     host.run(ms=1)
-    pcpu, sched = host.hv.pcpus[0], host.hv.pools[0].sched
-    assert isinstance(sched, CreditScheduler)
+    pcpu, sched = host.hv.pcpus[0], credit_of(host)
     r, a, b, c = (doms[n].vcpus[0].sched_priv for n in "rabc")
     assert pcpu.curr is r.vcpu and pcpu.sched_priv.runq.vcpus == [a, b, c]
     for svc in (a, b, c):
@@ -212,8 +211,7 @@ def test_a_unit_at_exactly_a_slice_of_credit_stays_active_and_one_above_leaves_w
     # is traced with the weight_total (256 for each active unit) and credit_total it shared.
     host = Host(pcpus=2, seed=1, dom0_vcpus=1, trace=True)
     d = host.create("a", workload="cpu", vcpus=2, paused=True)
-    sched = host.hv.pools[0].sched
-    assert isinstance(sched, CreditScheduler)
+    sched = credit_of(host)
     for sdom in list(sched.active_sdom):
         for svc in list(sdom.active_units):
             sched._acct_stop(svc)
@@ -236,8 +234,7 @@ def test_credit_is_burnt_from_nanoseconds_carrying_the_remainder() -> None:
     # single nanosecond that completes a credit burns it.
     host = Host(pcpus=1, seed=1, dom0_vcpus=1)
     svc: CschedUnit = host.create("a", workload="cpu", paused=True).vcpus[0].sched_priv
-    sched = host.hv.pools[0].sched
-    assert isinstance(sched, CreditScheduler)
+    sched = credit_of(host)
     svc.credit, svc.residual, svc.start_time = 0, 999_990, host.now - 1
     sched._burn_credits(svc, host.now)
     assert (svc.credit, svc.residual) == (-1, 0)

@@ -6,15 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.hypervisor.sched.helpers import credit_of
 from xensim.host import Host
 from xensim.hypervisor.sched.credit import CreditScheduler
 from xensim.hypervisor.sched.ops import SchedParamError
-
-
-def _sched(host: Host, pool: int = 0) -> CreditScheduler:
-    sched = host.hv.pools[pool].sched
-    assert isinstance(sched, CreditScheduler)
-    return sched
 
 
 def test_a_new_scheduler_starts_with_every_counter_and_the_balance_at_zero() -> None:
@@ -36,7 +31,7 @@ def test_boot_tslice_sets_the_ticks_and_their_period_in_whole_microseconds(
     # CSCHED_TICKS_PER_TSLICE (3) ms there is one tick a slice; the tick period is
     # tslice_ms * 1000 / ticks in integer microseconds (10 ms: 3333 us, not 3333.33).
     host = Host(pcpus=1, seed=1, dom0_vcpus=1, xen_cmdline=f"sched_credit_tslice_ms={tslice_ms}")
-    sched = _sched(host)
+    sched = credit_of(host)
     assert sched.tslice_ms == tslice_ms and sched.tslice == tslice_ms * 1_000_000
     assert sched.ticks_per_tslice == ticks and sched.tick_period == tick_us * 1000
     assert isinstance(sched.tick_period, int)
@@ -46,16 +41,16 @@ def test_boot_tslice_sets_the_ticks_and_their_period_in_whole_microseconds(
 def test_a_boot_ratelimit_longer_than_the_slice_is_cut_to_the_slice() -> None:
     # csched_init ("Setting ratelimit to tslice"): a ratelimit of 40 ms with a 30 ms
     # slice is the slice; 20 ms is kept.
-    assert _sched(Host(pcpus=1, seed=1, xen_cmdline="sched_ratelimit_us=40000")).ratelimit \
+    assert credit_of(Host(pcpus=1, seed=1, xen_cmdline="sched_ratelimit_us=40000")).ratelimit \
         == 30_000_000
-    assert _sched(Host(pcpus=1, seed=1, xen_cmdline="sched_ratelimit_us=20000")).ratelimit \
+    assert credit_of(Host(pcpus=1, seed=1, xen_cmdline="sched_ratelimit_us=20000")).ratelimit \
         == 20_000_000
 
 
 @pytest.mark.parametrize(("delay_us", "ns"), [(500, 500_000), (100_000, 100_000_000)])
 def test_the_boot_migration_delay_is_taken_up_to_its_maximum(delay_us: int, ns: int) -> None:
     host = Host(pcpus=1, seed=1, xen_cmdline=f"vcpu_migration_delay={delay_us}")
-    assert _sched(host).unit_migr_delay == ns
+    assert credit_of(host).unit_migr_delay == ns
 
 
 def test_a_pcpu_joining_starts_its_tick_and_balancing_clock_and_sort_count_now() -> None:
@@ -64,7 +59,7 @@ def test_a_pcpu_joining_starts_its_tick_and_balancing_clock_and_sort_count_now()
     # balance at T, its sort count at the pool's, its idle bias on the last pCPU.
     host = Host(pcpus=4, topology="2x2x1", seed=1, dom0_vcpus=1)
     assert [p.sched_priv.idle_bias for p in host.hv.pcpus] == [3, 3, 3, 3]
-    assert _sched(host).balance_bias == {0: 0, 1: 2}  # the first pCPU of each node
+    assert credit_of(host).balance_bias == {0: 0, 1: 2}  # the first pCPU of each node
     for cpu in (2, 3):
         host.toolstack.cpupool_cpu_remove(host.hv.pools[0], cpu)
     host.run(ms=45)
@@ -85,7 +80,7 @@ def test_a_pcpu_joining_starts_its_tick_and_balancing_clock_and_sort_count_now()
 def test_domain_parameters_take_their_bounds_and_name_what_is_wrong() -> None:
     host = Host(pcpus=2, seed=1, dom0_vcpus=1)
     d = host.create("d", workload="cpu", vcpus=2, paused=True)
-    sched = _sched(host)
+    sched = credit_of(host)
     assert sched.adjust(d, {"weight": 1}) == {"weight": 1, "cap": 0}
     assert sched.adjust(d, {"weight": 65535, "cap": 200}) == {"weight": 65535, "cap": 200}
     with pytest.raises(SchedParamError) as e:

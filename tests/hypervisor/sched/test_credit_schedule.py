@@ -4,6 +4,7 @@ balancing's rate limit, and the idle pCPU's answer (Xen 4.19's credit.c)."""
 
 from __future__ import annotations
 
+from tests.hypervisor.sched.helpers import credit_of
 from xensim.host import Host
 from xensim.hypervisor.sched.credit import PRI_TS_OVER, CreditScheduler, CschedUnit
 from xensim.hypervisor.vcpu import VCPU
@@ -15,8 +16,7 @@ def _two_hogs(ms: int = 5) -> tuple[Host, CreditScheduler, VCPU, VCPU]:
     a = host.create("a", workload="cpu").vcpus[0]
     b = host.create("b", workload="cpu").vcpus[0]
     host.run(ms=ms)
-    sched = host.hv.pools[0].sched
-    assert isinstance(sched, CreditScheduler)
+    sched = credit_of(host)
     pcpu = host.hv.pcpus[0]
     running = pcpu.curr
     assert running in (a, b)
@@ -86,8 +86,7 @@ def test_an_idle_pcpu_with_nothing_to_run_stays_idle_with_no_slice() -> None:
     host = Host(pcpus=2, seed=1, dom0_vcpus=1)
     host.create("hog", workload="cpu", cpus="1")
     host.run(ms=5)
-    sched = host.hv.pools[0].sched
-    assert isinstance(sched, CreditScheduler)
+    sched = credit_of(host)
     pcpu0 = host.hv.pcpus[0]
     assert pcpu0.curr.is_idle and sched.idlers == {0}
     assert sched.do_schedule(pcpu0, host.now) == (pcpu0.idle, -1)

@@ -3,6 +3,7 @@ each asked directly in a state set up by hand, and checked against Xen 4.19's cr
 
 from __future__ import annotations
 
+from tests.hypervisor.sched.helpers import credit_of
 from xensim.host import Host
 from xensim.hypervisor.sched.credit import (
     FLAG_MIGRATING,
@@ -18,12 +19,6 @@ from xensim.hypervisor.sched.credit import (
 from xensim.hypervisor.vcpu import VCPU, PauseFlag
 
 
-def _sched(host: Host) -> CreditScheduler:
-    sched = host.hv.pools[0].sched
-    assert isinstance(sched, CreditScheduler)
-    return sched
-
-
 def _queued_on_1(n: int) -> tuple[Host, CreditScheduler, list[CschedUnit]]:
     """Two pCPUs; *n* + 1 hogs pinned to pCPU 1: one runs there, *n* wait in its queue
     (returned in queue order, each made movable to pCPU 0); pCPU 0 is idle."""
@@ -31,7 +26,7 @@ def _queued_on_1(n: int) -> tuple[Host, CreditScheduler, list[CschedUnit]]:
     for i in range(n + 1):
         host.create(f"h{i}", workload="cpu", cpus="1")
     host.run(ms=1)
-    sched = _sched(host)
+    sched = credit_of(host)
     queued = list(host.hv.pcpus[1].sched_priv.runq.vcpus)
     assert len(queued) == n and not host.hv.pcpus[1].curr.is_idle
     for svc in queued:
@@ -113,7 +108,7 @@ def test_load_balance_looks_on_other_nodes_from_where_it_stole_last_there() -> N
         for i in range(2):
             host.create(f"d{cpu}{i}", workload="cpu", cpus=str(cpu))
     host.run(ms=1)
-    sched = _sched(host)
+    sched = credit_of(host)
     pcpu0 = host.hv.pcpus[0]
     assert sched.idlers == {1}
     snext: CschedUnit = o.vcpus[0].sched_priv
@@ -133,7 +128,7 @@ def _smt_host(power_savings: int) -> tuple[Host, CreditScheduler, VCPU]:
     host = Host(pcpus=4, topology="1x2x2", seed=1, dom0_vcpus=1,
                 xen_cmdline=f"sched_smt_power_savings={power_savings}")
     v = host.create("v", workload="cpu", paused=True).vcpus[0]
-    return host, _sched(host), v
+    return host, credit_of(host), v
 
 
 def test_smt_power_savings_keeps_a_unit_on_a_half_busy_core() -> None:
@@ -169,7 +164,7 @@ def test_tickle_takes_an_idler_of_the_soft_affinity_without_looking_further() ->
     host.create("hog", workload="cpu", cpus="0")
     w = host.create("w", workload="cpu", cpus_soft="1", paused=True)
     host.run(ms=1)
-    sched = _sched(host)
+    sched = credit_of(host)
     pcpu0 = host.hv.pcpus[0]
     svc: CschedUnit = w.vcpus[0].sched_priv
     assert svc.soft == frozenset({1}) and sched.idlers == {1, 2}
@@ -184,7 +179,7 @@ def test_a_pinned_unit_that_yields_stays_pinned() -> None:
     # affinity), which __runq_tickle reads, stays.
     host = Host(pcpus=2, seed=1, dom0_vcpus=1)
     v = host.create("p", workload="cpu", cpus="1", paused=True).vcpus[0]
-    sched = _sched(host)
+    sched = credit_of(host)
     assert v.sched_priv.flags & FLAG_PINNED
     sched.yield_(v)
     assert v.sched_priv.flags & (FLAG_PINNED | FLAG_YIELD) == FLAG_PINNED | FLAG_YIELD
@@ -210,7 +205,7 @@ def _tickle_host(pcpus: int, busy: tuple[int, ...]) -> tuple[Host, CreditSchedul
         host.create(f"hog{cpu}", workload="cpu", cpus=str(cpu))
     v = host.create("w", workload="cpu", paused=True).vcpus[0]
     host.run(ms=1)
-    sched = _sched(host)
+    sched = credit_of(host)
     for cpu in busy:
         host.hv.pcpus[cpu].curr.sched_priv.pri = PRI_TS_UNDER
     assert sched.idlers == set(range(pcpus)) - set(busy)
@@ -273,7 +268,7 @@ def test_a_unit_running_alone_on_its_pcpu_is_kept_there() -> None:
     host = Host(pcpus=2, seed=1, dom0_vcpus=1)
     hog = host.create("hog", workload="cpu", cpus="0").vcpus[0]
     host.run(ms=1)
-    sched = _sched(host)
+    sched = credit_of(host)
     hog.hard_affinity = frozenset({0, 1})
     sched.adjust_affinity(hog)
     assert hog.is_running and not host.hv.pcpus[0].sched_priv.runq.vcpus
@@ -290,7 +285,7 @@ def test_pick_cpu_moves_to_the_idle_core_from_its_idle_bias_and_remembers_it() -
     host.create("hog", workload="cpu", cpus="0")
     v = host.create("v", workload="cpu", paused=True).vcpus[0]
     host.run(ms=1)
-    sched = _sched(host)
+    sched = credit_of(host)
     v.processor = host.hv.pcpus[1]
     spc2 = host.hv.pcpus[2].sched_priv
     spc2.idle_bias = 3
@@ -307,7 +302,7 @@ def test_affinity_caches_a_useful_soft_mask_and_the_pinned_flag() -> None:
     # with soft affinity follows each change once.
     host = Host(pcpus=2, seed=1, dom0_vcpus=1)
     v = host.create("v", workload="cpu", paused=True).vcpus[0]
-    sched = _sched(host)
+    sched = credit_of(host)
     svc: CschedUnit = v.sched_priv
     n = sched.nr_soft_affine
     svc.flags |= FLAG_YIELD
@@ -331,7 +326,7 @@ def test_waking_units_boosts_each_once_and_a_queued_one_is_left_alone() -> None:
     # queued; waking one already queued changes nothing.
     host = Host(pcpus=1, seed=1, dom0_vcpus=1)
     d = host.create("d", workload="cpu", vcpus=2, paused=True)
-    sched = _sched(host)
+    sched = credit_of(host)
     boosts = sched.stats["boost"]
     for v in d.vcpus:
         v.sched_priv.flags &= ~FLAG_MIGRATING
@@ -351,7 +346,7 @@ def test_pick_falls_back_to_an_idler_of_the_hard_affinity_when_the_soft_one_has_
         host.create(f"hog{i}", workload="cpu", cpus="1")
     v = host.create("v", workload="cpu", cpus_soft="1", paused=True).vcpus[0]
     host.run(ms=1)
-    sched = _sched(host)
+    sched = credit_of(host)
     assert sched.idlers == {0, 2} and host.hv.pcpus[1].sched_priv.runq.vcpus
     v.processor = host.hv.pcpus[1]
     assert sched._cpu_pick(v) is host.hv.pcpus[2]
