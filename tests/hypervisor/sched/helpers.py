@@ -8,6 +8,7 @@ import pytest
 
 from xensim.compiled import compiled_modules
 from xensim.host import Host
+from xensim.hypervisor.sched.credit import CreditScheduler
 
 spies_on_credit = pytest.mark.skipif(
     "xensim.hypervisor.sched.credit" in compiled_modules(),
@@ -61,3 +62,10 @@ def assert_trace_well_formed(host: Host) -> None:
         assert isinstance(r.domid, int) and isinstance(r.vcpu, int), r
         assert (r.domid, r.vcpu) == (-1, -1) or (r.domid >= 0 and r.vcpu >= 0), r
         assert all(isinstance(x, int) and not isinstance(x, bool) for x in r.data), r
+
+
+def credit_of(host: Host, pool: int = 0) -> CreditScheduler:
+    """The credit scheduler of the host's pool number *pool*."""
+    sched = host.hv.pools[pool].sched
+    assert isinstance(sched, CreditScheduler)
+    return sched

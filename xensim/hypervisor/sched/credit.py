@@ -245,10 +245,11 @@ class CreditScheduler(Scheduler):
         self.credit -= self.credits_per_tslice
         self.idlers.discard(pcpu.cpu_id)
         if self.master is pcpu:
-            self.master_ticker.stop()
+            # migrate_timer: the accounting keeps its beat on the next master; it stops
+            # with the last pCPU (kill_timer).
             self.master = self.cpus[0] if self.cpus else None
-            if self.master is not None:
-                self.master_ticker.set(self.core.now + self.tslice)
+            if self.master is None:
+                self.master_ticker.stop()
         pcpu.sched_priv = None
 
     def alloc_domdata(self, dom: Domain) -> CschedDom:
