@@ -14,10 +14,14 @@ from xensim.hypervisor.cmdline import XenCmdline
 from xensim.hypervisor.sched.credit import (
     FLAG_PINNED,
     FLAG_YIELD,
+    PRI_TS_BOOST,
+    PRI_TS_OVER,
+    PRI_TS_UNDER,
     CreditScheduler,
 )
 from xensim.hypervisor.sched.ops import SchedParamError
 from xensim.hypervisor.time import MICROSECS, MILLISECS
+from xensim.hypervisor.vcpu import VCPU, PauseFlag
 
 
 def _sched(host: Host, pool: int = 0) -> CreditScheduler:
@@ -284,3 +288,134 @@ def test_the_tick_stops_while_idle_and_restarts_on_the_tick_grid() -> None:
             assert spc.ticker.expires % s.tick_period == 0
             seen_busy += 1
     assert seen_idle and seen_busy
+
+
+# --- __runq_tickle: which pCPU a newly queued vCPU pokes ---------------------------------------
+def _tickle_host(soft: str | None = None) -> tuple[Host, CreditScheduler, VCPU]:
+    """pCPU 0 runs an UNDER hog; pCPUs 1 and 2 are idle; *new* (paused) sits on pCPU 0."""
+    host = Host(pcpus=3, dom0_vcpus=1, trace=True)
+    assert host.xl("vcpu-pin 0 0 2")[0] == 0
+    host.create("hog", workload="cpu", cpus="0")
+    keys = {"cpus_soft": soft} if soft else {}
+    g = host.create("new", workload="cpu", paused=True, **keys)
+    host.run(ms=5)
+    s = _sched(host)
+    pcpu0 = host.hv.pcpus[0]
+    assert pcpu0.curr.domain.name == "hog"
+    assert s.idlers == {1, 2}
+    pcpu0.curr.sched_priv.pri = PRI_TS_UNDER
+    pcpu0.sched_priv.last_tickle_cpu = 0
+    v = g.vcpus[0]
+    v.processor = pcpu0
+    return host, s, v
+
+
+def _tickled(host: Host, s: CreditScheduler, v: VCPU, pri: int) -> list[int]:
+    v.sched_priv.pri = pri
+    n = len(host.hv.trace.records)
+    s._runq_tickle(v.sched_priv)
+    return [r.cpu for r in host.hv.trace.records[n:] if r.event == "tickle"]
+
+
+@pytest.mark.parametrize("pri", [PRI_TS_BOOST, PRI_TS_UNDER, PRI_TS_OVER])
+def test_tickle_prefers_one_idler_over_preempting_the_busy_cpu(pri: int) -> None:
+    host, s, v = _tickle_host()
+    assert _tickled(host, s, v, pri) == [1]  # cycling from last_tickle_cpu 0
+    assert not host.hv.pcpus[0].curr.pause_flags & PauseFlag.MIGRATING
+
+
+def test_tickle_a_pinned_vcpu_preempts_its_cpu_only_when_it_is_better() -> None:
+    host, s, v = _tickle_host()
+    v.hard_affinity = frozenset({0})
+    s.adjust_affinity(v)
+    assert _tickled(host, s, v, PRI_TS_UNDER) == []  # equal priority: wait in the queue
+    assert _tickled(host, s, v, PRI_TS_BOOST) == [0]
+    # its affinity has no idler: the running vCPU is not told to migrate
+    assert not host.hv.pcpus[0].curr.pause_flags & PauseFlag.MIGRATING
+
+
+def test_tickle_with_no_idler_preempts_only_for_a_better_priority() -> None:
+    host, s, v = _tickle_host()
+    s.idlers.clear()
+    assert _tickled(host, s, v, PRI_TS_UNDER) == []
+    assert _tickled(host, s, v, PRI_TS_BOOST) == [0]
+
+
+def test_tickle_goes_to_an_idler_in_the_soft_affinity_first() -> None:
+    host, s, v = _tickle_host(soft="2")
+    assert v.sched_priv.soft == frozenset({2})
+    assert _tickled(host, s, v, PRI_TS_UNDER) == [2]
+
+
+def test_tickle_falls_back_to_a_hard_idler_when_the_soft_cpus_are_busy() -> None:
+    host, s, v = _tickle_host(soft="0")
+    assert v.sched_priv.soft == frozenset({0})
+    assert _tickled(host, s, v, PRI_TS_BOOST) == [1]
+
+
+# --- _csched_cpu_pick --------------------------------------------------------------------------
+def test_a_running_vcpu_alone_on_its_cpu_stays_there_at_every_tick() -> None:
+    host = Host(pcpus=2, dom0_vcpus=1)
+    assert host.xl("vcpu-pin 0 0 1")[0] == 0
+    d = host.create("hog", workload="cpu")
+    host.run(ms=1)
+    first = d.vcpus[0].processor
+    for _ in range(10):
+        host.run(ms=10)
+        assert d.vcpus[0].processor is first
+        assert first.curr is d.vcpus[0]
+
+
+def _smt_host(cmdline: str = "") -> tuple[Host, CreditScheduler, VCPU]:
+    """1x3x2: pCPU 1 is busy (so core 0 is half idle), the rest idle; *v* sits on pCPU 0."""
+    host = Host(topology="1x3x2", dom0_vcpus=1, xen_cmdline=cmdline)
+    assert host.xl("vcpu-pin 0 0 1")[0] == 0
+    host.create("busy", workload="cpu", cpus="1")
+    g = host.create("new", workload="cpu", paused=True)
+    host.run(ms=5)
+    s = _sched(host)
+    assert s.idlers == {0, 2, 3, 4, 5}
+    v = g.vcpus[0]
+    v.processor = host.hv.pcpus[0]
+    return host, s, v
+
+
+def test_cpu_pick_spreads_to_a_fully_idle_core_and_cycles_its_threads() -> None:
+    host, s, v = _smt_host()
+    # a look (as at a tick) does not move the idle bias: the same answer twice
+    look = s._cpu_pick(v).cpu_id
+    assert s._cpu_pick(v).cpu_id == look
+    # committed picks (vcpu_migrate) alternate between the threads of the first idle core
+    picks = [s.pick_cpu(v).cpu_id for _ in range(4)]
+    assert picks[0] == look
+    assert sorted(picks[:2]) == [2, 3]
+    assert picks == picks[:2] * 2
+
+
+def test_cpu_pick_with_smt_power_savings_packs_next_to_the_busy_thread() -> None:
+    host, s, v = _smt_host("sched_smt_power_savings=1")
+    assert s.pick_cpu(v).cpu_id == 0
+
+
+def test_cpu_pick_with_smt_power_savings_stays_when_every_core_is_as_idle() -> None:
+    host = Host(topology="1x3x2", dom0_vcpus=1, xen_cmdline="sched_smt_power_savings=1")
+    g = host.create("new", workload="cpu", paused=True)
+    host.run(ms=5)
+    s = _sched(host)
+    assert s.idlers == set(range(6))
+    v = g.vcpus[0]
+    v.processor = host.hv.pcpus[2]
+    assert s.pick_cpu(v).cpu_id == 2
+
+
+def test_cpu_pick_leaves_a_busy_soft_affinity_for_an_idle_hard_one() -> None:
+    host = Host(pcpus=3, dom0_vcpus=1)
+    assert host.xl("vcpu-pin 0 0 2")[0] == 0
+    host.create("busy", workload="cpu", cpus="1")
+    g = host.create("new", workload="cpu", paused=True, cpus_soft="1")
+    host.run(ms=5)
+    s = _sched(host)
+    v = g.vcpus[0]
+    v.processor = host.hv.pcpus[0]
+    assert 1 not in s.idlers
+    assert s.pick_cpu(v).cpu_id == 0
