@@ -244,10 +244,52 @@ def test_schedule_rate_limit_keeps_the_current_vcpu_and_counts_each_time() -> No
     runtime = host.now - prev.state_entry_time
     assert 0 < runtime < MILLISECS(30)
     before = s.stats["ratelimit"]
+    svc = prev.sched_priv
     for i in (1, 2):
+        # the run so far is burnt in whole credits (100 us each); the rest stays pending
+        burnt = ((host.now - svc.start_time) * 10 + svc.residual) // 1_000_000
+        start = svc.start_time + burnt * 100_000
         nxt, tslice = s.do_schedule(pcpu, host.now)
         assert (nxt, tslice) == (prev, MILLISECS(30) - runtime)
         assert s.stats["ratelimit"] == before + i
+        assert svc.start_time == start
+        host.run(ns=7_777)
+        runtime += 7_777
+
+
+def test_schedule_rate_limit_gives_at_least_the_minimum_timer() -> None:
+    host = Host(pcpus=1, dom0_vcpus=1, xen_cmdline="sched_ratelimit_us=30000")
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    host.run(ms=25)
+    pcpu = host.hv.pcpus[0]
+    first = pcpu.curr
+    while pcpu.curr is first:  # up to the next switch, 10 us at a time
+        host.run(ns=10_000)
+    prev = pcpu.curr
+    s = _sched(host)
+    host.run(ns=prev.state_entry_time + 99_999 - host.now)
+    assert s.do_schedule(pcpu, host.now) == (prev, MICROSECS(100))  # CSCHED_MIN_TIMER
+    host.run(ns=1)
+    assert s.do_schedule(pcpu, host.now) == (prev, MILLISECS(30) - MICROSECS(100))
+
+
+def test_a_vcpu_switched_in_resumes_its_pending_sub_credit_time() -> None:
+    host = Host(pcpus=1, dom0_vcpus=1, xen_cmdline="sched_ratelimit_us=0")
+    host.create("a", workload="cpu")
+    host.create("b", workload="cpu")
+    host.run(ms=47)
+    pcpu = host.hv.pcpus[0]
+    s = _sched(host)
+    host.run(ns=12_345)
+    s.core.raise_softirq(pcpu)  # a switch between two credit boundaries
+    host.run(ns=1_000)
+    waiting = pcpu.sched_priv.runq.vcpus[0]
+    pending = waiting.start_time  # minus the run not yet burnt when it was switched out
+    assert pending < 0
+    nxt, _ = s.do_schedule(pcpu, host.now)
+    assert nxt is waiting.vcpu
+    assert waiting.start_time == host.now + pending
 
 
 def test_schedule_on_an_idle_pcpu_returns_idle_with_no_timeslice() -> None:
@@ -419,3 +461,38 @@ def test_cpu_pick_leaves_a_busy_soft_affinity_for_an_idle_hard_one() -> None:
     v.processor = host.hv.pcpus[0]
     assert 1 not in s.idlers
     assert s.pick_cpu(v).cpu_id == 0
+
+
+# --- csched_unit_remove ------------------------------------------------------------------------
+def test_destroying_a_queued_vcpu_takes_it_off_the_run_queue() -> None:
+    host = Host(pcpus=1, dom0_vcpus=1)
+    host.create("a", workload="cpu")
+    b = host.create("b", workload="cpu")
+    host.run(ms=5)
+    spc = host.hv.pcpus[0].sched_priv
+    queued = b.vcpus[0].sched_priv
+    assert queued.on_runq and spc.runq.vcpus == [queued]
+    assert host.xl("destroy b")[0] == 0
+    assert spc.runq.vcpus == []
+    host.run(ms=40)
+    assert host.hv.pcpus[0].curr.domain.name == "a"
+
+
+def test_an_idle_cpu_balances_only_once_the_load_balance_ratelimit_has_passed() -> None:
+    host = Host(pcpus=2, dom0_vcpus=1)
+    assert host.xl("vcpu-pin 0 0 0")[0] == 0
+    host.create("a", workload="cpu", cpus="0")
+    b = host.create("b", workload="cpu", cpus="0")
+    host.run(ms=5)
+    s = _sched(host)
+    vb = b.vcpus[0]
+    assert vb.sched_priv.on_runq
+    vb.hard_affinity = frozenset({0, 1})
+    s.adjust_affinity(vb)
+    idle = host.hv.pcpus[1]
+    spc = idle.sched_priv
+    assert s.load_balance_ratelimit == MILLISECS(1)  # load-balance-ratelimit's default
+    spc.last_load_balance = host.now - s.load_balance_ratelimit
+    assert s.do_schedule(idle, host.now) == (idle.idle, -1)  # not yet: strictly after
+    spc.last_load_balance -= 1
+    assert s.do_schedule(idle, host.now)[0] is vb
