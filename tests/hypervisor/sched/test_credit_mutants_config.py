@@ -494,5 +494,9 @@ def test_an_idle_cpu_balances_only_once_the_load_balance_ratelimit_has_passed() 
     assert s.load_balance_ratelimit == MILLISECS(1)  # load-balance-ratelimit's default
     spc.last_load_balance = host.now - s.load_balance_ratelimit
     assert s.do_schedule(idle, host.now) == (idle.idle, -1)  # not yet: strictly after
+    assert 1 in s.idlers
+    assert not spc.ticker.active  # idle stays idle: no tick
     spc.last_load_balance -= 1
     assert s.do_schedule(idle, host.now)[0] is vb
+    assert 1 not in s.idlers
+    assert spc.ticker.active
