@@ -495,8 +495,16 @@ def test_an_idle_cpu_balances_only_once_the_load_balance_ratelimit_has_passed() 
     spc.last_load_balance = host.now - s.load_balance_ratelimit
     assert s.do_schedule(idle, host.now) == (idle.idle, -1)  # not yet: strictly after
     assert 1 in s.idlers
-    assert not spc.ticker.active  # idle stays idle: no tick
     spc.last_load_balance -= 1
     assert s.do_schedule(idle, host.now)[0] is vb
     assert 1 not in s.idlers
-    assert spc.ticker.active
+
+
+def test_an_idle_cpu_rescheduling_to_idle_leaves_its_tick_alone() -> None:
+    host = Host(pcpus=2)
+    host.run(ms=7)
+    s = _new_pool(host, "1")  # its first tick: 17 ms, off the 10 ms grid
+    pcpu = host.hv.pcpus[1]
+    host.run(ms=1)
+    assert s.do_schedule(pcpu, host.now) == (pcpu.idle, -1)
+    assert pcpu.sched_priv.ticker.expires == MILLISECS(17)
