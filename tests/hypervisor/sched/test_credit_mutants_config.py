@@ -402,6 +402,9 @@ def test_a_running_vcpu_alone_on_its_cpu_stays_there_at_every_tick() -> None:
     d = host.create("hog", workload="cpu")
     host.run(ms=1)
     first = d.vcpus[0].processor
+    # nothing waits behind it, so its own pCPU counts as idle: the look keeps it there
+    assert _sched(host).idlers == {1 - first.cpu_id}
+    assert _sched(host)._cpu_pick(d.vcpus[0]) is first
     for _ in range(10):
         host.run(ms=10)
         assert d.vcpus[0].processor is first
