@@ -1,8 +1,11 @@
-"""credit.c's configuration and bookkeeping, checked against Xen 4.19 one fact at a time.
+"""credit.c's configuration, bookkeeping and placement, checked against Xen 4.19 fact by fact.
 
-csched_global_init's boot parameters and their range checks, csched_init_pdata's per-pCPU
-state, csched_dom_cntl's limits, csched_aff_cntl's flags, csched_unit_wake's BOOST count
-and csched_schedule's rate limit: the details a run's shares do not show.
+csched_global_init's boot parameters and their range checks, csched_init_pdata's and
+csched_deinit_pdata's per-pCPU state, csched_dom_cntl's limits, csched_aff_cntl's flags,
+__runq_tickle's choice of idler, _csched_cpu_pick's SMT spreading (and packing with
+sched_smt_power_savings), csched_unit_wake's BOOST count and csched_schedule's rate limit,
+tick and load-balance rate limit: the details a run's CPU shares do not show.  Several
+tests call one hook directly on a host stopped at a known state, as Xen would call it.
 """
 
 from __future__ import annotations
