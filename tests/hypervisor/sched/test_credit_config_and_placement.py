@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.hypervisor.sched.test_credit_details import _pool, _sched
 from xensim.host import Host
 from xensim.hypervisor.cmdline import XenCmdline
+from xensim.hypervisor.pcpu import PCPU
 from xensim.hypervisor.sched.credit import (
     FLAG_PINNED,
     FLAG_YIELD,
@@ -27,22 +29,11 @@ from xensim.hypervisor.time import MICROSECS, MILLISECS
 from xensim.hypervisor.vcpu import VCPU, PauseFlag
 
 
-def _sched(host: Host, pool: int = 0) -> CreditScheduler:
-    sched = host.hv.pools[pool].sched
-    assert isinstance(sched, CreditScheduler)
-    return sched
-
-
 def _new_pool(host: Host, cpus: str, cmdline: XenCmdline | None = None) -> CreditScheduler:
     """A credit pool on pCPUs *cpus* (taken from pool 0), booted with *cmdline* if given."""
     if cmdline is not None:
         host.hv.cmdline = cmdline
-    pool0 = host.hv.pools[0]
-    for c in range(int(cpus[0]), int(cpus[-1]) + 1):
-        host.toolstack.cpupool_cpu_remove(pool0, c)
-    pool = host.toolstack.cpupool_create("p", "credit", cpus)
-    assert isinstance(pool.sched, CreditScheduler)
-    return pool.sched
+    return _pool(host, cpus)
 
 
 # --- csched_global_init: boot parameters --------------------------------------------------
@@ -238,15 +229,19 @@ def test_waking_a_running_vcpu_changes_nothing() -> None:
 
 
 # --- csched_schedule --------------------------------------------------------------------------
-def test_schedule_rate_limit_keeps_the_current_vcpu_and_counts_each_time() -> None:
-    host = Host(pcpus=1, dom0_vcpus=1, xen_cmdline="sched_ratelimit_us=30000")
+def _two_hogs(cmdline: str, ms: int) -> tuple[Host, CreditScheduler, PCPU]:
+    """One pCPU shared by two CPU hogs (dom0 idle), run for *ms*."""
+    host = Host(pcpus=1, dom0_vcpus=1, xen_cmdline=cmdline)
     host.create("a", workload="cpu")
     host.create("b", workload="cpu")
-    host.run(ms=45)
-    pcpu = host.hv.pcpus[0]
+    host.run(ms=ms)
+    return host, _sched(host), host.hv.pcpus[0]
+
+
+def test_schedule_rate_limit_keeps_the_current_vcpu_and_counts_each_time() -> None:
+    host, s, pcpu = _two_hogs("sched_ratelimit_us=30000", ms=45)
     prev = pcpu.curr
     assert not prev.is_idle
-    s = _sched(host)
     runtime = host.now - prev.state_entry_time
     assert 0 < runtime < MILLISECS(30)
     before = s.stats["ratelimit"]
@@ -264,16 +259,11 @@ def test_schedule_rate_limit_keeps_the_current_vcpu_and_counts_each_time() -> No
 
 
 def test_schedule_rate_limit_gives_at_least_the_minimum_timer() -> None:
-    host = Host(pcpus=1, dom0_vcpus=1, xen_cmdline="sched_ratelimit_us=30000")
-    host.create("a", workload="cpu")
-    host.create("b", workload="cpu")
-    host.run(ms=25)
-    pcpu = host.hv.pcpus[0]
+    host, s, pcpu = _two_hogs("sched_ratelimit_us=30000", ms=25)
     first = pcpu.curr
     while pcpu.curr is first:  # up to the next switch, 10 us at a time
         host.run(ns=10_000)
     prev = pcpu.curr
-    s = _sched(host)
     host.run(ns=prev.state_entry_time + 99_999 - host.now)
     assert s.do_schedule(pcpu, host.now) == (prev, MICROSECS(100))  # CSCHED_MIN_TIMER
     host.run(ns=1)
@@ -281,12 +271,7 @@ def test_schedule_rate_limit_gives_at_least_the_minimum_timer() -> None:
 
 
 def test_a_vcpu_switched_in_resumes_its_pending_sub_credit_time() -> None:
-    host = Host(pcpus=1, dom0_vcpus=1, xen_cmdline="sched_ratelimit_us=0")
-    host.create("a", workload="cpu")
-    host.create("b", workload="cpu")
-    host.run(ms=47)
-    pcpu = host.hv.pcpus[0]
-    s = _sched(host)
+    host, s, pcpu = _two_hogs("sched_ratelimit_us=0", ms=47)
     host.run(ns=12_345)
     s.core.raise_softirq(pcpu)  # a switch between two credit boundaries
     host.run(ns=1_000)
