@@ -69,3 +69,13 @@ def credit_of(host: Host, pool: int = 0) -> CreditScheduler:
     sched = host.hv.pools[pool].sched
     assert isinstance(sched, CreditScheduler)
     return sched
+
+
+def new_credit_pool(host: Host, cpus: str) -> CreditScheduler:
+    """A credit cpupool "p" on pCPUs *cpus* ("1" or "1-2"), taken from pool 0."""
+    pool0 = host.hv.pools[0]
+    for c in range(int(cpus[0]), int(cpus[-1]) + 1):
+        host.toolstack.cpupool_cpu_remove(pool0, c)
+    pool = host.toolstack.cpupool_create("p", "credit", cpus)
+    assert isinstance(pool.sched, CreditScheduler)
+    return pool.sched

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hypervisor.sched.test_credit_details import _pool, _sched
+from tests.hypervisor.sched.helpers import credit_of, new_credit_pool
 from xensim.host import Host
 from xensim.hypervisor.cmdline import XenCmdline
 from xensim.hypervisor.pcpu import PCPU
@@ -33,7 +33,7 @@ def _new_pool(host: Host, cpus: str, cmdline: XenCmdline | None = None) -> Credi
     """A credit pool on pCPUs *cpus* (taken from pool 0), booted with *cmdline* if given."""
     if cmdline is not None:
         host.hv.cmdline = cmdline
-    return _pool(host, cpus)
+    return new_credit_pool(host, cpus)
 
 
 # --- csched_global_init: boot parameters --------------------------------------------------
@@ -41,7 +41,7 @@ def _new_pool(host: Host, cpus: str, cmdline: XenCmdline | None = None) -> Credi
 def test_a_valid_boot_tslice_is_kept_with_three_ticks_when_it_has_room(tslice_ms: int,
                                                                         ticks: int) -> None:
     host = Host(pcpus=1, xen_cmdline=f"sched_credit_tslice_ms={tslice_ms}")
-    s = _sched(host)
+    s = credit_of(host)
     assert (s.tslice_ms, s.tslice) == (tslice_ms, MILLISECS(tslice_ms))
     # csched_init: ticks_per_tslice = 3, or 1 when the slice is under 3 ms
     assert s.ticks_per_tslice == ticks
@@ -62,11 +62,11 @@ def test_an_out_of_range_tslice_falls_back_to_30ms_in_the_scheduler_too(tslice_m
 
 def test_a_ratelimit_longer_than_the_tslice_is_cut_to_the_tslice() -> None:
     host = Host(pcpus=1, xen_cmdline="sched_credit_tslice_ms=10 sched_ratelimit_us=20000")
-    assert _sched(host).ratelimit == MILLISECS(10)  # "Setting ratelimit to tslice"
+    assert credit_of(host).ratelimit == MILLISECS(10)  # "Setting ratelimit to tslice"
     host = Host(pcpus=1, xen_cmdline="sched_credit_tslice_ms=10 sched_ratelimit_us=10000")
-    assert _sched(host).ratelimit == MILLISECS(10)
+    assert credit_of(host).ratelimit == MILLISECS(10)
     host = Host(pcpus=1, xen_cmdline="sched_credit_tslice_ms=10 sched_ratelimit_us=9999")
-    assert _sched(host).ratelimit == MICROSECS(9999)
+    assert credit_of(host).ratelimit == MICROSECS(9999)
 
 
 @pytest.mark.parametrize(("delay_us", "kept_us"), [(300, 300), (100_000, 100_000),
@@ -79,9 +79,9 @@ def test_vcpu_migration_delay_is_kept_up_to_100ms_else_reset_to_0(delay_us: int,
 
 
 def test_sched_smt_power_savings_reaches_the_scheduler() -> None:
-    assert _sched(Host(topology="1x2x2",
+    assert credit_of(Host(topology="1x2x2",
                        xen_cmdline="sched_smt_power_savings=1")).smt_power_savings is True
-    assert _sched(Host(topology="1x2x2")).smt_power_savings is False
+    assert credit_of(Host(topology="1x2x2")).smt_power_savings is False
 
 
 def test_a_fresh_pool_starts_with_zero_counters_and_zero_balance() -> None:
@@ -97,7 +97,7 @@ def test_init_pdata_sets_idle_bias_to_the_last_cpu_and_the_pool_clocks() -> None
     host = Host(pcpus=4, dom0_vcpus=1)
     host.create("hog", workload="cpu")
     host.run(ms=95)  # three accounting passes with a guest: runq_sort is 3
-    s0 = _sched(host)
+    s0 = credit_of(host)
     assert s0.runq_sort == 3
     s = _new_pool(host, "2-3")
     now = host.now
@@ -128,7 +128,7 @@ def test_the_first_pcpu_of_a_node_is_where_stealing_there_starts() -> None:
     host = Host(topology="2x2x1")  # node 0 = pCPUs 0-1, node 1 = pCPUs 2-3
     s = _new_pool(host, "2-3")
     assert s.balance_bias == {1: 2}
-    assert _sched(Host(topology="2x2x1")).balance_bias == {0: 0, 1: 2}
+    assert credit_of(Host(topology="2x2x1")).balance_bias == {0: 0, 1: 2}
 
 
 def test_removing_the_master_moves_accounting_to_the_next_cpu_on_the_same_beat() -> None:
@@ -150,7 +150,7 @@ def test_removing_the_master_moves_accounting_to_the_next_cpu_on_the_same_beat()
 def test_dom_cntl_takes_the_limits_and_refuses_beyond_them() -> None:
     host = Host(pcpus=1)
     d = host.create("g", vcpus=2)
-    s = _sched(host)
+    s = credit_of(host)
     assert s.adjust(d, {"weight": 1}) == {"weight": 1, "cap": 0}
     assert s.adjust(d, {"weight": 65535})["weight"] == 65535
     assert s.adjust(d, {"cap": 200})["cap"] == 200  # 100 per vCPU
@@ -167,7 +167,7 @@ def test_pinned_flag_follows_a_one_cpu_hard_affinity_and_keeps_other_flags() -> 
     host = Host(pcpus=2)
     d = host.create("g", workload="cpu", cpus="1")
     v = d.vcpus[0]
-    s = _sched(host)
+    s = credit_of(host)
     assert v.sched_priv.flags & FLAG_PINNED
     s.yield_(v)
     assert v.sched_priv.flags & FLAG_PINNED  # yield only adds YIELD
@@ -190,7 +190,7 @@ def test_soft_affinity_counts_only_when_it_narrows_the_hard_one() -> None:
     host = Host(pcpus=3)
     d = host.create("g", workload="cpu", cpus="0-1")
     v = d.vcpus[0]
-    s = _sched(host)
+    s = credit_of(host)
     base = s.nr_soft_affine
     for soft in ({2}, {0, 1}, {0, 1, 2}):  # disjoint, equal, wider: no useful soft affinity
         v.soft_affinity = frozenset(soft)
@@ -209,7 +209,7 @@ def test_every_boost_and_every_tickle_is_counted_once() -> None:
     host = Host(pcpus=1, trace=True, dom0_vcpus=1)
     host.create("io", workload="duty:busy_ms=3,idle_ms=4")  # often running at a tick
     host.run(ms=100)
-    s = _sched(host)
+    s = credit_of(host)
     boosts = sum(1 for r in host.hv.trace.records if r.event == "boost_start")
     tickles = sum(1 for r in host.hv.trace.records if r.event == "tickle")
     assert boosts >= 2 and tickles >= 2
@@ -222,7 +222,7 @@ def test_waking_a_running_vcpu_changes_nothing() -> None:
     host.run(ms=5)
     v = d.vcpus[0]
     assert v.processor.curr is v
-    s = _sched(host)
+    s = credit_of(host)
     before = (s.stats["boost"], v.sched_priv.pri, v.sched_priv.on_runq)
     s.wake(v)
     assert (s.stats["boost"], v.sched_priv.pri, v.sched_priv.on_runq) == before
@@ -235,7 +235,7 @@ def _two_hogs(cmdline: str, ms: int) -> tuple[Host, CreditScheduler, PCPU]:
     host.create("a", workload="cpu")
     host.create("b", workload="cpu")
     host.run(ms=ms)
-    return host, _sched(host), host.hv.pcpus[0]
+    return host, credit_of(host), host.hv.pcpus[0]
 
 
 def test_schedule_rate_limit_keeps_the_current_vcpu_and_counts_each_time() -> None:
@@ -286,7 +286,7 @@ def test_a_vcpu_switched_in_resumes_its_pending_sub_credit_time() -> None:
 def test_schedule_on_an_idle_pcpu_returns_idle_with_no_timeslice() -> None:
     host = Host(pcpus=2, dom0_vcpus=1)
     host.run(ms=5)
-    s = _sched(host)
+    s = credit_of(host)
     pcpu = next(p for p in host.hv.pcpus if p.curr.is_idle)
     assert s.do_schedule(pcpu, host.now) == (pcpu.idle, -1)
 
@@ -295,7 +295,7 @@ def test_the_idlers_mask_is_exactly_the_pcpus_running_idle() -> None:
     host = Host(pcpus=3, dom0_vcpus=1, seed=2)
     for i in range(4):
         host.create(f"hog{i}", workload="cpu" if i % 2 else "duty:busy_ms=3,idle_ms=5")
-    s = _sched(host)
+    s = credit_of(host)
     problems: list[str] = []
     for _ in range(40):
         host.run(ms=2)
@@ -308,7 +308,7 @@ def test_the_idlers_mask_is_exactly_the_pcpus_running_idle() -> None:
 def test_the_tick_stops_while_idle_and_restarts_on_the_tick_grid() -> None:
     host = Host(pcpus=1, dom0_vcpus=1)
     host.create("io", workload="duty:busy_ms=2,idle_ms=13")
-    s = _sched(host)
+    s = credit_of(host)
     spc = host.hv.pcpus[0].sched_priv
     seen_idle = seen_busy = 0
     for _ in range(60):
@@ -332,7 +332,7 @@ def _tickle_host(soft: str | None = None) -> tuple[Host, CreditScheduler, VCPU]:
     keys = {"cpus_soft": soft} if soft else {}
     g = host.create("new", workload="cpu", paused=True, **keys)
     host.run(ms=5)
-    s = _sched(host)
+    s = credit_of(host)
     pcpu0 = host.hv.pcpus[0]
     assert pcpu0.curr.domain.name == "hog"
     assert s.idlers == {1, 2}
@@ -394,8 +394,8 @@ def test_a_running_vcpu_alone_on_its_cpu_stays_there_at_every_tick() -> None:
     host.run(ms=1)
     first = d.vcpus[0].processor
     # nothing waits behind it, so its own pCPU counts as idle: the look keeps it there
-    assert _sched(host).idlers == {1 - first.cpu_id}
-    assert _sched(host)._cpu_pick(d.vcpus[0]) is first
+    assert credit_of(host).idlers == {1 - first.cpu_id}
+    assert credit_of(host)._cpu_pick(d.vcpus[0]) is first
     for _ in range(10):
         host.run(ms=10)
         assert d.vcpus[0].processor is first
@@ -409,7 +409,7 @@ def _smt_host(cmdline: str = "") -> tuple[Host, CreditScheduler, VCPU]:
     host.create("busy", workload="cpu", cpus="1")
     g = host.create("new", workload="cpu", paused=True)
     host.run(ms=5)
-    s = _sched(host)
+    s = credit_of(host)
     assert s.idlers == {0, 2, 3, 4, 5}
     v = g.vcpus[0]
     v.processor = host.hv.pcpus[0]
@@ -437,7 +437,7 @@ def test_cpu_pick_with_smt_power_savings_stays_when_every_core_is_as_idle() -> N
     host = Host(topology="1x3x2", dom0_vcpus=1, xen_cmdline="sched_smt_power_savings=1")
     g = host.create("new", workload="cpu", paused=True)
     host.run(ms=5)
-    s = _sched(host)
+    s = credit_of(host)
     assert s.idlers == set(range(6))
     v = g.vcpus[0]
     v.processor = host.hv.pcpus[2]
@@ -450,7 +450,7 @@ def test_cpu_pick_leaves_a_busy_soft_affinity_for_an_idle_hard_one() -> None:
     host.create("busy", workload="cpu", cpus="1")
     g = host.create("new", workload="cpu", paused=True, cpus_soft="1")
     host.run(ms=5)
-    s = _sched(host)
+    s = credit_of(host)
     v = g.vcpus[0]
     v.processor = host.hv.pcpus[0]
     assert 1 not in s.idlers
@@ -478,7 +478,7 @@ def test_an_idle_cpu_balances_only_once_the_load_balance_ratelimit_has_passed() 
     host.create("a", workload="cpu", cpus="0")
     b = host.create("b", workload="cpu", cpus="0")
     host.run(ms=5)
-    s = _sched(host)
+    s = credit_of(host)
     vb = b.vcpus[0]
     assert vb.sched_priv.on_runq
     vb.hard_affinity = frozenset({0, 1})

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shares
-from tests.hypervisor.sched.helpers import assert_trace_well_formed, sampler
+from tests.hypervisor.sched.helpers import (
+    assert_trace_well_formed,
+    credit_of,
+    new_credit_pool,
+    sampler,
+)
 from xensim.host import Host
 from xensim.hypervisor.sched.credit import (
     FLAG_PARKED,
@@ -14,21 +19,6 @@ from xensim.hypervisor.sched.credit import (
     CreditScheduler,
 )
 from xensim.hypervisor.sched.credit_runq import CreditRunq
-
-
-def _sched(host: Host, pool: int = 0) -> CreditScheduler:
-    sched = host.hv.pools[pool].sched
-    assert isinstance(sched, CreditScheduler)
-    return sched
-
-
-def _pool(host: Host, cpus: str) -> CreditScheduler:
-    pool0 = host.hv.pools[0]
-    for c in range(int(cpus[0]), int(cpus[-1]) + 1):
-        host.toolstack.cpupool_cpu_remove(pool0, c)
-    pool = host.toolstack.cpupool_create("p", "credit", cpus)
-    assert isinstance(pool.sched, CreditScheduler)
-    return pool.sched
 
 
 def test_trace_has_boost_tickle_steal_and_accounting_events() -> None:
@@ -62,7 +52,7 @@ def test_trace_has_boost_tickle_steal_and_accounting_events() -> None:
 
 def test_a_pool_that_loses_its_master_pcpu_keeps_accounting() -> None:
     host = Host(pcpus=4, seed=1, dom0_vcpus=1)
-    sched = _pool(host, "2-3")
+    sched = new_credit_pool(host, "2-3")
     assert sched.master is host.hv.pcpus[2] and sched.credit == 2 * 300
     host.toolstack.cpupool_cpu_remove(host.hv.pools[1], 2)
     assert sched.master is host.hv.pcpus[3] and sched.credit == 300
@@ -80,7 +70,7 @@ def test_destroying_an_active_domain_takes_its_weight_out_of_the_accounting() ->
     host.create("a", workload="cpu", cpu_weight=512)
     host.create("b", workload="cpu", cpu_weight=256)
     host.run(ms=100)
-    sched = _sched(host)
+    sched = credit_of(host)
     assert sched.weight == 768 and len(sched.active_sdom) == 2
     host.xl("destroy a")
     assert sched.weight == 256 and [s.dom.name for s in sched.active_sdom] == ["b"]
@@ -92,7 +82,7 @@ def test_changing_an_active_domains_weight_changes_the_total_at_once() -> None:
     host = Host(pcpus=2, seed=1, dom0_vcpus=1)
     d = host.create("d", workload="cpu", vcpus=2)
     host.run(ms=100)
-    sched = _sched(host)
+    sched = credit_of(host)
     assert sched.weight == 2 * 256
     host.toolstack.sched_params(d, {"weight": 1000})
     assert sched.weight == 2 * 1000
@@ -107,7 +97,7 @@ def _steals(delay_us: int, ms: int) -> int:
         host.create(f"hog{i}", workload="cpu")
     host.create("io", workload="duty:busy_ms=0.5,idle_ms=2")
     host.run(ms=ms)
-    return _sched(host).stats["steal"]
+    return credit_of(host).stats["steal"]
 
 
 def test_migration_delay_keeps_a_recently_run_vcpu_from_being_stolen() -> None:
@@ -118,7 +108,7 @@ def test_runq_sort_puts_under_vcpus_ahead_of_over_ones_once_per_accounting() -> 
     host = Host(pcpus=1, seed=1, dom0_vcpus=1)
     for i in range(3):
         host.create(f"d{i}", workload="cpu", paused=True)
-    sched = _sched(host)
+    sched = credit_of(host)
     pcpu = host.hv.pcpus[0]
     spc = pcpu.sched_priv
     units = [host.domain(f"d{i}").vcpus[0].sched_priv for i in range(3)]
@@ -143,7 +133,7 @@ def test_dump_shows_the_globals_idlers_and_each_queue() -> None:
     host.create("a", workload="cpu", cpu_weight=300, cap=50)
     host.toolstack.sched_global(host.hv.pools[0], {"migration_delay_us": 1500})
     host.run(ms=35)
-    text = _sched(host).dump()
+    text = credit_of(host).dump()
     lines = text.splitlines()
     assert text.endswith("\n") and "XX" not in text  # one newline-terminated line each
     assert lines[0] == "Scheduler: SMP Credit Scheduler (credit)" and lines[1] == "info:"
@@ -184,7 +174,7 @@ def test_steal_takes_only_strictly_better_work_and_passes_over_yielders() -> Non
     host = Host(pcpus=2, seed=1, dom0_vcpus=1)
     doms = [host.create(f"d{i}", workload="cpu", cpus="1") for i in range(3)]
     host.run(ms=5)
-    sched = _sched(host)
+    sched = credit_of(host)
     peer = host.hv.pcpus[1]
     queued = [s for s in peer.sched_priv.runq.vcpus]
     assert len(queued) == 2 and not any(d.vcpus[0].sched_priv in queued and
@@ -208,7 +198,7 @@ def test_destroying_parked_and_soft_affine_domains_undoes_their_state() -> None:
     capped = host.create("capped", workload="cpu", cap=5)
     host.create("soft", workload="cpu", cpus_soft="1")
     host.create("hog", workload="cpu", cpus="0")
-    sched = _sched(host)
+    sched = credit_of(host)
     assert sched.nr_soft_affine == 1
     host.run(ms=100)
     v = capped.vcpus[0]
@@ -227,7 +217,7 @@ def test_destroying_parked_and_soft_affine_domains_undoes_their_state() -> None:
 
 def test_removing_a_pcpu_gives_back_its_credit_and_hands_over_the_master() -> None:
     host = Host(pcpus=5, seed=1, dom0_vcpus=1, trace=True)
-    sched = _pool(host, "2-4")
+    sched = new_credit_pool(host, "2-4")
     assert sched.credit == 900 and sched.master is host.hv.pcpus[2]
     host.run(ms=45)
     host.toolstack.cpupool_cpu_remove(host.hv.pools[1], 2)
@@ -249,7 +239,7 @@ def test_runnable_counts_follow_the_run_queues_through_wakes_blocks_and_steals()
     for i in range(4):
         host.create(f"hog{i}", workload="cpu")
     host.create("io", workload="duty:busy_ms=0.3,idle_ms=1")
-    sched = _sched(host)
+    sched = credit_of(host)
 
     def check() -> str | None:
         for p in host.hv.pcpus:
@@ -271,7 +261,7 @@ def test_an_idle_pcpu_steals_a_soft_affine_unit_before_a_merely_allowed_one() ->
     for i in range(3):
         host.create(f"d{i}", workload="cpu", cpus="1")
     host.run(ms=5)
-    sched = _sched(host)
+    sched = credit_of(host)
     pcpu0 = host.hv.pcpus[0]
     queued = list(host.hv.pcpus[1].sched_priv.runq.vcpus)
     assert len(queued) == 2
@@ -294,7 +284,7 @@ def test_load_balance_passes_over_a_peer_with_nothing_queued_to_the_next() -> No
     for i in range(3):
         host.create(f"d{i}", workload="cpu", cpus="2")
     host.run(ms=5)
-    sched = _sched(host)
+    sched = credit_of(host)
     assert host.hv.pcpus[1].sched_priv.nr_runnable == 1
     queued = list(host.hv.pcpus[2].sched_priv.runq.vcpus)
     for svc in queued:
@@ -310,7 +300,7 @@ def test_burn_credits_keeps_the_sub_credit_remainder_as_xen_does() -> None:
     # advances by the time those whole credits stand for (10 credits per ms).
     host = Host(pcpus=1, seed=1, dom0_vcpus=1)
     d = host.create("d", workload="cpu", paused=True)
-    sched = _sched(host)
+    sched = credit_of(host)
     svc = d.vcpus[0].sched_priv
     svc.credit, svc.residual, svc.start_time = 300, 0, 1_000_000
     sched._burn_credits(svc, 2_050_000)  # 1.05 ms: 10 credits and half a credit over
@@ -326,12 +316,12 @@ def test_dump_lists_every_idler_and_numbers_the_queue_from_one() -> None:
     # the queued units from 1 (after the "run:" line of the running one).
     host = Host(pcpus=3, seed=1, dom0_vcpus=1)
     host.run(ms=1)
-    assert "idlers: 0,1,2" in _sched(host).dump().splitlines()
+    assert "idlers: 0,1,2" in credit_of(host).dump().splitlines()
     host = Host(pcpus=1, seed=1, dom0_vcpus=1)
     host.create("a", workload="cpu")
     host.create("b", workload="cpu")
     host.run(ms=5)
-    lines = _sched(host).dump().splitlines()
+    lines = credit_of(host).dump().splitlines()
     assert lines[-2].startswith("\trun: [") and lines[-1].startswith("\t  1: [")
 
 
@@ -341,7 +331,7 @@ def _acct_setup(cap: int, balance: int, a_first: bool) -> tuple[CreditScheduler,
     host = Host(pcpus=1, seed=1, dom0_vcpus=1)
     a = host.create("a", workload="cpu", vcpus=2, cap=cap, paused=True)
     b = host.create("b", workload="cpu", paused=True)
-    sched = _sched(host)
+    sched = credit_of(host)
     for sdom in list(sched.active_sdom):
         for svc in list(sdom.active_units):
             sched._acct_stop(svc)
@@ -399,7 +389,7 @@ def test_a_vcpu_inside_its_ratelimit_keeps_the_pcpu_for_the_rest_of_it() -> None
     host.create("a", workload="cpu")
     host.create("b", workload="cpu")
     host.run(ns=30_100_000)  # the first 30 ms slice has just ended (a switch at ~30.06 ms)
-    sched, pcpu = _sched(host), host.hv.pcpus[0]
+    sched, pcpu = credit_of(host), host.hv.pcpus[0]
     prev = pcpu.curr
     assert not prev.is_idle and host.now - prev.state_entry_time < 300_000
     host.run(ns=prev.state_entry_time + 300_000 - host.now)
@@ -417,7 +407,7 @@ def test_load_balance_starts_after_the_peer_it_last_stole_from() -> None:
         for i in range(3):
             host.create(f"d{cpu}{i}", workload="cpu", cpus=str(cpu))
     host.run(ms=5)
-    sched = _sched(host)
+    sched = credit_of(host)
     for cpu in (1, 2, 3):
         for svc in host.hv.pcpus[cpu].sched_priv.runq.vcpus:
             svc.hard = frozenset({0, 1, 2, 3})

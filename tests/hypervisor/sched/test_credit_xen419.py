@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shares
-from tests.hypervisor.sched.helpers import spies_on_credit
+from tests.hypervisor.sched.helpers import credit_of, spies_on_credit
 from xensim.host import Host
 from xensim.hypervisor.sched.credit import (
     FLAG_YIELD,
@@ -19,12 +19,6 @@ from xensim.hypervisor.sched.credit import (
     CschedUnit,
 )
 from xensim.hypervisor.vcpu import RunState
-
-
-def _sched(host: Host) -> CreditScheduler:
-    sched = host.hv.pools[0].sched
-    assert isinstance(sched, CreditScheduler)
-    return sched
 
 
 def _record_balancing(sched: CreditScheduler, host: Host) -> list[tuple[int, int]]:
@@ -52,7 +46,7 @@ def _busy_host(cmdline: str | None = None) -> Host:
 @spies_on_credit
 def test_load_balance_is_rate_limited_per_pcpu() -> None:
     host = _busy_host()
-    sched = _sched(host)
+    sched = credit_of(host)
     calls = _record_balancing(sched, host)
     host.run(ms=300)
     assert len(calls) > 50  # the workload keeps OVER/idle heads coming
@@ -67,14 +61,14 @@ def test_load_balance_is_rate_limited_per_pcpu() -> None:
 @spies_on_credit
 def test_load_balance_ratelimit_comes_from_the_xen_command_line() -> None:
     host = _busy_host("load-balance-ratelimit=0")
-    sched = _sched(host)
+    sched = credit_of(host)
     assert sched.load_balance_ratelimit == 0
     calls = _record_balancing(sched, host)
     host.run(ms=300)
     gaps = [b[1] - a[1] for a, b in zip(calls, calls[1:], strict=False) if a[0] == b[0]]
     assert min(gaps) < 1_000_000  # without the limit a pCPU balances at each decision
     limited = _busy_host("load-balance-ratelimit=5000")
-    assert _sched(limited).load_balance_ratelimit == 5_000_000
+    assert credit_of(limited).load_balance_ratelimit == 5_000_000
 
 
 def test_steal_skips_a_yielding_vcpu_and_the_flag_stays_until_it_leaves_the_queue() -> None:
@@ -84,7 +78,7 @@ def test_steal_skips_a_yielding_vcpu_and_the_flag_stays_until_it_leaves_the_queu
     host.run(ms=45)
     running = a.vcpus[0] if a.vcpus[0].is_running else b.vcpus[0]
     other = b.vcpus[0] if running is a.vcpus[0] else a.vcpus[0]
-    sched = _sched(host)
+    sched = credit_of(host)
     host.hv.core.vcpu_yield(running)
     host.run(ns=1)  # the SCHEDULE_SOFTIRQ
     svc: CschedUnit = running.sched_priv
@@ -109,7 +103,7 @@ def test_acct_wraps_in_32_bits_like_xen_on_a_big_host_with_high_weights() -> Non
     host = Host(pcpus=64, seed=1, dom0_vcpus=1)
     heavy = host.create("heavy", workload="cpu", vcpus=64, cpu_weight=4096)
     light = host.create("light", workload="cpu", vcpus=64, cpu_weight=1024)
-    sched = _sched(host)
+    sched = credit_of(host)
     for d in (heavy, light):
         for v in d.vcpus:
             if not v.sched_priv.active:
@@ -141,7 +135,7 @@ def test_heavy_domain_gets_far_less_than_its_weight_share_when_acct_wraps() -> N
 def test_insert_does_not_raise_a_reschedule_xen_does_not_raise() -> None:
     host = Host(pcpus=1, seed=1, dom0_vcpus=1)
     d = host.create("d", workload="cpu", paused=True)
-    sched = _sched(host)
+    sched = credit_of(host)
     v = d.vcpus[0]
     sched.remove(v)
     host.hv.pcpus[0].softirq_pending = False
@@ -167,7 +161,7 @@ def test_capped_vcpu_parks_offline_and_over_vcpus_are_stolen_only_for_better() -
     host.run(ms=1_000)
     assert c.vcpus[0].runstate_snapshot(host.now)[RunState.OFFLINE] > 500_000_000
     # an OVER head never steals another OVER vCPU: only strictly better work
-    sched = _sched(host)
+    sched = credit_of(host)
     assert sched._runq_steal(host.hv.pcpus[1], 0, PRI_TS_OVER, 1) is None
 
 
