@@ -96,3 +96,24 @@ def test_sort_leaves_a_partitioned_queue_alone_and_reorders_after_accounting() -
     boost = Unit(9, PRI_TS_BOOST)
     runq.insert(boost, False)
     assert runq.vcpus[0] is boost
+
+
+def test_a_long_queue_finds_its_first_over_vcpu_from_the_tail_after_accounting() -> None:
+    """The walk from the tail (taken when the first OVER vCPU was in the second half)
+    must find what Xen's walk from the head finds, with OVER vCPUs on both sides."""
+    runq = CreditRunq()
+    units = [Unit(i, PRI_TS_UNDER) for i in range(40)] + [Unit(40, PRI_TS_OVER)]
+    for u in units:
+        runq.insert(u, False)
+    for i in (30, 35):  # two queued vCPUs become OVER in place, past the middle
+        units[i].pri = PRI_TS_OVER
+        runq.repriced(units[i], PRI_TS_UNDER)
+    late = Unit(99, PRI_TS_UNDER)
+    runq.insert(late, False)
+    model = units[:30] + [late] + units[30:]
+    assert runq.vcpus == model
+    units[3].pri = PRI_TS_OVER  # now one near the head: still found
+    runq.repriced(units[3], PRI_TS_UNDER)
+    last = Unit(100, PRI_TS_UNDER)
+    runq.insert(last, False)
+    assert runq.vcpus == model[:3] + [last] + model[3:]

@@ -42,7 +42,7 @@ _pri_of = attrgetter("pri")
 class CreditRunq:
     """One pCPU's queue of runnable, not running, vCPUs in Xen's list order."""
 
-    __slots__ = ("vcpus", "_over", "_low", "_n_over")
+    __slots__ = ("vcpus", "_over", "_low", "_n_over", "_over_was")
 
     def __init__(self) -> None:
         self.vcpus: list[CschedUnit] = []
@@ -53,6 +53,8 @@ class CreditRunq:
         """Index of the first vCPU below BOOST, or the length."""
         self._n_over = 0
         """How many queued vCPUs are below UNDER."""
+        self._over_was = 0
+        """``_over`` when it became unknown: where to start looking for it (a hint)."""
 
     def insert(self, svc: CschedUnit, behind_one: bool) -> None:
         """__runq_insert: before the first vCPU of lower priority, or, for a yielding
@@ -109,6 +111,8 @@ class CreditRunq:
             if new < PRI_TS_UNDER:
                 self._n_over += 1
                 if self._over:
+                    if self._over > 0:
+                        self._over_was = self._over
                     self._over = -1  # unknown
             else:
                 self._n_over -= 1
@@ -124,8 +128,20 @@ class CreditRunq:
         over = self._over
         if over < 0:  # the first vCPU below UNDER, by a walk in C
             q = self.vcpus
-            over = self._over = next(
-                compress(count(), map(PRI_TS_UNDER.__gt__, map(_pri_of, q))), len(q))
+            n = len(q)
+            if not self._n_over:
+                over = n
+            elif 2 * self._over_was < n:
+                over = next(compress(count(), map(PRI_TS_UNDER.__gt__, map(_pri_of, q))), n)
+            else:
+                # It was in the second half: count the OVER vCPUs from the tail instead,
+                # the last one met is the first.  One long queue (every vCPU 0 starts on
+                # pCPU 0) keeps its few OVER vCPUs at its end, and a walk from the head
+                # was the largest cost per event with 10,000 domains (benchmarks/).
+                from_tail = compress(count(n - 1, -1),
+                                     map(PRI_TS_UNDER.__gt__, map(_pri_of, reversed(q))))
+                over = next(islice(from_tail, self._n_over - 1, None))
+            self._over = over
         return over
 
     def _find(self, svc: CschedUnit, stop: int) -> int:
