@@ -29,6 +29,10 @@ MYPYC_MODULES = (
     "xensim.hypervisor.sched.ops",
     "xensim.hypervisor.sched.core",
     "xensim.hypervisor.sched.credit",
+    "xensim.hypervisor.sched.credit_runq",
+    "xensim.hypervisor.sched_op",
+    "xensim.domains.guest.guest_vcpu",
+    "xensim.domains.guest.workloads",
 )
 """Compiled together; a class here cannot be patched at run time (tests that spy on one
 of its methods skip when compiled), and only :class:`~xensim.hypervisor.sched.ops.Scheduler`

@@ -10,7 +10,7 @@ credit's boost applies to a sleeper that wakes).
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, SupportsInt
 
 from xensim.hypervisor.domain import DOMID_SELF, ShutdownReason
 from xensim.hypervisor.errno import EINVAL, ENOSYS, EPERM, ESRCH
@@ -46,34 +46,38 @@ def do_sched_op(hyp: Hypervisor, v: VCPU, cmd: int, arg: object = None) -> int:
         hyp.domain_shutdown(v.domain, ShutdownReason(reason))
         return 0
     if cmd == SCHEDOP.remote_shutdown:
-        domid, reason = arg  # type: ignore[misc]
+        domid: Any  # whatever the guest passed (mypyc checks nothing of an Any)
+        code: Any
+        domid, code = arg  # type: ignore[misc]
         if not v.domain.is_privileged:
             v.domain.denied += 1
             return EPERM
         target = hyp.domains.get(v.domain.domid if domid == DOMID_SELF else domid)
         if target is None:
             return ESRCH
-        if int(reason) not in ShutdownReason.__members__.values():
+        if int(code) not in ShutdownReason.__members__.values():
             return EINVAL
-        hyp.domain_shutdown(target, ShutdownReason(int(reason)))
+        hyp.domain_shutdown(target, ShutdownReason(int(code)))
         return 0
     if cmd in (SCHEDOP.poll, SCHEDOP.shutdown_code, SCHEDOP.watchdog, SCHEDOP.pin_override):
         return ENOSYS
     return EINVAL
 
 
-def do_set_timer_op(hyp: Hypervisor, v: VCPU, timeout: int) -> int:
-    """Arm (``timeout`` > 0, absolute ns) or stop (0) the vCPU's singleshot timer."""
-    timeout = int(timeout)
+def do_set_timer_op(hyp: Hypervisor, v: VCPU, timeout: SupportsInt) -> int:
+    """Arm (``timeout`` > 0, absolute ns) or stop (0) the vCPU's singleshot timer.
+    *timeout* is whatever the guest passed that ``int()`` takes (compiled, an ``int``
+    annotation would refuse a float that pure Python truncates)."""
+    t = int(timeout)
     timer = v.singleshot
     assert timer is not None
-    if timeout == 0:
+    if t == 0:
         timer.stop()
-    elif timeout <= hyp.env.now:
+    elif t <= hyp.env.now:
         timer.stop()
         hyp.send_timer_event(v)
     else:
-        timer.set(timeout)
+        timer.set(t)
     return 0
 
 

@@ -13,7 +13,7 @@ their delivery, and then the interrupted work resumes.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from simpy.events import Timeout
 
@@ -52,7 +52,9 @@ class Hypercall(NamedTuple):
 class WaitEvent(NamedTuple):
     """Block until *ready()* is true, re-checking after each upcall."""
 
-    ready: Callable[[], bool]
+    ready: Callable[[], object]
+    """Any truth value will do (``queue.__len__`` is a common one): compiled, a ``bool``
+    here would make an int a TypeError."""
 
 
 class Yield(NamedTuple):
@@ -111,7 +113,7 @@ class GuestVcpu:
         self._in_upcall = False
         self._kick_deferred = False
         self._blocking = False
-        self._wait: Callable[[], bool] | None = None
+        self._wait: Callable[[], object] | None = None
         self.isr_queue: list[Callable[[GuestVcpu], Program]] = []
         """Interrupt handlers that touch device registers, run after the upcall's entry
         (an emulated device's ISR): nested programs, with interrupts masked."""
@@ -127,7 +129,7 @@ class GuestVcpu:
 
     @property
     def now(self) -> SimTime:
-        return self.hyp.env._now  # type: ignore[attr-defined,no-any-return]
+        return self.hyp.env._now  # type: ignore[attr-defined,no-any-return,return-value]
 
     def boot(self) -> None:
         """The first thing the vCPU does when it first runs is start the program."""
@@ -141,6 +143,7 @@ class GuestVcpu:
         self._resume()
 
     def _resume(self, value: Any = None) -> None:
+        action: Any  # one of Action, told apart by its exact type (mypy cannot narrow by it)
         try:
             action = self.program.send(value)
         except StopIteration as stop:
@@ -172,7 +175,7 @@ class GuestVcpu:
         elif t is Hypercall:
             self.hypercall(action.nr, action.args, self._resume)
         elif t is GuestOp:
-            self._run_nested(self.platform.expand(self, action), self._resume)
+            self._run_nested(cast(Program, self.platform.expand(self, action)), self._resume)
         elif t is IoAccess:
             self.platform.io(self, action, self._resume)
         elif t is Yield:

@@ -116,7 +116,7 @@ class CschedUnit:
 @dataclass(slots=True, eq=False)
 class CschedPcpu:
     ticker: Timer
-    runq: CreditRunq = field(default_factory=CreditRunq)
+    runq: CreditRunq[CschedUnit] = field(default_factory=CreditRunq)
     runq_sort_last: int = 0
     nr_runnable: int = 0
     last_load_balance: SimTime = 0

@@ -25,10 +25,7 @@ from __future__ import annotations
 
 from itertools import compress, count, islice, repeat
 from operator import attrgetter, is_, not_
-from typing import TYPE_CHECKING, Final
-
-if TYPE_CHECKING:
-    from xensim.hypervisor.sched.credit import CschedUnit
+from typing import Final, Generic, Protocol, TypeVar
 
 # Priorities (higher runs first).
 PRI_TS_BOOST: Final = 0
@@ -39,13 +36,23 @@ PRI_IDLE: Final = -64
 _pri_of = attrgetter("pri")
 
 
-class CreditRunq:
+class Queued(Protocol):
+    """What the queue reads of a vCPU: credit's ``CschedUnit``, or a test's stand-in
+    (a protocol, so the compiled build checks no class: see xensim/compiled.py)."""
+
+    pri: int
+
+
+U = TypeVar("U", bound=Queued)
+
+
+class CreditRunq(Generic[U]):
     """One pCPU's queue of runnable, not running, vCPUs in Xen's list order."""
 
     __slots__ = ("vcpus", "_over", "_low", "_n_over", "_over_was")
 
     def __init__(self) -> None:
-        self.vcpus: list[CschedUnit] = []
+        self.vcpus: list[U] = []
         """The queue, head first: read it, change it only through the methods below."""
         self._over = 0
         """Index of the first vCPU below UNDER (OVER), or the length; -1: unknown."""
@@ -56,7 +63,7 @@ class CreditRunq:
         self._over_was = 0
         """``_over`` when it became unknown: where to start looking for it (a hint)."""
 
-    def insert(self, svc: CschedUnit, behind_one: bool) -> None:
+    def insert(self, svc: U, behind_one: bool) -> None:
         """__runq_insert: before the first vCPU of lower priority, or, for a yielding
         vCPU (*behind_one*), behind it."""
         q = self.vcpus
@@ -84,7 +91,7 @@ class CreditRunq:
         elif i <= self._low:
             self._low += 1
 
-    def remove(self, svc: CschedUnit) -> None:
+    def remove(self, svc: U) -> None:
         """__runq_remove."""
         q = self.vcpus
         j = 0 if q[0] is svc else self._find(svc, len(q))  # mostly the head: it runs next
@@ -100,7 +107,7 @@ class CreditRunq:
         elif j == self._low:
             self._low = self._next_below(j, PRI_TS_BOOST)
 
-    def repriced(self, svc: CschedUnit, old: int) -> None:
+    def repriced(self, svc: U, old: int) -> None:
         """*svc*, queued, had priority *old* and has another now: csched_acct changes
         it in place and the vCPU keeps its place in the list.  A vCPU newly OVER may
         be the first one now: that is looked for when next needed, once for all the
@@ -144,7 +151,7 @@ class CreditRunq:
             self._over = over
         return over
 
-    def _find(self, svc: CschedUnit, stop: int) -> int:
+    def _find(self, svc: U, stop: int) -> int:
         """Where *svc* is among the first *stop* vCPUs, or *stop* (a walk by identity,
         in C: the dataclasses compare by identity too, but slowly)."""
         return next(compress(count(), map(is_, islice(self.vcpus, stop), repeat(svc))), stop)
