@@ -59,10 +59,15 @@ class Timer:
     SimPy events they cost (NOTE: for speed, see benchmarks/bench_host.py).
     """
 
-    __slots__ = ("env", "fn", "gen", "expires", "active", "queued_at", "_callbacks")
+    __slots__ = ("env", "fn", "gen", "expires", "active", "queued_at", "_callbacks", "_heap",
+                 "_ids")
 
     def __init__(self, env: Environment, fn: Callable[[], None]) -> None:
         self.env = env
+        # NOTE: for speed (see benchmarks/): SimPy's queue and event-id counter, which an
+        # Environment keeps for its whole life, read once instead of at every expiry.
+        self._heap: list[Any] = env._queue  # type: ignore[attr-defined]
+        self._ids: Any = env._eid  # type: ignore[attr-defined]
         self.fn = fn
         self.gen = 0
         self.expires: SimTime = -1
@@ -83,10 +88,9 @@ class Timer:
         self.gen = gen = self.gen + 1
         self.queued_at = when
         # NOTE: inlined for speed (see benchmarks/): queue_expiry().
-        env = self.env
-        now = env._now  # type: ignore[attr-defined]
-        heappush(env._queue, (when if when > now else now, NORMAL,  # type: ignore[attr-defined,misc]
-                              next(env._eid), Expiry(self._callbacks, gen)))  # type: ignore[attr-defined]
+        now = self.env._now  # type: ignore[attr-defined]
+        heappush(self._heap, (when if when > now else now, NORMAL,
+                              next(self._ids), Expiry(self._callbacks, gen)))
 
     def stop(self) -> None:
         self.active = False

@@ -46,6 +46,9 @@ class SchedCore:
         self.nr_schedules = 0
         self.nr_switches = 0
         self._softirq_callbacks = (self._softirq,)
+        # NOTE: for speed, as Timer does: SimPy's queue and event ids, read once.
+        self._heap: list[Any] = self.env._queue
+        self._ids: Any = self.env._eid
 
     @property
     def now(self) -> SimTime:
@@ -66,8 +69,7 @@ class SchedCore:
             pcpu.softirq_pending = True
             # NOTE: inlined for speed (see benchmarks/): a zero-delay Timeout's place
             # in the queue, without building a Timeout (timer.queue_expiry).
-            env = self.env
-            heappush(env._queue, (env._now, NORMAL, next(env._eid),  # type: ignore[attr-defined,misc]
+            heappush(self._heap, (self.env._now, NORMAL, next(self._ids),
                                   Expiry(self._softirq_callbacks, pcpu)))
 
     def _softirq(self, ev: Expiry) -> None:
