@@ -88,7 +88,7 @@ class Timer:
         self.gen = gen = self.gen + 1
         self.queued_at = when
         # NOTE: inlined for speed (see benchmarks/): queue_expiry().
-        now = self.env._now  # type: ignore[attr-defined]
+        now: SimTime = self.env._now  # type: ignore[attr-defined,assignment]  # int ns
         heappush(self._heap, (when if when > now else now, NORMAL,
                               next(self._ids), Expiry(self._callbacks, gen)))
 
@@ -101,7 +101,8 @@ class Timer:
         self.queued_at = -1
         if not self.active:
             return
-        if self.expires > self.env._now:  # type: ignore[attr-defined]
+        now: SimTime = self.env._now  # type: ignore[attr-defined,assignment]  # int ns
+        if self.expires > now:
             self._queue(self.expires)
             return
         self.active = False

@@ -118,6 +118,12 @@ class GuestVcpu:
         """Interrupt handlers that touch device registers, run after the upcall's entry
         (an emulated device's ISR): nested programs, with interrupts masked."""
         self._hc_cost = hyp.costs["hypercall"]
+        self._env: Any = hyp.env
+        # NOTE: for speed (see benchmarks/): the continuations handed to the core, bound
+        # once; compiled by mypyc, ``self._resume`` as a value is a lookup and a new
+        # bound method each time.
+        self._resume_cb: Callable[..., None] = self._resume
+        self._check_wait_cb: Callable[[], None] = self._check_wait
         self.platform: Platform = vcpu.domain.info.get("platform") or _pv_platform(hyp, vcpu)
         """The domain's virtualisation mode: what each action costs."""
         self._price = self.platform.compute_ns
@@ -129,11 +135,11 @@ class GuestVcpu:
 
     @property
     def now(self) -> SimTime:
-        return self.hyp.env._now  # type: ignore[attr-defined,no-any-return,return-value]
+        return self._env._now  # type: ignore[no-any-return]
 
     def boot(self) -> None:
         """The first thing the vCPU does when it first runs is start the program."""
-        self.core.set_work(self.vcpu, 0, self._resume)
+        self.core.set_work(self.vcpu, 0, self._resume_cb)
 
     # --- the program --------------------------------------------------------------
     def _run_nested(self, gen: Program, on_return: Callable[[Any], None]) -> None:
@@ -160,7 +166,7 @@ class GuestVcpu:
         if t is Compute:
             price = self._price
             ns = action.ns if price is None else price(action.ns, action.kind)
-            self.core.set_work(self.vcpu, ns, self._resume, action.kind)
+            self.core.set_work(self.vcpu, ns, self._resume_cb, action.kind)
         elif t is SleepUntil:
             until = action.t
             self._wait = lambda: self.now >= until
@@ -173,13 +179,13 @@ class GuestVcpu:
             else:
                 self._block()
         elif t is Hypercall:
-            self.hypercall(action.nr, action.args, self._resume)
+            self.hypercall(action.nr, action.args, self._resume_cb)
         elif t is GuestOp:
-            self._run_nested(cast(Program, self.platform.expand(self, action)), self._resume)
+            self._run_nested(cast(Program, self.platform.expand(self, action)), self._resume_cb)
         elif t is IoAccess:
-            self.platform.io(self, action, self._resume)
+            self.platform.io(self, action, self._resume_cb)
         elif t is Yield:
-            self.hypercall(HC.sched_op, (SCHEDOP.yield_,), self._resume)
+            self.hypercall(HC.sched_op, (SCHEDOP.yield_,), self._resume_cb)
         else:
             raise TypeError(f"workload yielded {action!r}, not a guest action")
 
@@ -209,7 +215,7 @@ class GuestVcpu:
     def _after_block(self, rc: int = 0) -> None:
         self._blocking = False
         # Runs when the vCPU executes again (at once if an event was pending).
-        self.core.set_work(self.vcpu, 0, self._check_wait)
+        self.core.set_work(self.vcpu, 0, self._check_wait_cb)
 
     def _check_wait(self) -> None:
         wait = self._wait
@@ -263,8 +269,8 @@ class GuestVcpu:
                 # returns from the block at once (an upcall is pending), and the
                 # kernel re-checks for work instead of sleeping on it.
                 self._blocking = False
-                left, cont, kind = 0, self._check_wait, "guest"
-            cont = cont or self._check_wait
+                left, cont, kind = 0, self._check_wait_cb, "guest"
+            cont = cont or self._check_wait_cb
             if v.upcall_pending:  # more arrived while handling: loop, as Linux does
                 self.core.set_work(v, left, cont, kind)
                 self.on_kick()
