@@ -2,8 +2,9 @@
 
 The package is pure Python; ``make fast`` builds a second environment
 (``.venv-fast``) in which the modules below, the ones on every scheduling
-decision's path (benchmarks/README.md has the profile), are C extensions
-built by mypyc from the same source.  Results are the same to the
+decision's path and the guest vCPU's reaction to it (benchmarks/README.md has
+the profile and what each module gave), are C extensions built by mypyc from
+the same source.  Results are the same to the
 nanosecond either way: CI runs the tests and ``benchmarks/same_results.py``
 both ways.  ``setup.py`` reads :data:`MYPYC_MODULES` from this file, so it
 imports nothing but the standard library (and ``mypy_extensions`` when present).
@@ -36,7 +37,8 @@ MYPYC_MODULES = (
 )
 """Compiled together; a class here cannot be patched at run time (tests that spy on one
 of its methods skip when compiled), and only :class:`~xensim.hypervisor.sched.ops.Scheduler`
-may be subclassed by a policy written in Python."""
+may be subclassed by a policy written in Python.  Workloads written in Python (generators
+of guest actions) run unchanged under the compiled vCPU driver."""
 
 
 def compiled_modules() -> list[str]:
