@@ -32,6 +32,7 @@ MYPYC_MODULES = (
     "xensim.hypervisor.sched.credit",
     "xensim.hypervisor.sched.credit_runq",
     "xensim.hypervisor.sched_op",
+    "xensim.hypervisor.domain",
     "xensim.domains.guest.guest_vcpu",
     "xensim.domains.guest.workloads",
 )
