@@ -33,6 +33,7 @@ MYPYC_MODULES = (
     "xensim.hypervisor.sched.credit_runq",
     "xensim.hypervisor.sched_op",
     "xensim.hypervisor.domain",
+    "xensim.hypervisor.hypervisor",
     "xensim.domains.guest.guest_vcpu",
     "xensim.domains.guest.workloads",
 )

@@ -30,8 +30,10 @@ class DomainLike(Protocol):
 
     domid: int
     is_privileged: bool
-    max_vcpus: int
     is_dying: bool
+
+    @property
+    def max_vcpus(self) -> int: ...  # read-only: Domain's is a property
 
 
 class DomainRegistry(Protocol):

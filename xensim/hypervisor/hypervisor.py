@@ -12,6 +12,7 @@ import random
 import uuid
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from simpy import Environment
@@ -95,7 +96,7 @@ class Hypervisor:
             pcpu = PCPU(cpu)
             idle = VCPU(self.idle_domain, cpu, pcpu, is_idle=True)
             idle.hard_affinity = frozenset({cpu})
-            idle.runstate_change(RunState.RUNNING, env.now)
+            idle.runstate_change(RunState.RUNNING, self.now)
             idle.is_running = True
             pcpu.idle = pcpu.curr = idle
             self.core.setup_pcpu(pcpu)
@@ -150,15 +151,20 @@ class Hypervisor:
             return "credit"
         return boot.sched
 
+    @property
+    def now(self) -> SimTime:
+        """The clock, integer ns (SimPy types it ``int | float``; compiled, it is checked)."""
+        return self.env.now  # type: ignore[return-value]
+
     # --- console ------------------------------------------------------------------------
     def log(self, msg: str) -> None:
         """A line of the hypervisor console (``xl dmesg``)."""
-        self.dmesg.append((self.env.now, msg))
+        self.dmesg.append((self.now, msg))
 
     def guest_log(self, d: Domain, msg: str) -> None:
         """A guest's line on Xen's console, ``(d1) ...`` (guest_printk): what an HVM
         guest's firmware writes to the debug port 0xE9."""
-        self.dmesg.append((self.env.now, f"(d{d.domid}) {msg}"))
+        self.dmesg.append((self.now, f"(d{d.domid}) {msg}"))
 
     # --- cpupools -----------------------------------------------------------------------
     def cpupool_create(self, name: str, scheduler: str,
@@ -288,7 +294,7 @@ class Hypervisor:
         if guest_type != "pv":
             (KvmVm if self.kind.name == "kvm" else HvmDomain)(self, d, "hap" if hap else "shadow")
         d.handle = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        d.create_time = self.env.now
+        d.create_time = self.now
         d.pause_count = 1
         d.pool = pool
         pool.n_dom += 1
@@ -298,10 +304,10 @@ class Hypervisor:
             v = VCPU(d, i, pool.pcpus[i % len(pool.pcpus)])
             v.hard_affinity = hard_affinity[i] if hard_affinity else pool.cpu_ids
             v.soft_affinity = soft_affinity[i] if soft_affinity else None
-            v.state_entry_time = self.env.now
+            v.state_entry_time = self.now
             if i >= online:
                 v.pause_flags |= PauseFlag.DOWN
-            v.singleshot = Timer(self.env, lambda v=v: self.send_timer_event(v))
+            v.singleshot = Timer(self.env, partial(self.send_timer_event, v))
             d.vcpus.append(v)
         self.domains[d.domid] = d
         self._by_name.setdefault(name, []).append(d)
@@ -323,7 +329,7 @@ class Hypervisor:
             return
         d.is_dying = True
         self.core.domain_pause(d)
-        now = self.env.now
+        now = self.now
         for v in d.vcpus:
             if v.singleshot is not None:
                 v.singleshot.stop()
@@ -379,7 +385,7 @@ class Hypervisor:
     def hypercall(self, v: VCPU, nr: int, *args: Any) -> int:
         """A guest's hypercall: 0 or ``-errno``; the host never raises for a guest."""
         if self.trace.enabled:
-            self.trace.emit(self.env.now, v.processor.cpu_id, "hypercall",
+            self.trace.emit(self.now, v.processor.cpu_id, "hypercall",
                             v.domain.domid, v.vcpu_id, nr)
         self.hc_charge = 0
         return do_hypercall(self, v, nr, args)
