@@ -73,8 +73,8 @@ fuzz: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_host.py
 
-# Mutation testing of the schedulers (credit, credit2, rt, null, core) with the scheduler
-# tests only; bounded per file (MUTATION_MINUTES); scores per file at the end.
+# Mutation testing of the schedulers (credit, credit2 and their run queues, rt, null, core)
+# with the scheduler tests only; bounded per file (MUTATION_MINUTES); scores per file at the end.
 MUTATION_MINUTES ?= 20
 mutation: $(VENV)/.installed
 	$(BIN)/python -c "import mutmut" 2>/dev/null || $(BIN)/python -m pip install -q -e '.[dev]'

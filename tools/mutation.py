@@ -1,17 +1,18 @@
 """``make mutation``: mutation-test the scheduling policies and core with the scheduler tests.
 
 Runs mutmut (the ``dev`` extra; configured under ``[tool.mutmut]`` in
-pyproject.toml: it mutates credit.py, credit2.py, rt.py, null.py and core.py
-and kills mutants with ``tests/hypervisor/sched/`` only) one file at a time,
-each run bounded by ``--minutes``, then prints the score per file from
-mutmut's own records (``mutants/**/*.py.meta``).  Mutants not run before a
-file's time ran out are reported as such, never counted as killed.
+pyproject.toml: it mutates credit.py, credit_runq.py, credit2.py,
+credit2_runq.py, rt.py, null.py and core.py and kills mutants with
+``tests/hypervisor/sched/`` only) one file at a time, each run bounded by
+``--minutes``, then prints the score per file from mutmut's own records
+(``mutants/**/*.py.meta``).  Mutants not run before a file's time ran out are
+reported as such, never counted as killed.
 
 Usage: ``python tools/mutation.py [--minutes M] [--jobs N] [FILE ...]`` with
-FILE among credit, credit2, credit2_runq, rt, null, core (default: all), or
-``--scores`` to print the table from a previous run.  A run names its file's
-mutants by pattern, and mutmut runs again every mutant it is named: a file's run
-always starts over (fastest mutants first).  ``--recheck`` runs only the
+FILE among credit, credit_runq, credit2, credit2_runq, rt, null, core (default:
+all), or ``--scores`` to print the table from a previous run.  A run names its
+file's mutants by pattern, and mutmut runs again every mutant it is named: a
+file's run always starts over (fastest mutants first).  ``--recheck`` runs only the
 survivors (and the "other" ones) of a previous run again, against the tests as
 they are now: what to do after writing tests for them.  ``--pending`` runs only
 the mutants a previous bounded run did not reach, so a long file can be
@@ -26,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-FILES = ("credit", "credit2", "credit2_runq", "rt", "null", "core")
+FILES = ("credit", "credit_runq", "credit2", "credit2_runq", "rt", "null", "core")
 META = Path("mutants/xensim/hypervisor/sched")
 # mutmut's exit codes (mutmut/stats.py): 1 and 3 killed; 36, 24, -24, 152, 255 timeouts
 # (killed too, as mutmut scores them); 0 survived; 5 and 33 no test reached it; None
@@ -106,12 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     if not a.scores and not a.survivors:
         only = "survivors" if a.recheck else "pending" if a.pending else None
         run(files, a.minutes, a.jobs, only)
-    print(f"{'file':<11}{'mutants':>8}{'killed':>8}{'survived':>9}{'other':>8}"
+    print(f"{'file':<16}{'mutants':>8}{'killed':>8}{'survived':>9}{'other':>8}"
           f"{'not run':>8}{'score':>8}")
     for name, total, killed, survived, other, not_run in scores(files):
         checked = total - not_run
         score = f"{100 * killed / checked:.1f}%" if checked else "-"
-        print(f"{name + '.py':<11}{total:>8}{killed:>8}{survived:>9}{other:>8}"
+        print(f"{name + '.py':<16}{total:>8}{killed:>8}{survived:>9}{other:>8}"
               f"{not_run:>8}{score:>8}")
     if a.survivors:
         for name in files:

@@ -44,12 +44,12 @@ def test_the_uuids_in_use_follow_create_restore_and_destroy():
             counts[d.handle] = counts.get(d.handle, 0) + 1
         return counts
 
-    assert hv.memory.handles == live() and a.handle in hv.memory.handles
+    assert hv.totals.uuids == live() and a.handle in hv.totals.uuids
     old = a.handle
     a.handle = b.handle  # what a restore from a save file does (two may share one)
-    assert hv.memory.handles == live() and hv.memory.handles[b.handle] == 2
-    assert old not in hv.memory.handles
+    assert hv.totals.uuids == live() and hv.totals.uuids[b.handle] == 2
+    assert old not in hv.totals.uuids
     host.xl("destroy b")
-    assert hv.memory.handles == live() and hv.memory.handles[a.handle] == 1
+    assert hv.totals.uuids == live() and hv.totals.uuids[a.handle] == 1
     host.xl("destroy a")
-    assert a.handle not in hv.memory.handles
+    assert a.handle not in hv.totals.uuids

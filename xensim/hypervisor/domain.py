@@ -8,6 +8,7 @@ their per-domain state by attribute, so this class stays small.
 
 from __future__ import annotations
 
+from collections import Counter
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NewType
 
@@ -35,33 +36,46 @@ class ShutdownReason(IntEnum):
     SOFT_RESET = 5
 
 
-class MemoryAccount:
-    """The host's memory in use by its domains, and how many of them carry each UUID,
-    kept up to date as each domain's reservation or handle changes, so free memory
-    and the UUIDs in use are known without a walk over every domain (NOTE: for speed
-    at thousands of domains, see benchmarks/)."""
+class DomainTotals:
+    """What the host's domain table adds up over its domains: the memory they hold and
+    how many of them carry each UUID.  Each domain in the table updates it as its
+    reservation or UUID changes, so free memory and the UUIDs in use are known without
+    a walk over every domain (NOTE: for speed at thousands of domains, see benchmarks/)."""
 
-    __slots__ = ("used_kib", "handles")
+    __slots__ = ("memory_kib", "uuids")
 
     def __init__(self) -> None:
-        self.used_kib = 0
-        self.handles: dict[str, int] = {}
+        self.memory_kib = 0
+        self.uuids: Counter[str] = Counter()
+        """Domains per UUID (a restore may give two domains one UUID)."""
 
-    def add_handle(self, handle: str) -> None:
-        self.handles[handle] = self.handles.get(handle, 0) + 1
+    def add(self, d: Domain) -> None:
+        """*d* joins the table."""
+        d.totals = self
+        self.memory_kib += d.memory_kib
+        self.uuids[d.handle] += 1
 
-    def drop_handle(self, handle: str) -> None:
-        left = self.handles[handle] - 1
-        if left:
-            self.handles[handle] = left
-        else:
-            del self.handles[handle]
+    def remove(self, d: Domain) -> None:
+        """*d* leaves the table."""
+        self.memory_kib -= d.memory_kib
+        self._drop_uuid(d.handle)
+        d.totals = None
+
+    def rename(self, old: str, new: str) -> None:
+        """A domain in the table takes another UUID."""
+        self._drop_uuid(old)
+        self.uuids[new] += 1
+
+    def _drop_uuid(self, uuid: str) -> None:
+        self.uuids[uuid] -= 1
+        if not self.uuids[uuid]:
+            del self.uuids[uuid]
 
 
 class Domain:
     __slots__ = ("domid", "name", "vcpus", "pause_count", "is_privileged", "is_dying",
                  "is_shutdown", "shutdown_code", "sched_priv", "pool", "_memory_kib",
-                 "account", "max_memory_kib", "create_time", "_handle", "evtchn", "grant_table",
+                 "totals", "max_memory_kib", "create_time", "_handle", "evtchn", "grant_table",
                  "hypercall_counts", "vmexit_counts", "denied", "guest_type", "hvm", "info",
                  "__weakref__")
 
@@ -79,8 +93,8 @@ class Domain:
         self.sched_priv: Any = None
         self.pool: Cpupool = None  # type: ignore[assignment]
         self._memory_kib = memory_kib
-        self.account: MemoryAccount | None = None
-        """The host's memory account while the domain is in its table."""
+        self.totals: DomainTotals | None = None
+        """The host's domain-table totals while the domain is in its table."""
         self.max_memory_kib = memory_kib
         self.create_time = 0
         self._handle = ""
@@ -103,8 +117,8 @@ class Domain:
 
     @memory_kib.setter
     def memory_kib(self, kib: int) -> None:
-        if self.account is not None:
-            self.account.used_kib += kib - self._memory_kib
+        if self.totals is not None:
+            self.totals.memory_kib += kib - self._memory_kib
         self._memory_kib = kib
 
     @property
@@ -114,9 +128,8 @@ class Domain:
 
     @handle.setter
     def handle(self, handle: str) -> None:
-        if self.account is not None:
-            self.account.drop_handle(self._handle)
-            self.account.add_handle(handle)
+        if self.totals is not None:
+            self.totals.rename(self._handle, handle)
         self._handle = handle
 
     @property

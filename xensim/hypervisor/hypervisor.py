@@ -26,7 +26,7 @@ from xensim.hypervisor.domain import (
     DOMID_FIRST_RESERVED,
     DOMID_IDLE,
     Domain,
-    MemoryAccount,
+    DomainTotals,
     ShutdownReason,
 )
 from xensim.hypervisor.errno import EBUSY, EEXIST, EINVAL, ENOMEM, ENOSPC
@@ -106,7 +106,8 @@ class Hypervisor:
         self.domains: dict[int, Domain] = {}
         self._by_name: dict[str, list[Domain]] = {}
         """Live domains by name, in creation order (NOTE: an index for speed)."""
-        self.memory = MemoryAccount()
+        self.totals = DomainTotals()
+        """Memory and UUIDs in use, summed over :attr:`domains` as they change."""
         self._next_domid = 0
         self.teardown_hooks: list[Callable[[Domain], None]] = []
         """Subsystems release a dying domain's resources here (ports, grants...)."""
@@ -260,7 +261,7 @@ class Hypervisor:
     # --- domains ------------------------------------------------------------------------
     @property
     def free_memory_kib(self) -> int:
-        return self.total_memory_kib - self.memory.used_kib
+        return self.total_memory_kib - self.totals.memory_kib
 
     def _alloc_domid(self) -> int:
         for _ in range(DOMID_FIRST_RESERVED):
@@ -311,9 +312,7 @@ class Hypervisor:
             d.vcpus.append(v)
         self.domains[d.domid] = d
         self._by_name.setdefault(name, []).append(d)
-        d.account = self.memory
-        self.memory.used_kib += d.memory_kib
-        self.memory.add_handle(d.handle)
+        self.totals.add(d)
         for v in d.vcpus:
             v.sched_priv = pool.sched.alloc_vdata(v)
             pool.sched.insert(v)
@@ -341,9 +340,7 @@ class Hypervisor:
         d.pool.n_dom -= 1
         del self.domains[d.domid]
         self._unindex_name(d)
-        self.memory.used_kib -= d.memory_kib
-        self.memory.drop_handle(d.handle)
-        d.account = None
+        self.totals.remove(d)
         self.consoles.pop(d.domid, None)
         self.console_dropped.pop(d.domid, None)
         self.log(f"Destroyed domain {d.domid} ({d.name})")

@@ -150,7 +150,7 @@ class Libxl:
         # would not: skip what a domain here already has (one restored from a save file).
         # NOTE: for speed (see benchmarks/): the host keeps its domains' UUIDs counted,
         # and the MACs are gathered only when one must be made.
-        taken = self.hyp.memory.handles
+        taken = self.hyp.totals.uuids
         macs = {v.mac for d in self.hyp.domains.values() if d.info.get("config") is not None
                 for v in d.info["config"].vifs} if any(not v.mac for v in cfg.vifs) else set()
         uuid = cfg.uuid or (str(UUID(int=0)) if privileged  # dom0's handle is all zeros

@@ -79,16 +79,15 @@ class CreditRunq(Generic[U]):
         if behind_one and i < n:
             i += 1
         q.insert(i, svc)
+        # Only a vCPU put at or before the first OVER one (or the first below BOOST)
+        # moves it on: an OVER vCPU goes to the end (where, in a queue with none, it is
+        # the first, at the index `_over` holds already), and no vCPU below BOOST goes
+        # before the first one.
         if pri < PRI_TS_UNDER:
             self._n_over += 1
-            if i < over:
-                self._over = i
         elif i <= over:
             self._over = over + 1
-        if pri < PRI_TS_BOOST:
-            if i < self._low:
-                self._low = i
-        elif i <= self._low:
+        if pri >= PRI_TS_BOOST and i <= self._low:
             self._low += 1
 
     def remove(self, svc: U) -> None:
@@ -108,28 +107,25 @@ class CreditRunq(Generic[U]):
             self._low = self._next_below(j, PRI_TS_BOOST)
 
     def repriced(self, svc: U, old: int) -> None:
-        """*svc*, queued, had priority *old* and has another now: csched_acct changes
-        it in place and the vCPU keeps its place in the list.  A vCPU newly OVER may
-        be the first one now: that is looked for when next needed, once for all the
-        vCPUs one accounting pass changed (in a queue of thousands, a search each
-        cost more than the rest of the pass)."""
+        """*svc*, queued, had priority *old* and has UNDER or OVER now (csched_acct
+        sets only those two; a boost begins at a wake, before the insert): the vCPU
+        keeps its place in the list.  A vCPU newly OVER may be the first one now:
+        that is looked for when next needed, once for all the vCPUs one accounting
+        pass changed (in a queue of thousands, a search each cost more than the rest
+        of the pass)."""
         new = svc.pri
         if (new < PRI_TS_UNDER) != (old < PRI_TS_UNDER):
             if new < PRI_TS_UNDER:
                 self._n_over += 1
-                if self._over:
-                    if self._over > 0:
-                        self._over_was = self._over
+                if self._over > 0:  # at 0 the first stays first; below 0: unknown already
+                    self._over_was = self._over
                     self._over = -1  # unknown
             else:
                 self._n_over -= 1
-                if 0 <= self._over < len(self.vcpus) and self.vcpus[self._over] is svc:
+                if self._over >= 0 and self.vcpus[self._over] is svc:  # an OVER one: known
                     self._over = self._next_below(self._over, PRI_TS_UNDER)
-        if (new < PRI_TS_BOOST) != (old < PRI_TS_BOOST):
-            if new < PRI_TS_BOOST:
-                self._low = self._find(svc, self._low)
-            elif self._low < len(self.vcpus) and self.vcpus[self._low] is svc:
-                self._low = self._next_below(self._low, PRI_TS_BOOST)
+        if old >= PRI_TS_BOOST:  # a boost ends: it may be the first vCPU below BOOST now
+            self._low = self._find(svc, self._low)
 
     def _first_over(self) -> int:
         over = self._over
@@ -139,7 +135,7 @@ class CreditRunq(Generic[U]):
             if not self._n_over:
                 over = n
             elif 2 * self._over_was < n:
-                over = next(compress(count(), map(PRI_TS_UNDER.__gt__, map(_pri_of, q))), n)
+                over = next(compress(count(), map(PRI_TS_UNDER.__gt__, map(_pri_of, q))))
             else:
                 # It was in the second half: count the OVER vCPUs from the tail instead,
                 # the last one met is the first.  One long queue (every vCPU 0 starts on
